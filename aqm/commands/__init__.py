@@ -1,0 +1,1 @@
+"""Thin command-line modules, one per ``aqm`` subcommand group; each exposes ``register``."""

@@ -1,0 +1,1 @@
+"""storage: the TimescaleDB schema (versioned SQL migrations), roles and table access."""
