@@ -53,13 +53,23 @@ def _wait_for(predicate: object, timeout: float, what: str) -> None:
 def postgres_bindir() -> Path:
     """The newest PostgreSQL server's bin folder, or ``AQM_PG_BINDIR``."""
     explicit = os.environ.get("AQM_PG_BINDIR")
-    candidates = [Path(explicit)] if explicit else sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
-    ) if Path("/usr/lib/postgresql").is_dir() else []
+    candidates = (
+        [Path(explicit)]
+        if explicit
+        else sorted(
+            Path("/usr/lib/postgresql").glob("*/bin"),
+            key=lambda p: int(p.parent.name),
+            reverse=True,
+        )
+        if Path("/usr/lib/postgresql").is_dir()
+        else []
+    )
     for bindir in candidates:
         if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
             return bindir
-    raise MissingBinaryError(f"PostgreSQL server binaries (initdb, pg_ctl) not found; {INSTALL_HINT}")
+    raise MissingBinaryError(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found; {INSTALL_HINT}"
+    )
 
 
 def require_timescaledb(bindir: Path) -> None:
@@ -67,7 +77,9 @@ def require_timescaledb(bindir: Path) -> None:
         [str(bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True, check=False
     ).stdout.strip() or str(bindir.parent / "lib")
     if not any(Path(libdir).glob("timescaledb*.so")):
-        raise MissingBinaryError(f"TimescaleDB (timescaledb.so in {libdir}) not found; {INSTALL_HINT}")
+        raise MissingBinaryError(
+            f"TimescaleDB (timescaledb.so in {libdir}) not found; {INSTALL_HINT}"
+        )
 
 
 def mosquitto_binary() -> Path:
@@ -86,7 +98,9 @@ def _server_user() -> str | None:
     try:
         pwd.getpwnam("postgres")
     except KeyError as exc:
-        raise MissingBinaryError(f"running as root needs a 'postgres' user; {INSTALL_HINT}") from exc
+        raise MissingBinaryError(
+            f"running as root needs a 'postgres' user; {INSTALL_HINT}"
+        ) from exc
     return "postgres"
 
 
@@ -135,7 +149,9 @@ class PostgresInstance:
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(_as_server_user([*args]), capture_output=True, text=True, check=False)
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+            raise RuntimeError(
+                f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}"
+            )
         return proc
 
     def init(self) -> None:
@@ -145,8 +161,18 @@ class PostgresInstance:
         self.root.mkdir(parents=True, exist_ok=True)
         self.sockdir.mkdir(exist_ok=True)
         _chown_for_server(self.root)
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust",
-                  "-U", "postgres", "-E", "UTF8", "--no-locale")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         with (self.datadir / "postgresql.conf").open("a") as conf:
             conf.write(
                 "\n# aqm private instance\n"
@@ -161,14 +187,29 @@ class PostgresInstance:
             )
 
     def running(self) -> bool:
-        return self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status",
-                         check=False).returncode == 0
+        return (
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status", check=False
+            ).returncode
+            == 0
+        )
 
     def start(self) -> None:
         self.init()
         if not self.running():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                      "-o", f"-p {self.port}", "-w", "-t", "60", "start")
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-o",
+                f"-p {self.port}",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
         _wait_for(lambda: port_open(self.port), 30, f"PostgreSQL on port {self.port}")
         self.create_database()
 
@@ -176,14 +217,17 @@ class PostgresInstance:
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (self.database,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
 
     def stop(self, mode: str = "fast") -> None:
         if self.datadir.exists() and self.running():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"
+            )
 
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
@@ -267,12 +311,17 @@ class MosquittoInstance:
         with self.logfile.open("ab") as log:
             proc = subprocess.Popen(
                 [str(self.binary), "-c", str(self.config_file)],
-                stdout=log, stderr=log, start_new_session=True,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         try:
-            _wait_for(lambda: port_open(self.port) or proc.poll() is not None, 15,
-                      f"Mosquitto on port {self.port}")
+            _wait_for(
+                lambda: port_open(self.port) or proc.poll() is not None,
+                15,
+                f"Mosquitto on port {self.port}",
+            )
         finally:
             if proc.poll() is not None:
                 raise RuntimeError(

@@ -70,34 +70,62 @@ class Settings(BaseSettings):
     )
     mqtt_ca_file: Path | None = Field(default=None, description="CA certificate for mqtts://")
     mqtt_protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version")
-    mqtt_client_id: str = Field(default="aqm-ingest", description="Fixed client id (persistent session)")
-    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0, description="MQTT 5 session expiry")
+    mqtt_client_id: str = Field(
+        default="aqm-ingest", description="Fixed client id (persistent session)"
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="MQTT 5 session expiry"
+    )
     mqtt_shared_group: str | None = Field(
         default=None, description="Subscribe as $share/<group>/… so instances split the load"
     )
-    topic_prefix: str = Field(default="aqm/v1/stations", description="Topic prefix before <station>/readings")
+    topic_prefix: str = Field(
+        default="aqm/v1/stations", description="Topic prefix before <station>/readings"
+    )
     stations_file: Path = Field(
         default=REPO_ROOT / "stations" / "catalogue.example.yaml",
         description="Station catalogue (YAML)",
     )
-    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Local time zone of days and reports")
-    data_dir: Path = Field(default=REPO_ROOT / ".aqm", description="Private data folder for local services")
-    pg_port: int = Field(default=DEFAULT_PG_PORT, description="Port of the local PostgreSQL (make run)")
-    mqtt_port: int = Field(default=DEFAULT_MQTT_PORT, description="Port of the local Mosquitto (make run)")
-    batch_size: int = Field(default=5000, gt=0, description="Readings per database batch")
-    batch_max_age_ms: int = Field(default=200, gt=0, description="Oldest reading waits at most this long")
-    max_unacked: int = Field(
-        default=50_000, gt=0, description="Messages held unacknowledged before ingest pauses reading"
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="Local time zone of days and reports"
     )
-    future_tolerance_s: int = Field(default=300, ge=0, description="Readings this far in the future pass")
-    past_horizon_days: int = Field(default=400, gt=0, description="Readings older than this are rejected")
-    max_payload_bytes: int = Field(default=1_048_576, gt=0, description="Larger payloads are rejected")
+    data_dir: Path = Field(
+        default=REPO_ROOT / ".aqm", description="Private data folder for local services"
+    )
+    pg_port: int = Field(
+        default=DEFAULT_PG_PORT, description="Port of the local PostgreSQL (make run)"
+    )
+    mqtt_port: int = Field(
+        default=DEFAULT_MQTT_PORT, description="Port of the local Mosquitto (make run)"
+    )
+    batch_size: int = Field(default=5000, gt=0, description="Readings per database batch")
+    batch_max_age_ms: int = Field(
+        default=200, gt=0, description="Oldest reading waits at most this long"
+    )
+    max_unacked: int = Field(
+        default=50_000,
+        gt=0,
+        description="Messages held unacknowledged before ingest pauses reading",
+    )
+    future_tolerance_s: int = Field(
+        default=300, ge=0, description="Readings this far in the future pass"
+    )
+    past_horizon_days: int = Field(
+        default=400, gt=0, description="Readings older than this are rejected"
+    )
+    max_payload_bytes: int = Field(
+        default=1_048_576, gt=0, description="Larger payloads are rejected"
+    )
     hourly_min_completeness: float = Field(
         default=0.75, gt=0, le=1, description="Share of expected samples an hourly mean needs"
     )
-    metrics_port: int = Field(default=9108, ge=0, description="Prometheus metrics and /healthz (0: off)")
+    metrics_port: int = Field(
+        default=9108, ge=0, description="Prometheus metrics and /healthz (0: off)"
+    )
     worker_poll_s: float = Field(default=1.0, gt=0, description="AQI worker idle poll interval")
-    worker_batch_hours: int = Field(default=2000, gt=0, description="Dirty station-hours per worker claim")
+    worker_batch_hours: int = Field(
+        default=2000, gt=0, description="Dirty station-hours per worker claim"
+    )
 
     @field_validator("mqtt_url")
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from aqi.categories import categories
 from ingest.parameters import PARAMETERS
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 " version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+            done: dict[str, str] = dict(
+                conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+            )
             for mig in available_migrations(directory):
                 if mig.version in done:
                     if done[mig.version] != mig.checksum:
@@ -87,7 +90,8 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     with conn.transaction():
                         conn.execute(mig.sql_text.encode())
                         conn.execute(
-                            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                            "INSERT INTO schema_migrations (version, name, checksum)"
+                            " VALUES (%s, %s, %s)",
                             (mig.version, mig.name, mig.checksum),
                         )
                 except psycopg.Error as exc:
@@ -106,21 +110,26 @@ def seed_reference_tables(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Upsert ``parameters`` and ``aqi_categories`` from their Python sources of truth."""
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO parameters (parameter, unit, min_plausible, max_plausible, name_vi, name_en,"
-            " is_pollutant) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO parameters (parameter, unit, min_plausible, max_plausible,"
+            " name_vi, name_en, is_pollutant) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (parameter) DO UPDATE SET unit = EXCLUDED.unit,"
             " min_plausible = EXCLUDED.min_plausible, max_plausible = EXCLUDED.max_plausible,"
             " name_vi = EXCLUDED.name_vi, name_en = EXCLUDED.name_en,"
             " is_pollutant = EXCLUDED.is_pollutant",
             [
-                (p.name, p.unit, p.min_plausible, p.max_plausible, p.name_vi, p.name_en, p.is_pollutant)
+                (
+                    p.name,
+                    p.unit,
+                    p.min_plausible,
+                    p.max_plausible,
+                    p.name_vi,
+                    p.name_en,
+                    p.is_pollutant,
+                )
                 for p in PARAMETERS.values()
             ],
         )
-        try:
-            rows = category_rows()
-        except ImportError:  # aqi.categories not importable: categories stay as they are
-            rows = []
+        rows = category_rows()
         if rows:
             cur.executemany(
                 "INSERT INTO aqi_categories (standard, level, lower, upper, name_vi, name_en,"
@@ -135,14 +144,21 @@ def seed_reference_tables(conn: psycopg.Connection[tuple[object, ...]]) -> None:
 
 def category_rows() -> list[tuple[object, ...]]:
     """Rows of ``aqi_categories`` built from ``aqi.categories``."""
-    from aqi.categories import categories_for
-
-    rows: list[tuple[object, ...]] = []
-    for standard in ("vn_1459_2019", "us_epa_2024"):
-        for level, cat in enumerate(categories_for(standard), start=1):
-            rows.append((standard, level, cat.lower, cat.upper, cat.name_vi, cat.name_en,
-                         cat.hex, cat.advice_vi, cat.advice_en))
-    return rows
+    return [
+        (
+            standard,
+            cat.index + 1,
+            cat.lower,
+            cat.upper,
+            cat.name_vi,
+            cat.name_en,
+            cat.hex,
+            cat.advice_vi,
+            cat.advice_en,
+        )
+        for standard in ("vn_1459_2019", "us_epa_2024")
+        for cat in categories(standard)
+    ]
 
 
 def set_role_passwords(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -150,7 +166,9 @@ def set_role_passwords(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         password = os.environ.get(env)
         if password:
             conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
             )
 
 

@@ -22,7 +22,12 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # Tables holding data (not schema or reference data), emptied between tests.
 DATA_TABLES = (
-    "readings", "rejected_messages", "aqi_dirty_hours", "hourly", "aqi_hourly", "aqi_daily",
+    "readings",
+    "rejected_messages",
+    "aqi_dirty_hours",
+    "hourly",
+    "aqi_hourly",
+    "aqi_daily",
     "stations",
 )
 

@@ -17,6 +17,8 @@ CREATE TABLE hourly (
 SELECT create_hypertable('hourly', 'hour', chunk_time_interval => INTERVAL '30 days');
 
 -- AQI category tables, written by `aqm db migrate` from aqi/ (the one source of truth).
+-- level 1…6 = Tốt, Trung bình, Kém, Xấu, Rất xấu, Nguy hại (aqi.categories index + 1);
+-- aqi_hourly.category and aqi_daily.category hold the same level.
 CREATE TABLE aqi_categories (
     standard   text NOT NULL,
     level      smallint NOT NULL,

@@ -25,7 +25,8 @@ def test_migrate_from_empty_then_rerun_changes_nothing(postgres: PostgresInstanc
     assert migrate(url) == []
     with psycopg.connect(url) as conn:
         hypertables = {
-            r[0] for r in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")
+            r[0]
+            for r in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")
         }
         assert {"readings", "hourly", "aqi_hourly", "aqi_daily"} <= hypertables
         versions = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()

@@ -1,0 +1,68 @@
+"""``aqm ingest``: run the MQTT → TimescaleDB ingest service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from aqm.settings import load_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="run the ingest service (MQTT → TimescaleDB)",
+        description=(
+            "Subscribe to station readings (QoS 1, persistent session, manual acks), validate "
+            "them, store them in batches and acknowledge each message only after its batch is "
+            "committed. Serves Prometheus metrics and /healthz on AQM_METRICS_PORT. "
+            "SIGTERM/SIGINT: finish the batch in flight, commit, ack, disconnect, exit 0. "
+            "Configured by AQM_* variables (see README)."
+        ),
+    )
+    p.add_argument(
+        "--client-id", help="MQTT client id (default AQM_MQTT_CLIENT_ID); unique per instance"
+    )
+    p.add_argument(
+        "--shared-group", help="join the shared subscription $share/GROUP/… to split the load"
+    )
+    p.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz (0: off)")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ingest.metrics import IngestMetrics, serve_http
+    from ingest.service import IngestService
+
+    overrides: dict[str, object] = {}
+    if args.client_id:
+        overrides["mqtt_client_id"] = args.client_id
+    if args.shared_group:
+        overrides["mqtt_shared_group"] = args.shared_group
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    settings = load_settings(**overrides)
+    logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
+    metrics = IngestMetrics()
+    service = IngestService(settings, metrics)
+    server = (
+        serve_http(metrics, settings.metrics_port, metrics.healthy)
+        if settings.metrics_port
+        else None
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        if server:
+            server.shutdown()
+    return 0

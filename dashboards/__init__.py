@@ -1,0 +1,1 @@
+"""dashboards: generates the Grafana dashboards and alert rules provisioned from provisioning/grafana/."""

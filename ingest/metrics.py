@@ -1,0 +1,116 @@
+"""Prometheus metrics and the /healthz endpoint of the ingest service.
+
+Counting unit: an *item* is one reading, or a whole message that could not be read at
+all. Counts reconcile: readings_received = readings_stored + readings_duplicate +
+readings_rejected (+ rejected_duplicate for rejects of a redelivered message).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages_received = Counter(
+            "aqm_ingest_messages_received", "MQTT messages received", registry=r
+        )
+        self.readings_received = Counter(
+            "aqm_ingest_readings_received",
+            "Items received (readings, or unreadable messages)",
+            registry=r,
+        )
+        self.readings_stored = Counter(
+            "aqm_ingest_readings_stored", "Readings newly stored", registry=r
+        )
+        self.readings_duplicate = Counter(
+            "aqm_ingest_readings_duplicate",
+            "Readings already stored (redelivery, resend)",
+            registry=r,
+        )
+        self.readings_rejected = Counter(
+            "aqm_ingest_readings_rejected", "Items rejected, by reason", ["reason"], registry=r
+        )
+        self.rejected_duplicate = Counter(
+            "aqm_ingest_rejected_duplicate",
+            "Rejects already stored (redelivered message)",
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "aqm_ingest_batch_size",
+            "Items per committed batch",
+            buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000),
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "aqm_ingest_commit_seconds",
+            "Time to write and commit a batch",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.publish_to_commit_seconds = Histogram(
+            "aqm_ingest_receive_to_commit_seconds",
+            "From broker delivery to commit",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.unacked_messages = Gauge(
+            "aqm_ingest_unacked_messages", "Messages held, not yet acked", registry=r
+        )
+        self.oldest_unacked_seconds = Gauge(
+            "aqm_ingest_oldest_unacked_seconds", "Age of the oldest unacked message", registry=r
+        )
+        self.db_errors = Counter(
+            "aqm_ingest_db_errors", "Failed database writes (retried)", registry=r
+        )
+        self.station_last_seen = Gauge(
+            "aqm_ingest_station_last_seen_timestamp_seconds",
+            "Last message per station (unix time)",
+            ["station"],
+            registry=r,
+        )
+        self.broker_connected = Gauge(
+            "aqm_ingest_broker_connected", "1 when connected to the broker", registry=r
+        )
+        self.db_connected = Gauge(
+            "aqm_ingest_db_connected", "1 when connected to the database", registry=r
+        )
+
+    def healthy(self) -> bool:
+        return bool(self.broker_connected._value.get()) and bool(self.db_connected._value.get())
+
+
+def serve_http(
+    metrics: IngestMetrics, port: int, healthy: Callable[[], bool]
+) -> ThreadingHTTPServer:
+    """Serve /metrics and /healthz on 0.0.0.0:port in a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/metrics"):
+                body, status, ctype = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
+            elif self.path.startswith("/healthz"):
+                ok = healthy()
+                body = b"ok\n" if ok else b"unhealthy: broker or database not connected\n"
+                status, ctype = (200 if ok else 503), "text/plain; charset=utf-8"
+            else:
+                body, status, ctype = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, name="aqm-metrics", daemon=True).start()
+    return server

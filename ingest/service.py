@@ -1,0 +1,432 @@
+"""The ingest service: MQTT in, batches into TimescaleDB, acks only after commit.
+
+paho-mqtt's network thread only hands each delivery to the asyncio loop; decoding,
+validation and database work happen on the loop, never on the network thread. A
+message is acknowledged (manual ack, QoS 1) after the transaction holding its readings
+commits, and only on the connection it arrived on: a message id belongs to one
+connection, and after a reconnect the broker redelivers what was not acked (stored
+once, thanks to the merge). Memory stays bounded because the broker never sends more
+than ``ReceiveMaximum`` unacknowledged messages (MQTT 5; Mosquitto's
+``max_inflight_messages`` for 3.1.1); while the database is down, the broker keeps
+the backlog in its persistent session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from aqm.settings import Settings
+from ingest.decode import decode
+from ingest.metrics import IngestMetrics
+from ingest.model import Reason, Rejection
+from ingest.topics import TopicLayout
+from ingest.validate import StationInfo, ValidationPolicy, judge
+from ingest.writer import ReceivedMessage, WriteResult, prepare, write_batch
+
+log = logging.getLogger("aqm.ingest")
+
+REGISTRY_REFRESH_S = 30.0
+REGISTRY_MIN_REFRESH_S = 2.0
+MAX_DB_BACKOFF_S = 10.0
+
+
+@dataclass(slots=True)
+class Delivery:
+    mid: int
+    qos: int
+    generation: int
+    topic: str
+    payload: bytes
+    received_at: datetime
+    received_mono: float
+
+
+@dataclass
+class Batch:
+    messages: list[ReceivedMessage] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    items: int = 0
+    started: float = 0.0
+
+    def add(self, delivery: Delivery, message: ReceivedMessage) -> None:
+        if not self.deliveries:
+            self.started = time.monotonic()
+        self.deliveries.append(delivery)
+        self.messages.append(message)
+        self.items += len(message.readings) + len(message.rejections)
+
+
+class IngestService:
+    """One ingest instance. Several may share a subscription (``mqtt_shared_group``)."""
+
+    def __init__(self, settings: Settings, metrics: IngestMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self.topics = TopicLayout(settings.topic_prefix)
+        self.local_tz = ZoneInfo(settings.timezone)
+        self.policy = ValidationPolicy(
+            future_tolerance=timedelta(seconds=settings.future_tolerance_s),
+            past_horizon=timedelta(days=settings.past_horizon_days),
+        )
+        self.registry: dict[str, StationInfo] = {}
+        self._registry_loaded = 0.0
+        self._generation = 0
+        self._connected = False
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unacked: dict[int, float] = {}
+        self.subscribed = asyncio.Event()
+
+    # -- MQTT side (network thread) -------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        endpoint = s.mqtt
+        v5 = s.mqtt_protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        if endpoint.username:
+            client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            client.tls_set(
+                ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        self._connected = True
+        self.metrics.broker_connected.set(1)
+        topic = self.topics.subscription(self.settings.mqtt_shared_group)
+        client.subscribe(topic, qos=1)
+        log.info(
+            "connected to broker %s:%s (session present: %s); subscribing to %s",
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            flags.session_present,
+            topic,
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("subscription refused: %s", [str(r) for r in reasons])
+        elif self._loop:
+            self._loop.call_soon_threadsafe(self.subscribed.set)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected = False
+        self.metrics.broker_connected.set(0)
+        if self._loop:
+            self._loop.call_soon_threadsafe(self.subscribed.clear)
+        log.warning("disconnected from broker (%s); reconnecting with backoff", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        delivery = Delivery(
+            msg.mid,
+            msg.qos,
+            self._generation,
+            msg.topic,
+            bytes(msg.payload),
+            datetime.now(UTC),
+            time.monotonic(),
+        )
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+
+    def _ack(self, deliveries: list[Delivery]) -> None:
+        client = self._client
+        for d in deliveries:
+            self._unacked.pop(id(d), None)
+            # A mid is only meaningful on the connection that delivered it; after a
+            # reconnect the broker redelivers and the merge stores it once.
+            if (
+                client is not None
+                and d.qos > 0
+                and d.generation == self._generation
+                and self._connected
+            ):
+                client.ack(d.mid, d.qos)
+        self._update_unacked_gauges()
+
+    def _update_unacked_gauges(self) -> None:
+        self.metrics.unacked_messages.set(len(self._unacked))
+        oldest = min(self._unacked.values(), default=None)
+        self.metrics.oldest_unacked_seconds.set(time.monotonic() - oldest if oldest else 0.0)
+
+    # -- database side --------------------------------------------------------------
+
+    async def _db(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.settings.database_url,
+                autocommit=True,
+                application_name="aqm-ingest",
+                connect_timeout=5,
+            )
+            await prepare(self._conn)
+            self.metrics.db_connected.set(1)
+            log.info("connected to the database")
+        return self._conn
+
+    async def _drop_db(self) -> None:
+        self.metrics.db_connected.set(0)
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._conn.close()
+        self._conn = None
+
+    async def refresh_registry(self, force: bool = False) -> None:
+        age = time.monotonic() - self._registry_loaded
+        if not force and age < (REGISTRY_MIN_REFRESH_S if self._registry_loaded else 0):
+            return
+        conn = await self._db()
+        rows = await (await conn.execute("SELECT station_id, status FROM stations")).fetchall()
+        self.registry = {str(sid): StationInfo(active=(status == "active")) for sid, status in rows}
+        self._registry_loaded = time.monotonic()
+
+    async def _write_with_retry(self, batch: Batch, stop: asyncio.Event) -> WriteResult:
+        backoff = 0.5
+        while True:
+            try:
+                conn = await self._db()
+                return await write_batch(conn, batch.messages)
+            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                self.metrics.db_errors.inc()
+                log.warning(
+                    "database write failed (%s); holding %d messages unacked, retry in %.1f s",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    len(batch.deliveries),
+                    backoff,
+                )
+                await self._drop_db()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
+            except psycopg.Error as exc:
+                # Not the database being away but this batch's content: store what can
+                # be stored, and the rest as rejects, so one bad message never blocks.
+                self.metrics.db_errors.inc()
+                log.error("batch refused by the database (%s); writing messages one by one", exc)
+                await self._drop_db()
+                return await self._write_one_by_one(batch)
+
+    async def _write_one_by_one(self, batch: Batch) -> WriteResult:
+        total = WriteResult(0, 0, 0, 0)
+        for i, message in enumerate(batch.messages):
+            conn = await self._db()
+            try:
+                result = await write_batch(conn, [message])
+            except psycopg.Error as exc:
+                await self._drop_db()
+                conn = await self._db()
+                failed = ReceivedMessage(
+                    message.topic,
+                    message.payload,
+                    message.received_at,
+                    message.station_id,
+                    [],
+                    [Rejection(Reason.STORE_FAILED, f"database refused the message: {exc}"[:500])],
+                )
+                result = await write_batch(conn, [failed])
+                batch.messages[i] = failed
+            total = WriteResult(
+                *(
+                    a + b
+                    for a, b in zip(
+                        (total.stored, total.duplicates, total.rejected, total.rejected_duplicates),
+                        (
+                            result.stored,
+                            result.duplicates,
+                            result.rejected,
+                            result.rejected_duplicates,
+                        ),
+                        strict=True,
+                    )
+                )
+            )
+        return total
+
+    # -- the pipeline ---------------------------------------------------------------
+
+    def _judge(self, delivery: Delivery) -> ReceivedMessage:
+        station = self.topics.station_of(delivery.topic)
+        decoded = decode(
+            delivery.payload, self.local_tz, delivery.received_at, self.settings.max_payload_bytes
+        )
+        verdict = judge(decoded, station, self.registry, self.policy, delivery.received_at)
+        rejections = verdict.rejections
+        if not verdict.readings and not rejections:
+            rejections = [Rejection(Reason.NO_READINGS, "message holds no readings")]
+        return ReceivedMessage(
+            _clean(delivery.topic),
+            delivery.payload,
+            delivery.received_at,
+            _clean(station) if station else None,
+            verdict.readings,
+            rejections,
+        )
+
+    async def _accept(self, delivery: Delivery, batch: Batch) -> None:
+        self.metrics.messages_received.inc()
+        self._unacked[id(delivery)] = delivery.received_mono
+        station = self.topics.station_of(delivery.topic)
+        if station and station not in self.registry:
+            await self.refresh_registry()
+        message = self._judge(delivery)
+        if station:
+            self.metrics.station_last_seen.labels(station=_clean(station)[:64]).set(time.time())
+        batch.add(delivery, message)
+
+    async def _flush(self, batch: Batch, stop: asyncio.Event) -> None:
+        if not batch.deliveries:
+            return
+        started = time.monotonic()
+        result = await self._write_with_retry(batch, stop)
+        committed = time.monotonic()
+        self._ack(batch.deliveries)
+        m = self.metrics
+        m.commit_seconds.observe(committed - started)
+        m.batch_size.observe(batch.items)
+        m.readings_received.inc(batch.items)
+        m.readings_stored.inc(result.stored)
+        m.readings_duplicate.inc(result.duplicates)
+        m.rejected_duplicate.inc(result.rejected_duplicates)
+        for message in batch.messages:
+            for rejection in message.rejections:
+                m.readings_rejected.labels(reason=rejection.code.value).inc()
+        for d in batch.deliveries:
+            m.publish_to_commit_seconds.observe(committed - d.received_mono)
+        log.debug(
+            "committed %d messages: %d stored, %d duplicates, %d rejected",
+            len(batch.deliveries),
+            result.stored,
+            result.duplicates,
+            result.rejected,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then finish the batch in flight, ack, disconnect."""
+        self._loop = asyncio.get_running_loop()
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self.refresh_registry(force=True)
+                break
+            except (psycopg.OperationalError, OSError) as exc:
+                log.warning("database not reachable (%s); retrying in %.1f s", exc, backoff)
+                await self._drop_db()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
+        client = self._client = self._make_client()
+        props = None
+        if self.settings.mqtt_protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
+            props.ReceiveMaximum = min(65535, self.settings.max_unacked)
+        endpoint = self.settings.mqtt
+        client.connect_async(
+            endpoint.host,
+            endpoint.port,
+            keepalive=30,
+            clean_start=False if props else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
+        client.loop_start()
+        try:
+            await self._consume(stop)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            await self._drop_db()
+            log.info("ingest stopped")
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        max_age = s.batch_max_age_ms / 1000
+        batch = Batch()
+        last_refresh = time.monotonic()
+        while not stop.is_set():
+            wait = max_age - (time.monotonic() - batch.started) if batch.deliveries else 0.5
+            try:
+                delivery = await asyncio.wait_for(self._queue.get(), timeout=max(wait, 0.0))
+            except TimeoutError:
+                delivery = None
+            if delivery is not None:
+                await self._accept(delivery, batch)
+                while batch.items < s.batch_size and not self._queue.empty():
+                    await self._accept(self._queue.get_nowait(), batch)
+            age = time.monotonic() - batch.started
+            if batch.deliveries and (batch.items >= s.batch_size or age >= max_age):
+                await self._flush(batch, stop)
+                batch = Batch()
+            self._update_unacked_gauges()
+            if time.monotonic() - last_refresh > REGISTRY_REFRESH_S:
+                last_refresh = time.monotonic()
+                try:
+                    await self.refresh_registry(force=True)
+                except psycopg.Error as exc:
+                    log.warning("could not refresh the station registry: %s", exc)
+        # Stopping: what already arrived joins the final batch, which is committed and acked.
+        while not self._queue.empty():
+            await self._accept(self._queue.get_nowait(), batch)
+        await self._flush(batch, stop)
+
+
+def _clean(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; keep everything else as received."""
+    return text.replace("\x00", "\ufffd")
+
+
+def registry_from(stations: Mapping[str, bool]) -> dict[str, StationInfo]:
+    return {sid: StationInfo(active=active) for sid, active in stations.items()}

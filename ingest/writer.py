@@ -1,0 +1,147 @@
+"""Write one batch in one transaction: COPY into staging tables, then set-based merges.
+
+Readings go through ``INSERT … SELECT … ON CONFLICT (station_id, parameter, ts) DO
+NOTHING``: the first stored value of a reading wins and a redelivered message is
+harmless. The station-hours of the rows actually inserted are queued for the AQI
+worker in the same statement, and rejects are stored in the same transaction, so a
+batch is either wholly committed or not at all — and only then acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from ingest.model import Reading, Rejection
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS staging_readings (
+    station_id text, parameter text, ts timestamptz, value double precision,
+    original_value double precision, original_unit text, status text,
+    source_format text, received_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_rejected (
+    received_at timestamptz, topic text, station_id text, reason_code text, reason text,
+    reading_index integer, payload bytea, payload_digest bytea
+) ON COMMIT DELETE ROWS;
+"""
+
+MERGE_READINGS = """
+WITH inserted AS (
+    INSERT INTO readings (station_id, parameter, ts, value, original_value, original_unit,
+                          status, source_format, received_at)
+    SELECT DISTINCT ON (station_id, parameter, ts)
+           station_id, parameter, ts, value, original_value, original_unit,
+           status, source_format, received_at
+    FROM staging_readings
+    ORDER BY station_id, parameter, ts, received_at
+    ON CONFLICT (station_id, parameter, ts) DO NOTHING
+    RETURNING station_id, ts
+), dirty AS (
+    INSERT INTO aqi_dirty_hours (station_id, hour)
+    SELECT DISTINCT station_id, time_bucket(INTERVAL '1 hour', ts) FROM inserted
+)
+SELECT count(*) FROM inserted
+"""
+
+MERGE_REJECTED = """
+WITH inserted AS (
+    INSERT INTO rejected_messages (received_at, topic, station_id, reason_code, reason,
+                                   reading_index, payload, payload_digest)
+    SELECT DISTINCT ON (payload_digest, reading_index, reason_code) *
+    FROM staging_rejected
+    ON CONFLICT (payload_digest, reading_index, reason_code) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM inserted
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """One MQTT message as ingest received it, with what validation made of it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    station_id: str | None
+    readings: list[Reading]
+    rejections: list[Rejection]
+
+    @property
+    def digest(self) -> bytes:
+        return hashlib.sha256(self.topic.encode() + b"\0" + self.payload).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    stored: int
+    duplicates: int
+    rejected: int
+    rejected_duplicates: int
+
+
+async def prepare(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+    """Create the per-connection staging tables (once per connection)."""
+    async with conn.transaction():
+        await conn.execute(STAGING_DDL)
+
+
+async def write_batch(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], messages: list[ReceivedMessage]
+) -> WriteResult:
+    """Store a batch of messages in one transaction; returns what happened to each item."""
+    n_readings = sum(len(m.readings) for m in messages)
+    n_rejections = sum(len(m.rejections) for m in messages)
+    stored = rejected = 0
+    async with conn.transaction(), conn.cursor() as cur:
+        if n_readings:
+            async with cur.copy(
+                "COPY staging_readings (station_id, parameter, ts, value, original_value,"
+                " original_unit, status, source_format, received_at) FROM STDIN"
+            ) as copy:
+                for m in messages:
+                    for r in m.readings:
+                        await copy.write_row(
+                            (
+                                r.station_id,
+                                r.parameter,
+                                r.ts,
+                                r.value,
+                                r.original_value,
+                                r.original_unit,
+                                r.status,
+                                r.source_format.value,
+                                m.received_at,
+                            )
+                        )
+            await cur.execute(MERGE_READINGS)
+            row = await cur.fetchone()
+            stored = int(row[0]) if row else 0  # type: ignore[call-overload]
+        if n_rejections:
+            async with cur.copy(
+                "COPY staging_rejected (received_at, topic, station_id, reason_code, reason,"
+                " reading_index, payload, payload_digest) FROM STDIN"
+            ) as copy:
+                for m in messages:
+                    digest = m.digest
+                    for j in m.rejections:
+                        await copy.write_row(
+                            (
+                                m.received_at,
+                                m.topic,
+                                m.station_id,
+                                j.code.value,
+                                j.message,
+                                j.index,
+                                m.payload,
+                                digest,
+                            )
+                        )
+            await cur.execute(MERGE_REJECTED)
+            row = await cur.fetchone()
+            rejected = int(row[0]) if row else 0  # type: ignore[call-overload]
+    return WriteResult(stored, n_readings - stored, rejected, n_rejections - rejected)

@@ -1,0 +1,104 @@
+"""Fixtures for ingest tests: a registry of stations and a running service."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from aqm.localservices import MosquittoInstance
+from aqm.settings import Settings, load_settings
+from ingest.metrics import IngestMetrics
+from ingest.service import IngestService
+
+STATIONS = [
+    ("BN-01", "active"),
+    ("BN-02", "active"),
+    ("BN-03", "active"),
+    ("BN-09", "retired"),
+]
+_client_ids = itertools.count(1)
+
+
+def seed_stations(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type, status)"
+            " VALUES (%s, %s, 21.18, 106.07, 'fixed_automatic', %s)"
+            " ON CONFLICT (station_id) DO UPDATE SET status = EXCLUDED.status",
+            [(sid, f"Trạm {sid}", status) for sid, status in STATIONS],
+        )
+
+
+@pytest.fixture
+def ingest_db(clean_db: str) -> str:
+    seed_stations(clean_db)
+    return clean_db
+
+
+def make_settings(db_url: str, broker: MosquittoInstance, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "mqtt_url": broker.url(),
+        "mqtt_client_id": f"aqm-ingest-test-{next(_client_ids)}-{time.time_ns()}",
+        "batch_max_age_ms": 50,
+        "metrics_port": 0,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+class RunningService:
+    def __init__(
+        self, service: IngestService, task: asyncio.Task[None], stop: asyncio.Event
+    ) -> None:
+        self.service, self.task, self.stop = service, task, stop
+
+    @property
+    def metrics(self) -> IngestMetrics:
+        return self.service.metrics
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def start_service() -> AsyncIterator[Callable[..., Any]]:
+    running: list[RunningService] = []
+
+    async def start(settings: Settings) -> RunningService:
+        service = IngestService(settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        await asyncio.wait_for(service.subscribed.wait(), 15)
+        handle = RunningService(service, task, stop)
+        running.append(handle)
+        return handle
+
+    yield start
+    for handle in running:
+        if not handle.task.done():
+            await handle.shutdown()
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count(url: str, sql: str, *params: object) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        return int(row[0]) if row else 0

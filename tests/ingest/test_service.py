@@ -1,0 +1,219 @@
+"""The ingest service end to end: real Mosquitto, real TimescaleDB, real publishers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from aqm.localservices import MosquittoInstance
+
+from .conftest import count, make_settings, wait_until
+
+pytestmark = pytest.mark.services
+
+NO2_MOLAR_MASS = 46.0055  # g/mol
+MOLAR_VOLUME = 24.45  # L/mol at 25 °C, 1 atm
+
+
+def recent_hour() -> datetime:
+    return (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+
+
+def publish(broker: MosquittoInstance, topic: str, payloads: list[bytes]) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    infos = [client.publish(topic, p, qos=1) for p in payloads]
+    for info in infos:
+        info.wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def reconciled(svc: Any) -> bool:
+    m = svc.metrics
+    rejected = sum(
+        s.value
+        for metric in m.readings_rejected.collect()
+        for s in metric.samples
+        if s.name.endswith("_total")
+    )
+    return m.readings_received._value.get() == (
+        m.readings_stored._value.get() + m.readings_duplicate._value.get() + rejected
+    )
+
+
+async def test_aqm_json_from_mosquitto_pub_is_stored_with_units_converted(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    svc = await start_service(make_settings(ingest_db, broker))
+    ts = recent_hour() + timedelta(minutes=5)
+    payload = {
+        "station": "BN-01",
+        "ts": ts.astimezone().isoformat(),
+        "values": {"pm25": 41.3, "pm10": 77.0, "no2": 38.1},
+        "units": {"no2": "ppb"},
+    }
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-q",
+            "1",
+            "-V",
+            "mqttv5",
+            "-t",
+            "aqm/v1/stations/BN-01/readings",
+            "-m",
+            json.dumps(payload),
+        ],
+        check=True,
+    )
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM readings") == 3, what="3 readings"
+    )
+    stored = {
+        r[0]: r[1:]
+        for r in rows(
+            ingest_db,
+            "SELECT parameter, value, original_value, original_unit, status, source_format,"
+            " ts, received_at <= inserted_at FROM readings",
+        )
+    }
+    assert stored["no2"][0] == pytest.approx(38.1 * NO2_MOLAR_MASS / MOLAR_VOLUME, rel=1e-9)
+    assert stored["no2"][1:3] == (38.1, "ppb")
+    assert stored["pm25"][:4] == (41.3, 41.3, "µg/m³", "00")
+    assert all(v[4] == "aqm_json" and v[5] == ts and v[6] for v in stored.values())
+    dirty = rows(ingest_db, "SELECT DISTINCT station_id, hour FROM aqi_dirty_hours")
+    assert dirty == [("BN-01", recent_hour())]
+    await wait_until(lambda: reconciled(svc), what="counters to reconcile")
+
+
+async def test_circular_10_text_lines_with_header_crlf_and_statuses(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    await start_service(make_settings(ingest_db, broker))
+    local = (recent_hour() + timedelta(minutes=10)).astimezone(
+        __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
+    )
+    stamp = local.strftime("%Y%m%d%H%M%S")
+    text = (
+        f"Thong so\tGia tri\tDon vi\tThoi gian\tTrang thai\r\n"
+        f"PM-2-5\t35.2\tug/m3\t{stamp}\t00\r\n"
+        f"CO\t1.25\tmg/m3\t{stamp}\t00\r\n"
+        f"NO2 42.0 ug/Nm3 {stamp} 01 extra\r\n"
+        f"Temp\t28.5\toC\t{stamp}\t02\r\n"
+    )
+    publish(broker, "aqm/v1/stations/BN-02/readings", [text.encode()])
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM readings") == 4, what="4 readings"
+    )
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            ingest_db,
+            "SELECT parameter, value, status, source_format, ts FROM readings WHERE station_id = 'BN-02'",
+        )
+    }
+    assert got["pm25"][:3] == (35.2, "00", "tt10_text")
+    assert got["co"][0] == pytest.approx(1250.0)  # mg/m³ → µg/m³
+    assert got["no2"][1] == "01" and got["temperature"][1] == "02"
+    assert got["pm25"][3] == local  # local UTC+7 time read correctly
+
+
+async def test_senml_pack_resolves_base_name_and_time(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    await start_service(make_settings(ingest_db, broker))
+    bt = recent_hour().timestamp()
+    pack = [
+        {"bn": "urn:aqm:station:BN-03:", "bt": bt, "n": "pm25", "u": "ug/m3", "v": 12.5},
+        {"n": "pm10", "u": "ug/m3", "v": 30.0, "t": 60},
+        {"n": "humidity", "u": "%RH", "v": 81.0},
+    ]
+    publish(broker, "aqm/v1/stations/BN-03/readings", [json.dumps(pack).encode()])
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM readings") == 3, what="3 readings"
+    )
+    got = {
+        r[0]: r[1:]
+        for r in rows(ingest_db, "SELECT parameter, value, ts, source_format FROM readings")
+    }
+    assert got["pm10"] == (30.0, recent_hour() + timedelta(seconds=60), "senml")
+    assert got["humidity"][0] == 81.0
+
+
+async def test_redelivered_and_resent_messages_are_stored_once(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    svc = await start_service(make_settings(ingest_db, broker))
+    ts = recent_hour().isoformat()
+    payload = json.dumps(
+        {"station": "BN-01", "ts": ts, "values": {"pm25": 10.0, "pm10": 20.0}}
+    ).encode()
+    publish(broker, "aqm/v1/stations/BN-01/readings", [payload, payload, payload])
+    await wait_until(lambda: svc.metrics.readings_received._value.get() == 6, what="6 items")
+    assert count(ingest_db, "SELECT count(*) FROM readings") == 2
+    assert svc.metrics.readings_duplicate._value.get() == 4
+    assert reconciled(svc)
+
+
+async def test_station_mismatch_unknown_and_bad_readings_are_rejected_alone(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    svc = await start_service(make_settings(ingest_db, broker))
+    ts = recent_hour().isoformat()
+    forged = json.dumps({"station": "BN-02", "ts": ts, "values": {"pm25": 99.0}}).encode()
+    partial = json.dumps(
+        [
+            {"station": "BN-01", "ts": ts, "values": {"pm25": 15.0, "pm10": -4.0}},
+            {"station": "BN-01", "ts": ts, "values": {"no2": 20.0}, "units": {"no2": "furlongs"}},
+        ]
+    ).encode()
+    unknown = json.dumps({"station": "XX-99", "ts": ts, "values": {"pm25": 1.0}}).encode()
+    retired = json.dumps({"station": "BN-09", "ts": ts, "values": {"pm25": 1.0}}).encode()
+    garbage = b"\xff\xfe not utf-8"
+    publish(broker, "aqm/v1/stations/BN-01/readings", [forged, partial, garbage])
+    publish(broker, "aqm/v1/stations/XX-99/readings", [unknown])
+    publish(broker, "aqm/v1/stations/BN-09/readings", [retired])
+    await wait_until(lambda: svc.metrics.messages_received._value.get() == 5, what="5 messages")
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM rejected_messages") == 6, what="6 rejects"
+    )
+    assert rows(ingest_db, "SELECT station_id, parameter, value FROM readings") == [
+        ("BN-01", "pm25", 15.0)
+    ]
+    reasons = rows(
+        ingest_db,
+        "SELECT reason_code, topic, payload, reading_index FROM rejected_messages"
+        " ORDER BY reason_code, reading_index",
+    )
+    codes = [r[0] for r in reasons]
+    assert codes == [
+        "inactive_station",
+        "invalid_utf8",
+        "out_of_range",
+        "station_mismatch",
+        "unknown_station",
+        "unknown_unit",
+    ]
+    by_code = {r[0]: r for r in reasons}
+    assert bytes(by_code["station_mismatch"][2]) == forged
+    assert bytes(by_code["invalid_utf8"][2]) == garbage and by_code["invalid_utf8"][3] == -1
+    assert by_code["out_of_range"][3] == 1  # the second value of the message
+    await wait_until(lambda: reconciled(svc), what="counters to reconcile")
