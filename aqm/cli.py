@@ -84,4 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m aqm.cli`` this file is loaded twice (as __main__ and as aqm.cli);
+    # delegate so CliError raised by commands is the class main() catches.
+    from aqm.cli import main as cli_main
+
+    sys.exit(cli_main())

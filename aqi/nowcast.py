@@ -1,0 +1,118 @@
+"""NowCast: the weighted mean of the last hours that stands in for a 24-h mean each hour.
+
+    w* = C_min / C_max over the window (available hours);  w = max(w*, min_weight)
+    NowCast = Σ w^(i−1)·c_i / Σ w^(i−1)     (i = 1 the current hour; missing c_i dropped)
+
+Decision 1459 (§2.2.1 a) and the EPA (PM2.5, PM10) use 12 hours, ``min_weight`` ½ and
+need 2 of the 3 most recent hours. For w = ½ the decision writes Σ(½)^i·c_i without the
+denominator; aqm uses the normalised form for every w (project decision, spec §1.5,
+§5.1) and keeps ``form="literal"`` to reproduce a publisher that uses the text as written.
+The EPA's former O3 NowCast (2016–2019, spec §3.4) is the same formula with 8 hours and
+no lower bound on w (``hours=8, min_weight=0``).
+
+Evaluated for a whole ``stations × hours`` array: window minima/maxima by doubling and
+the weighted sums by Horner's scheme over the lags (a loop over the 12 lags, never over
+values). NaN = missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from aqi.averaging import trailing_count, trailing_reduce
+
+FloatArray = npt.NDArray[np.float64]
+NowcastForm = Literal["normalised", "literal"]
+
+
+class Nowcast(NamedTuple):
+    """NowCast concentrations and the number of valid hours in each window."""
+
+    value: FloatArray
+    n_valid: npt.NDArray[np.int16]
+
+
+def nowcast(
+    hourly: npt.ArrayLike,
+    *,
+    hours: int = 12,
+    min_weight: float = 0.5,
+    recent_hours: int = 3,
+    min_recent: int = 2,
+    form: NowcastForm = "normalised",
+) -> Nowcast:
+    """NowCast for every hour of an hourly series (time on the last axis).
+
+    Parameters
+    ----------
+    hourly : array_like
+        1-h means (µg/m³ or any unit; the result has the same unit), time on the last
+        axis, aligned hours, NaN = missing. Values are used as given (the engine clamps
+        negatives to 0 before calling this; spec §5.8).
+    hours : int
+        Window length: 12 (PM, 1459 and EPA), 8 (EPA O3 2016–2019).
+    min_weight : float
+        Lower bound of the weight w: 0.5 (PM), 0 (EPA O3 2016).
+    recent_hours, min_recent : int
+        At least ``min_recent`` of the ``recent_hours`` most recent hours must be
+        valid, otherwise no NowCast (2 of 3).
+    form : {'normalised', 'literal'}
+        ``literal`` applies the 1459 text for w = ½: Σ(½)^i·c_i, not divided by the
+        sum of the weights (only meaningful with ``min_weight=0.5``).
+
+    Returns
+    -------
+    Nowcast
+        ``value`` (NaN where the 2-of-3 rule fails) and ``n_valid`` (valid hours in the
+        window), both shaped like ``hourly``.
+
+    Notes
+    -----
+    C_max = 0 gives 0 (spec §1.5 edge cases). The first hours of the array only see the
+    hours available before them, as if earlier hours were missing.
+
+    References
+    ----------
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1 a (Nowcast), worked example §2.3 a;
+       spec §1.5, §5.1, §5.21.
+    .. [2] AirNow-Tech, "The NowCast for PM2.5 and PM10"; EPA-454/B-24-002 (2024),
+       "How the NowCast is calculated"; spec §3.4.
+    """
+    c = np.asarray(hourly, dtype=np.float64)
+    if form not in ("normalised", "literal"):
+        raise ValueError(f"unknown NowCast form {form!r}")
+    valid = ~np.isnan(c)
+    filled = np.where(valid, c, 0.0)
+    valid_weight = valid.astype(np.float64)
+
+    low = trailing_reduce(c, hours, np.fmin)
+    high = trailing_reduce(c, hours, np.fmax)
+    weight = np.ones_like(c)
+    np.divide(low, high, out=weight, where=high > 0)
+    np.maximum(weight, min_weight, out=weight)
+
+    # Horner over the lags: num = Σ_k w^k c[t-k], den = Σ_k w^k valid[t-k].
+    num = np.zeros_like(c)
+    den = np.zeros_like(c)
+    for lag in range(hours - 1, -1, -1):
+        if lag < hours - 1:
+            num *= weight
+            den *= weight
+        if lag == 0:
+            num += filled
+            den += valid_weight
+        elif lag < c.shape[-1]:
+            num[..., lag:] += filled[..., :-lag]
+            den[..., lag:] += valid_weight[..., :-lag]
+
+    enough = trailing_count(valid, recent_hours) >= min_recent
+    enough &= den > 0  # only w = 0 with c1 missing: no defined weight for any hour
+    value = np.full(c.shape, np.nan)
+    np.divide(num, den, out=value, where=enough)
+    if form == "literal":
+        halves = enough & (weight == 0.5)
+        value[halves] = 0.5 * num[halves]
+    return Nowcast(value, trailing_count(valid, hours))

@@ -1,0 +1,313 @@
+"""CSV in and out for ``aqm aqi compute``: read hourly means, validate, write AQI rows.
+
+Input (one row per hourly mean; hours absent from the file are missing)::
+
+    station_id,time,parameter,value
+    BN01,2024-01-15T00:00:00+07:00,pm25,41.3
+
+``time`` is ISO 8601 with a UTC offset and marks the *start* of the hour; ``parameter``
+is one of ``pm25, pm10, o3, no2, so2, co``; ``value`` is µg/m³ (CO too).
+
+File I/O lives here, outside :mod:`aqi`, which stays pure. Every error names the file
+and the line (``input.csv:17: unknown parameter 'pm1'``); output is written to a
+temporary file beside the target and renamed, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import os
+import tempfile
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from aqi import AqiResult
+from aqi.pollutants import POLLUTANTS
+
+INPUT_HEADER: Final[tuple[str, ...]] = ("station_id", "time", "parameter", "value")
+SUBINDEX_COLUMNS: Final[tuple[str, ...]] = tuple(f"aqi_{p}" for p in POLLUTANTS)
+HOUR_HEADER: Final[tuple[str, ...]] = (
+    "station_id", "time", "aqi", "category", "dominant", *SUBINDEX_COLUMNS,
+)  # fmt: skip
+DAY_HEADER: Final[tuple[str, ...]] = (
+    "station_id", "date", "aqi", "category", "dominant", *SUBINDEX_COLUMNS,
+)  # fmt: skip
+DEFAULT_TIMEZONE: Final[str] = "Asia/Ho_Chi_Minh"
+SECONDS_PER_HOUR: Final[int] = 3600
+
+
+class AqiCsvError(ValueError):
+    """Invalid input; the message starts with ``file:line:`` when a line is at fault."""
+
+
+@dataclass(frozen=True)
+class HourlyReadings:
+    """Validated hourly means of a CSV file, as parallel arrays (one item per row).
+
+    Attributes
+    ----------
+    stations : tuple of str
+        Station ids, sorted; ``station`` indexes it.
+    station, hour, parameter : ndarray of int64
+        Station index, hour (UTC hours since the epoch, hour-beginning), and index into
+        :data:`aqi.pollutants.POLLUTANTS`.
+    value : ndarray of float64
+        µg/m³.
+    """
+
+    stations: tuple[str, ...]
+    station: npt.NDArray[np.int64]
+    hour: npt.NDArray[np.int64]
+    parameter: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
+
+
+def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
+    """Parse and validate an input CSV (see the module docstring).
+
+    Parameters
+    ----------
+    stream : text file
+        Opened with ``newline=""``.
+    name : str
+        File name used in error messages.
+
+    Raises
+    ------
+    AqiCsvError
+        Bad header, wrong number of fields, empty station, unparsable or offset-less
+        time, time not at the start of an hour, unknown parameter, unparsable or
+        non-finite value, duplicate station-hour-parameter.
+    """
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise AqiCsvError(f"{name}:1: empty file, expected the header {','.join(INPUT_HEADER)}")
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    if tuple(field.strip() for field in header) != INPUT_HEADER:
+        raise AqiCsvError(
+            f"{name}:1: expected the header {','.join(INPUT_HEADER)}, got {','.join(header)}"
+        )
+    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
+    station_ids: list[str] = []
+    hours: list[int] = []
+    parameters: list[int] = []
+    values: list[float] = []
+    lines: list[int] = []
+    hour_cache: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        if len(row) != len(INPUT_HEADER):
+            raise AqiCsvError(f"{name}:{line}: expected 4 fields, got {len(row)}")
+        station_id, time_text, parameter, value_text = (field.strip() for field in row)
+        if not station_id:
+            raise AqiCsvError(f"{name}:{line}: empty station_id")
+        hour = hour_cache.get(time_text)
+        if hour is None:
+            hour = _parse_hour(time_text, f"{name}:{line}")
+            hour_cache[time_text] = hour
+        if parameter not in parameter_index:
+            raise AqiCsvError(
+                f"{name}:{line}: unknown parameter {parameter!r} "
+                f"(expected one of {', '.join(POLLUTANTS)})"
+            )
+        try:
+            value = float(value_text)
+        except ValueError:
+            raise AqiCsvError(f"{name}:{line}: unparsable value {value_text!r}") from None
+        if not math.isfinite(value):
+            raise AqiCsvError(f"{name}:{line}: value {value_text!r} is not a finite number")
+        station_ids.append(station_id)
+        hours.append(hour)
+        parameters.append(parameter_index[parameter])
+        values.append(value)
+        lines.append(line)
+
+    stations = tuple(sorted(set(station_ids)))
+    position = {s: i for i, s in enumerate(stations)}
+    readings = HourlyReadings(
+        stations=stations,
+        station=np.array([position[s] for s in station_ids], dtype=np.int64),
+        hour=np.array(hours, dtype=np.int64),
+        parameter=np.array(parameters, dtype=np.int64),
+        value=np.array(values, dtype=np.float64),
+    )
+    _reject_duplicates(readings, np.array(lines, dtype=np.int64), name)
+    return readings
+
+
+def _parse_hour(text: str, where: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise AqiCsvError(f"{where}: unparsable time {text!r} (expected ISO 8601)") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise AqiCsvError(f"{where}: time {text!r} has no UTC offset (e.g. +07:00)")
+    seconds = moment.timestamp()
+    if seconds % SECONDS_PER_HOUR:
+        raise AqiCsvError(f"{where}: time {text!r} is not the start of an hour")
+    return int(seconds) // SECONDS_PER_HOUR
+
+
+def _reject_duplicates(readings: HourlyReadings, lines: npt.NDArray[np.int64], name: str) -> None:
+    if len(lines) < 2:
+        return
+    n_hours = int(readings.hour.max() - readings.hour.min()) + 1
+    key = (readings.station * n_hours + (readings.hour - readings.hour.min())) * len(
+        POLLUTANTS
+    ) + readings.parameter
+    order = np.argsort(key, kind="stable")  # equal keys stay in file order
+    repeated = np.flatnonzero(key[order][1:] == key[order][:-1]) + 1
+    if not len(repeated):
+        return
+    later = order[repeated]
+    worst = later[np.argmin(lines[later])]  # the earliest line that repeats an earlier one
+    first = order[np.searchsorted(key[order], key[worst])]
+    raise AqiCsvError(
+        f"{name}:{lines[worst]}: duplicate station-hour-parameter "
+        f"({readings.stations[readings.station[worst]]}, "
+        f"{hour_text(int(readings.hour[worst]), dt.UTC)}, "
+        f"{POLLUTANTS[readings.parameter[worst]]}); first on line {lines[first]}"
+    )
+
+
+def hour_text(hour: int, zone: dt.tzinfo) -> str:
+    """ISO 8601 text of the hour starting at ``hour`` (UTC hours since the epoch) in ``zone``."""
+    return dt.datetime.fromtimestamp(hour * SECONDS_PER_HOUR, tz=zone).isoformat()
+
+
+def resolve_timezone(name: str) -> dt.tzinfo:
+    """An IANA zone (``Asia/Ho_Chi_Minh``) or ``UTC``; ``AqiCsvError`` if unknown."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise AqiCsvError(f"unknown time zone {name!r} (use an IANA name)") from None
+
+
+def fixed_offset_hours(zone: dt.tzinfo, first_hour: int, last_hour: int) -> int:
+    """The zone's UTC offset in whole hours over the data; error if it changes or is fractional.
+
+    Local days must be 24 hours long for the daily AQI (spec §1.6: local day = 24 hours
+    starting 00:00 Asia/Ho_Chi_Minh, UTC+7, no DST).
+    """
+    offsets = set()
+    # Weekly samples catch any DST switch (they last months) without visiting every hour.
+    for hour in [*range(first_hour, last_hour + 1, 24 * 7), last_hour]:
+        moment = dt.datetime.fromtimestamp(hour * SECONDS_PER_HOUR, tz=zone)
+        offsets.add(moment.utcoffset())
+    if len(offsets) != 1:
+        raise AqiCsvError(f"time zone {zone} changes its UTC offset within the data (DST)")
+    offset = offsets.pop()
+    seconds = 0 if offset is None else int(offset.total_seconds())
+    if seconds % SECONDS_PER_HOUR:
+        raise AqiCsvError(f"time zone {zone} is not a whole number of hours from UTC")
+    return seconds // SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class StationHourGrid:
+    """Readings laid out as ``stations × hours`` arrays for the engine.
+
+    ``conc[p][s, k]`` is the mean of the hour starting ``first_hour + k`` (UTC hours since
+    the epoch); ``present[s, k]`` says whether the file had any row for that station-hour.
+    """
+
+    first_hour: int
+    conc: dict[str, npt.NDArray[np.float64]]
+    present: npt.NDArray[np.bool_]
+
+
+def to_grid(readings: HourlyReadings, first_hour: int, n_hours: int) -> StationHourGrid:
+    """Place readings on an hour grid starting at ``first_hour`` (missing hours NaN)."""
+    column = readings.hour - first_hour
+    shape = (len(readings.stations), n_hours)
+    present = np.zeros(shape, dtype=bool)
+    present[readings.station, column] = True
+    conc: dict[str, npt.NDArray[np.float64]] = {}
+    for index, pollutant in enumerate(POLLUTANTS):
+        rows = readings.parameter == index
+        if rows.any():
+            grid = np.full(shape, np.nan)
+            grid[readings.station[rows], column[rows]] = readings.value[rows]
+            conc[pollutant] = grid
+    return StationHourGrid(first_hour, conc, present)
+
+
+def _integer_text(values: npt.NDArray[np.float64]) -> list[str]:
+    return ["" if math.isnan(v) else str(int(v)) for v in values.tolist()]
+
+
+def result_rows(
+    result: AqiResult,
+    stations: Sequence[str],
+    labels: Sequence[str],
+    selected: npt.NDArray[np.bool_],
+) -> Iterable[list[str]]:
+    """Output rows for the selected cells of a ``stations × periods`` result.
+
+    ``labels[k]`` is the text of period ``k`` (time or date). The category is the
+    method's own name (Vietnamese for VN_AQI, English for US EPA).
+    """
+    station_index, period_index = np.nonzero(selected)
+    language = "vi" if result.method == "vn_1459_2019" else "en"
+    category = result.category_names(language)[station_index, period_index].tolist()
+    dominant = result.dominant_names()[station_index, period_index].tolist()
+    aqi = _integer_text(result.aqi[station_index, period_index])
+    rounded = result.subindex_rounded
+    empty = [""] * len(station_index)
+    subindex_columns = [
+        _integer_text(rounded[p][station_index, period_index]) if p in rounded else empty
+        for p in POLLUTANTS
+    ]
+    for i, (s, k) in enumerate(zip(station_index.tolist(), period_index.tolist(), strict=True)):
+        yield [
+            stations[s], labels[k], aqi[i], category[i], dominant[i],
+            *(column[i] for column in subindex_columns),
+        ]  # fmt: skip
+
+
+def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``.
+
+    Readers see the old file or the complete new one, never a partial file.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def render_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """The whole output as text (so it can be written in one atomic step)."""
+    buffer = io.StringIO()
+    write_rows(buffer, header, rows)
+    return buffer.getvalue()

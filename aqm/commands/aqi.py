@@ -1,0 +1,193 @@
+"""``aqm aqi``: air-quality indices from the command line.
+
+Subcommands are added by the functions in :data:`SUBCOMMANDS`; a new one (e.g.
+``backfill``) is a function taking the ``aqi`` group's subparsers, appended there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from aqi import daily_aqi, hourly_aqi
+from aqi.nowcast import NowcastForm
+from aqm import aqicsv
+from aqm.cli import CliError
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+METHOD_BY_STANDARD: Final[dict[tuple[str, str], str]] = {
+    ("vn", "2024"): "vn_1459_2019",
+    ("vn", "2012"): "vn_1459_2019",
+    ("us", "2024"): "us_epa_2024",
+    ("us", "2012"): "us_epa_2012",
+}
+NOWCAST_HISTORY_HOURS: Final[int] = 12
+"""Hours before the first input hour laid out for the NowCast (11 needed) and 8-h means."""
+DAY_HOURS_AROUND: Final[int] = 7
+"""Hours before/after the days for the 8-h O3 windows (VN trailing; US into the next day)."""
+
+
+def register(sub: Subparsers) -> None:
+    group = sub.add_parser(
+        "aqi",
+        help="compute VN_AQI or US EPA AQI",
+        description=(
+            "Air-quality indices: VN_AQI per Decision 1459/QĐ-TCMT (method vn_1459_2019) and "
+            "the US EPA AQI (us_epa_2024; us_epa_2012 for comparison with older tools). "
+            "See docs/aqi-engine.md."
+        ),
+    )
+    actions = group.add_subparsers(dest="aqi_command", metavar="ACTION", required=True)
+    for add_subcommand in SUBCOMMANDS:
+        add_subcommand(actions)
+
+
+def add_compute(actions: Subparsers) -> None:
+    compute = actions.add_parser(
+        "compute",
+        help="hourly or daily AQI of a CSV of hourly means",
+        description=(
+            "Read hourly means from INPUT.csv (header station_id,time,parameter,value; time "
+            "ISO 8601 with UTC offset marking the START of the hour; parameter one of pm25, "
+            "pm10, o3, no2, so2, co; value in µg/m³, CO too; absent hours are missing) and "
+            "write one row per station-hour (--period hour) or station-day (--period day) "
+            "present in the input: station_id,time|date,aqi,category,dominant,aqi_pm25,"
+            "aqi_pm10,aqi_o3,aqi_no2,aqi_so2,aqi_co. Hourly PM uses the NowCast of the 12 "
+            "hours ending with the hour; daily values need 18 valid hours (8-h means 6 of 8). "
+            "AQI and sub-indices are rounded half-up; empty when not computable (e.g. no PM). "
+            "Bad input stops with an error naming the line, and nothing is written."
+        ),
+    )
+    compute.add_argument(
+        "--standard",
+        choices=("vn", "us"),
+        required=True,
+        help="vn = VN_AQI (Decision 1459/QĐ-TCMT); us = US EPA AQI",
+    )
+    compute.add_argument(
+        "--period",
+        choices=("hour", "day"),
+        required=True,
+        help="hour = hourly AQI (AQI^h); day = daily AQI of each local day (AQI^d)",
+    )
+    compute.add_argument("input", metavar="INPUT.csv", help="input CSV, or - for stdin")
+    compute.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT.csv",
+        type=Path,
+        help="output CSV, replaced atomically (default: stdout)",
+    )
+    compute.add_argument(
+        "--timezone",
+        default="Asia/Ho_Chi_Minh",
+        help=(
+            "IANA time zone of the local day and of the output times "
+            "(default Asia/Ho_Chi_Minh, UTC+7; days need a zone without DST)"
+        ),
+    )
+    compute.add_argument(
+        "--epa-table",
+        choices=("2024", "2012"),
+        default="2024",
+        help="US breakpoints: 2024 revision (default) or the pre-2024 tables (us_epa_2012)",
+    )
+    compute.add_argument(
+        "--nowcast-form",
+        choices=("normalised", "literal"),
+        default="normalised",
+        help=(
+            "PM NowCast for w = 1/2: normalised (default, project decision) or the literal "
+            "Decision 1459 text without the denominator (to reproduce a publisher)"
+        ),
+    )
+    compute.set_defaults(handler=run_compute)
+
+
+SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute,)
+
+
+def run_compute(args: argparse.Namespace) -> int:
+    method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
+    try:
+        zone = aqicsv.resolve_timezone(args.timezone)
+        readings = _read(args.input)
+        if args.period == "hour":
+            text = _hourly_csv(readings, method, zone, args.nowcast_form)
+        else:
+            text = _daily_csv(readings, method, zone)
+    except aqicsv.AqiCsvError as exc:
+        raise CliError(str(exc)) from exc
+    # Everything is computed before anything is written: an error leaves no output.
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            aqicsv.write_atomically(args.output, text)
+        except OSError as exc:
+            raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
+    return 0
+
+
+def _read(name: str) -> aqicsv.HourlyReadings:
+    if name == "-":
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+        return aqicsv.read_hourly_csv(stdin, "<stdin>")
+    try:
+        with open(name, encoding="utf-8-sig", newline="") as stream:
+            return aqicsv.read_hourly_csv(stream, name)
+    except OSError as exc:
+        raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _hourly_csv(
+    readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
+) -> str:
+    if not len(readings.hour):
+        return aqicsv.render_csv(aqicsv.HOUR_HEADER, [])
+    first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
+    n_hours = int(readings.hour.max()) - first_hour + 1
+    grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    result = hourly_aqi(
+        grid.conc, method, hours_before=NOWCAST_HISTORY_HOURS, nowcast_form=nowcast_form
+    )
+    selected = grid.present[:, NOWCAST_HISTORY_HOURS:]
+    used = [bool(flag) for flag in np.any(selected, axis=0)]
+    labels = [
+        aqicsv.hour_text(first_hour + NOWCAST_HISTORY_HOURS + k, zone) if used[k] else ""
+        for k in range(selected.shape[1])
+    ]
+    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
+    return aqicsv.render_csv(aqicsv.HOUR_HEADER, rows)
+
+
+def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> str:
+    if not len(readings.hour):
+        return aqicsv.render_csv(aqicsv.DAY_HEADER, [])
+    offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))
+    local_day = (readings.hour + offset) // 24  # local days since 1970-01-01
+    first_day = int(local_day.min())
+    n_days = int(local_day.max()) - first_day + 1
+    first_hour = first_day * 24 - offset - DAY_HOURS_AROUND
+    n_hours = DAY_HOURS_AROUND + 24 * n_days + DAY_HOURS_AROUND
+    grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    result = daily_aqi(
+        grid.conc, method, hours_before=DAY_HOURS_AROUND, hours_after=DAY_HOURS_AROUND
+    )
+    selected = np.zeros((len(readings.stations), n_days), dtype=bool)
+    selected[readings.station, local_day - first_day] = True
+    epoch = dt.date(1970, 1, 1)
+    labels = [(epoch + dt.timedelta(days=first_day + k)).isoformat() for k in range(n_days)]
+    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
+    return aqicsv.render_csv(aqicsv.DAY_HEADER, rows)
