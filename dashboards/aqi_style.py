@@ -1,0 +1,86 @@
+"""AQI bands as Grafana sees them: thresholds, value mappings and SQL, all from ``aqi.categories``.
+
+Nothing here holds a number or colour of its own: every band limit, name and hex colour is
+read from the category tables of the AQI engine, so the dashboards follow them when they
+change (regenerate with ``python -m dashboards``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aqi.categories import Category, categories
+from dashboards.panels import Json, text_colour_mappings, thresholds
+
+STANDARDS: tuple[tuple[str, str], ...] = (
+    ("vn_1459_2019", "VN_AQI (QĐ 1459/QĐ-TCMT)"),
+    ("us_epa_2024", "AQI Hoa Kỳ (US EPA 2024)"),
+)
+"""The AQI methods stored in aqi_hourly/aqi_daily, with their Vietnamese labels."""
+VN_STANDARD = "vn_1459_2019"
+
+NO_DATA_TEXT = "Không có dữ liệu"
+NO_DATA_COLOUR = "#808080"  # neutral grey: "no data" must never look like clean air
+
+
+def aqi_thresholds(standard: str = VN_STANDARD) -> Json:
+    """Colour an AQI value by its band (steps at each band's lower bound)."""
+    bands = categories(standard)
+    return thresholds(bands[0].hex, [(c.lower, c.hex) for c in bands[1:]])
+
+
+def band_thresholds(standard: str = VN_STANDARD) -> Json:
+    """Colour a band index (``Category.index``); -1 (no data) stays grey."""
+    return thresholds(NO_DATA_COLOUR, [(c.index, c.hex) for c in categories(standard)])
+
+
+def category_name_mappings() -> list[Json]:
+    """Category names of every offered standard → their colour, plus "no data" in grey."""
+    colours: dict[str, str] = {}
+    for standard, _ in STANDARDS:
+        for cat in categories(standard):
+            if colours.setdefault(cat.name_vi, cat.hex) != cat.hex:
+                raise ValueError(f"category {cat.name_vi!r} has two colours across standards")
+    return text_colour_mappings([*colours.items(), (NO_DATA_TEXT, NO_DATA_COLOUR)])
+
+
+def band_index_mappings(standard: str = VN_STANDARD) -> list[Json]:
+    """Band index → Vietnamese name (for the map's legend and tooltips)."""
+    options: Json = {
+        str(c.index): {"text": c.name_vi, "color": c.hex, "index": c.index}
+        for c in categories(standard)
+    }
+    options["-1"] = {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(options)}
+    return [{"type": "value", "options": options}]
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bands_values_sql(standards: Sequence[str] | None = None) -> str:
+    """``(VALUES …) AS band(standard, idx, name_vi, lower, upper)``, the last band open-ended.
+
+    Joined on ``aqi >= lower AND (aqi <= upper OR upper IS NULL)``: the band follows from
+    the AQI value itself, so panels do not depend on how the worker numbers categories.
+    """
+    rows = []
+    for standard in standards or [s for s, _ in STANDARDS]:
+        bands: tuple[Category, ...] = categories(standard)
+        for cat in bands:
+            upper = "NULL::int" if cat is bands[-1] else str(cat.upper)
+            name = _sql_text(cat.name_vi)
+            rows.append(f"({_sql_text(standard)}, {cat.index}, {name}, {cat.lower}, {upper})")
+    return (
+        "(VALUES\n      "
+        + ",\n      ".join(rows)
+        + "\n    ) AS band(standard, idx, name_vi, lower, upper)"
+    )
+
+
+def band_join(alias: str, aqi_expr: str) -> str:
+    """Join condition matching ``band`` rows to an AQI value of the same standard."""
+    return (
+        f"band.standard = {alias}.standard AND {aqi_expr} >= band.lower"
+        f" AND ({aqi_expr} <= band.upper OR band.upper IS NULL)"
+    )

@@ -1,0 +1,256 @@
+"""Dashboard "Tổng quan": stations mapped by current VN_AQI band, latest AQI, silent stations."""
+
+from __future__ import annotations
+
+from dashboards.aqi_style import (
+    NO_DATA_COLOUR,
+    VN_STANDARD,
+    aqi_thresholds,
+    band_index_mappings,
+    band_join,
+    band_thresholds,
+    bands_values_sql,
+    category_name_mappings,
+)
+from dashboards.panels import Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.sql_fragments import (
+    CURRENT_AQI_MAX_AGE,
+    LOCAL_TZ,
+    SILENT_AFTER,
+    TIME_TO,
+    interval_sql,
+    last_seen_cte,
+    silent_minutes,
+)
+from dashboards.variables import standard_variable
+
+UID = "aqm-tong-quan"
+SILENT_MINUTES = SILENT_AFTER.total_seconds() / 60
+
+# Centre of Bắc Ninh province, used until the map has fitted itself to the stations.
+MAP_CENTRE = (21.12, 106.11)
+
+
+def latest_aqi_cte(standard_sql: str) -> str:
+    """CTE ``latest``: each station's newest hourly AQI, if recent enough to be "current"."""
+    return f"""latest AS (
+    SELECT DISTINCT ON (a.station_id) a.station_id, a.standard, a.hour, a.aqi, a.dominant
+    FROM aqi_hourly a
+    WHERE a.standard = {standard_sql}
+      AND a.aqi IS NOT NULL
+      AND a.hour <= {TIME_TO}
+      AND a.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
+    ORDER BY a.station_id, a.hour DESC
+  )"""
+
+
+MAP_SQL = f"""
+WITH {latest_aqi_cte(f"'{VN_STANDARD}'")}
+SELECT s.station_id AS "Mã trạm", s.name AS "Trạm", s.latitude, s.longitude,
+       l.aqi AS "AQI",
+       coalesce(band.idx, -1) AS "Mức AQI",
+       l.hour AS "Giờ AQI"
+FROM stations s
+LEFT JOIN latest l ON l.station_id = s.station_id
+LEFT JOIN {bands_values_sql([VN_STANDARD])} ON {band_join("l", "l.aqi")}
+WHERE s.status = 'active'
+ORDER BY s.station_id
+"""
+
+LATEST_TABLE_SQL = f"""
+WITH {latest_aqi_cte("'$standard'")},
+  {last_seen_cte()}
+SELECT ls.station_id AS "Mã trạm", ls.name AS "Trạm",
+       l.aqi AS "AQI",
+       coalesce(band.name_vi, 'Không có dữ liệu') AS "Mức",
+       coalesce(p.name_vi, l.dominant) AS "Chất ô nhiễm chính",
+       l.hour AS "Giờ AQI",
+       ls.last_ts AS "Số liệu cuối",
+       {silent_minutes("ls.last_ts")} AS "Im lặng (phút)"
+FROM last_seen ls
+LEFT JOIN latest l ON l.station_id = ls.station_id
+LEFT JOIN {bands_values_sql()} ON {band_join("l", "l.aqi")}
+LEFT JOIN parameters p ON p.parameter = l.dominant
+ORDER BY (ls.last_ts IS NULL OR ls.last_ts < {TIME_TO} - {interval_sql(SILENT_AFTER)}) DESC,
+         l.aqi DESC NULLS LAST, ls.station_id
+"""
+
+ACTIVE_STATIONS_SQL = """
+SELECT count(*) AS "Trạm hoạt động" FROM stations WHERE status = 'active'
+"""
+
+SILENT_COUNT_SQL = f"""
+WITH {last_seen_cte()}
+SELECT count(*) FILTER (
+         WHERE last_ts IS NULL OR last_ts < {TIME_TO} - {interval_sql(SILENT_AFTER)}
+       ) AS "Trạm im lặng"
+FROM last_seen
+"""
+
+HOURLY_AQI_SQL = """
+SELECT a.hour AS "time", s.name AS metric, a.aqi AS value
+FROM aqi_hourly a
+JOIN stations s ON s.station_id = a.station_id
+WHERE a.standard = '$standard' AND s.status = 'active' AND $__timeFilter(a.hour)
+ORDER BY 1, 2
+"""
+
+
+def _map_panel() -> Panel:
+    style: Json = {
+        "size": {"fixed": 14},
+        "color": {"field": "Mức AQI", "fixed": NO_DATA_COLOUR},
+        "opacity": 0.9,
+        "symbol": {"mode": "fixed", "fixed": "img/icons/marker/circle.svg"},
+        "text": {"mode": "field", "field": "AQI", "fixed": ""},
+        "textConfig": {
+            "fontSize": 12,
+            "offsetY": -16,
+            "textAlign": "center",
+            "textBaseline": "bottom",
+        },
+    }
+    return Panel(
+        "geomap",
+        "Bản đồ VN_AQI hiện tại",
+        [sql_query(MAP_SQL)],
+        width=12,
+        height=14,
+        description=(
+            "Màu của mỗi trạm theo mức VN_AQI giờ gần nhất (QĐ 1459/QĐ-TCMT). Màu xám: không có "
+            "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt."
+        ),
+        threshold=band_thresholds(),
+        colour_mode="thresholds",
+        mappings=band_index_mappings(),
+        options={
+            "view": {
+                "id": "fit",
+                "lat": MAP_CENTRE[0],
+                "lon": MAP_CENTRE[1],
+                "zoom": 10,
+                "allLayers": True,
+            },
+            "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
+            "basemap": {"type": "default", "name": "Nền bản đồ"},
+            "layers": [
+                {
+                    "type": "markers",
+                    "name": "Trạm quan trắc",
+                    "location": {
+                        "mode": "coords",
+                        "latitude": "latitude",
+                        "longitude": "longitude",
+                    },
+                    "config": {"showLegend": True, "style": style},
+                    "tooltip": True,
+                }
+            ],
+            "tooltip": {"mode": "details"},
+        },
+    )
+
+
+def _latest_table() -> Panel:
+    silent = thresholds("transparent", [(SILENT_MINUTES, "red")])
+    return Panel(
+        "table",
+        "AQI giờ mới nhất và tín hiệu trạm",
+        [sql_query(LATEST_TABLE_SQL)],
+        width=12,
+        height=14,
+        description=(
+            "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng quá "
+            f"{SILENT_MINUTES:g} phút (không có số đo mới) được tô đỏ và xếp lên đầu."
+        ),
+        options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
+        overrides=[
+            override(
+                "AQI",
+                {
+                    "thresholds": aqi_thresholds(),
+                    "color": {"mode": "thresholds"},
+                    "custom.cellOptions": {"type": "color-background", "mode": "basic"},
+                },
+            ),
+            override(
+                "Mức",
+                {
+                    "mappings": category_name_mappings(),
+                    "custom.cellOptions": {"type": "color-background", "mode": "basic"},
+                },
+            ),
+            override(
+                "Im lặng (phút)",
+                {
+                    "thresholds": silent,
+                    "color": {"mode": "thresholds"},
+                    "custom.cellOptions": {"type": "color-background", "mode": "basic"},
+                    "mappings": [
+                        {
+                            "type": "special",
+                            "options": {
+                                "match": "null",
+                                "result": {"text": "không có số liệu 30 ngày", "color": "red"},
+                            },
+                        }
+                    ],
+                },
+            ),
+            override("Giờ AQI", {"unit": "time:DD/MM HH:mm"}),
+            override("Số liệu cuối", {"unit": "time:DD/MM HH:mm"}),
+        ],
+    )
+
+
+def build() -> Json:
+    panels = [
+        Panel(
+            "stat",
+            "Trạm đang hoạt động",
+            [sql_query(ACTIVE_STATIONS_SQL)],
+            width=6,
+            height=4,
+            threshold=thresholds("blue"),
+            colour_mode="thresholds",
+        ),
+        Panel(
+            "stat",
+            f"Trạm im lặng quá {SILENT_MINUTES:g} phút",
+            [sql_query(SILENT_COUNT_SQL)],
+            width=6,
+            height=4,
+            description=(
+                f"Trạm hoạt động không gửi số đo nào trong {SILENT_MINUTES:g} phút tính đến "
+                "cuối khoảng thời gian."
+            ),
+            threshold=thresholds("green", [(1, "red")]),
+            colour_mode="thresholds",
+        ),
+        _map_panel(),
+        _latest_table(),
+        Panel(
+            "timeseries",
+            "AQI giờ theo trạm",
+            [sql_query(HOURLY_AQI_SQL, fmt="time_series")],
+            width=24,
+            height=9,
+            new_row=True,
+            threshold=aqi_thresholds(),
+            colour_mode="palette-classic",
+            custom={"thresholdsStyle": {"mode": "area"}, "fillOpacity": 0, "spanNulls": False},
+            min_value=0,
+        ),
+    ]
+    # The two stats sit above the map; move them into the first row before the map/table.
+    panels[2].new_row = True
+    return dashboard(
+        uid=UID,
+        title="Tổng quan",
+        description="Tình hình chất lượng không khí và tín hiệu các trạm quan trắc.",
+        panels=panels,
+        variables=[standard_variable()],
+        time_from="now-24h",
+        tags=["tổng quan"],
+        timezone=LOCAL_TZ,
+    )

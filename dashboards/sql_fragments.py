@@ -1,0 +1,104 @@
+"""SQL pieces shared by panels and alert rules: local days, station silence, QCVN limits.
+
+Local days are the 24 hours from 00:00 Asia/Ho_Chi_Minh. Grafana's ``$__timeGroup`` with
+TimescaleDB emits UTC-aligned ``time_bucket`` (a "1d" bucket would start at 07:00 ICT), so
+daily SQL here always names the zone explicitly and never depends on the session's
+TimeZone setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+
+from aqi.averaging import daily_mean, trailing_mean
+from aqi.limits import QCVN_LIMITS
+from aqm.settings import Settings
+
+LOCAL_TZ: str = Settings.model_fields["timezone"].default
+"""The zone of local days (the default of the ``timezone`` setting)."""
+
+SILENT_AFTER = dt.timedelta(minutes=30)
+"""A station with no reading for longer than this is "silent" (alert and highlight)."""
+SILENCE_LOOKBACK = dt.timedelta(days=30)
+"""How far back the last reading is searched; older means "not seen for 30 days"."""
+CURRENT_AQI_MAX_AGE = dt.timedelta(hours=3)
+"""An hourly AQI older than this is not shown as "current" (the map shows no data)."""
+
+# The same completeness rules as the AQI engine's daily and 8-hour means (spec §1.6).
+DAILY_MIN_VALID_HOURS: int = inspect.signature(daily_mean).parameters["min_hours"].default
+EIGHT_HOUR_WINDOW: int = inspect.signature(trailing_mean).parameters["window"].default
+EIGHT_HOUR_MIN_VALID: int = inspect.signature(trailing_mean).parameters["min_hours"].default
+
+TIME_FROM = "$__timeFrom()::timestamptz"
+TIME_TO = "$__timeTo()::timestamptz"
+
+
+def interval_sql(delta: dt.timedelta) -> str:
+    """``interval '… seconds'`` literal for a duration."""
+    return f"interval '{int(delta.total_seconds())} seconds'"
+
+
+def local_date(timestamptz_expr: str) -> str:
+    """The local calendar date of a timestamptz expression."""
+    return f"(({timestamptz_expr}) AT TIME ZONE '{LOCAL_TZ}')::date"
+
+
+def local_day_start(date_expr: str) -> str:
+    """The instant (timestamptz) a local date begins."""
+    return f"(({date_expr})::timestamp AT TIME ZONE '{LOCAL_TZ}')"
+
+
+def local_day_bucket(timestamptz_expr: str) -> str:
+    """TimescaleDB daily bucket aligned on local midnight."""
+    return f"time_bucket('1 day', {timestamptz_expr}, '{LOCAL_TZ}')"
+
+
+def local_days_in_range(date_column: str) -> str:
+    """Filter a local-date column to the days the dashboard's time range touches."""
+    return f"{date_column} BETWEEN {local_date(TIME_FROM)} AND {local_date(TIME_TO)}"
+
+
+def last_seen_cte() -> str:
+    """CTE ``last_seen(station_id, name, last_ts, last_received)`` of every active station.
+
+    Silence is measured from the newest *measurement* stored (``max(readings.ts)``) as of
+    the end of the time range, never from AQI values: a station measuring clean air is
+    not silent, and a silent station is not clean.
+    """
+    return f"""last_seen AS (
+    SELECT s.station_id, s.name, max(r.ts) AS last_ts, max(r.received_at) AS last_received
+    FROM stations s
+    LEFT JOIN readings r
+      ON r.station_id = s.station_id
+     AND r.ts > {TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}
+     AND r.ts <= {TIME_TO}
+    WHERE s.status = 'active'
+    GROUP BY s.station_id, s.name
+  )"""
+
+
+def silent_minutes(last_ts: str) -> str:
+    """Minutes between a last reading and the end of the range (NULL: never in the lookback)."""
+    return f"round((extract(epoch from ({TIME_TO} - {last_ts})) / 60)::numeric, 1)"
+
+
+def limit_sql(pollutant: str, averaging: str, date_expr: str) -> str | None:
+    """The QCVN limit in force on a local date, as a SQL CASE built from ``aqi.limits``.
+
+    None when the pollutant has no limit for that averaging period.
+    """
+    periods = [
+        lim for lim in QCVN_LIMITS if lim.pollutant == pollutant and lim.averaging == averaging
+    ]
+    if not periods:
+        return None
+    branches = []
+    for lim in periods:
+        conds = []
+        if lim.valid_from is not None:
+            conds.append(f"{date_expr} >= DATE '{lim.valid_from.isoformat()}'")
+        if lim.valid_until is not None:
+            conds.append(f"{date_expr} <= DATE '{lim.valid_until.isoformat()}'")
+        branches.append(f"WHEN {' AND '.join(conds) or 'true'} THEN {lim.value:g}")
+    return "CASE " + " ".join(branches) + " END"

@@ -1,0 +1,308 @@
+"""Dashboard "Trạm": one station's AQI, NowCast, concentrations against QCVN 05:2023, statuses."""
+
+from __future__ import annotations
+
+from aqi.limits import QCVN_LIMITS
+from dashboards.aqi_style import (
+    aqi_thresholds,
+    band_join,
+    bands_values_sql,
+    category_name_mappings,
+)
+from dashboards.overview import SILENT_MINUTES
+from dashboards.panels import Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.sql_fragments import (
+    CURRENT_AQI_MAX_AGE,
+    DAILY_MIN_VALID_HOURS,
+    EIGHT_HOUR_MIN_VALID,
+    EIGHT_HOUR_WINDOW,
+    LOCAL_TZ,
+    TIME_FROM,
+    TIME_TO,
+    interval_sql,
+    last_seen_cte,
+    limit_sql,
+    local_date,
+    local_day_bucket,
+    local_day_start,
+    silent_minutes,
+)
+from dashboards.variables import standard_variable, station_variable
+from ingest.parameters import PARAMETERS
+
+UID = "aqm-tram"
+CONCENTRATION_UNIT = "conμgm3"  # Grafana's unit id for µg/m³
+
+STATUS_LABELS = (("00", "00 đo bình thường"), ("01", "01 hiệu chuẩn"), ("02", "02 lỗi thiết bị"))
+
+CURRENT_AQI_SQL = f"""
+SELECT a.aqi AS "AQI", band.name_vi AS "Mức", a.hour AS "Giờ AQI"
+FROM aqi_hourly a
+LEFT JOIN {bands_values_sql()} ON {band_join("a", "a.aqi")}
+WHERE a.station_id = '$station' AND a.standard = '$standard' AND a.aqi IS NOT NULL
+  AND a.hour <= {TIME_TO} AND a.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
+ORDER BY a.hour DESC
+LIMIT 1
+"""
+
+SILENCE_SQL = f"""
+WITH {last_seen_cte()}
+SELECT {silent_minutes("last_ts")} AS "Im lặng (phút)", last_ts AS "Số liệu cuối"
+FROM last_seen
+WHERE station_id = '$station'
+"""
+
+HOURLY_AQI_SQL = """
+SELECT a.hour AS "time", a.aqi AS "AQI"
+FROM aqi_hourly a
+WHERE a.station_id = '$station' AND a.standard = '$standard' AND $__timeFilter(a.hour)
+ORDER BY 1
+"""
+
+NOWCAST_SQL = """
+SELECT a.hour AS "time", a.nowcast_pm25 AS "NowCast PM2.5", a.nowcast_pm10 AS "NowCast PM10"
+FROM aqi_hourly a
+WHERE a.station_id = '$station' AND a.standard = '$standard' AND $__timeFilter(a.hour)
+ORDER BY 1
+"""
+
+STATUS_SQL = f"""
+SELECT $__timeGroupAlias(r.ts, $__interval),
+       CASE r.status {" ".join(f"WHEN '{code}' THEN '{label}'" for code, label in STATUS_LABELS)}
+         ELSE r.status END AS metric,
+       count(*) AS value
+FROM readings r
+WHERE r.station_id = '$station' AND $__timeFilter(r.ts)
+GROUP BY 1, 2
+ORDER BY 1
+"""
+
+COMPLETENESS_SQL = """
+SELECT h.hour AS "time", p.name_vi AS metric, round((100 * h.completeness)::numeric, 1) AS value
+FROM hourly h
+JOIN parameters p ON p.parameter = h.parameter
+WHERE h.station_id = '$station' AND $__timeFilter(h.hour)
+ORDER BY 1, 2
+"""
+
+
+def pollutants() -> list[str]:
+    """Pollutants that have a QCVN limit, in the parameter table's order."""
+    limited = {lim.pollutant for lim in QCVN_LIMITS}
+    return [name for name, p in PARAMETERS.items() if p.is_pollutant and name in limited]
+
+
+def hourly_sql(pollutant: str) -> str:
+    limit = limit_sql(pollutant, "1h", local_date("h.hour"))
+    limit_column = f',\n       {limit} AS "Giới hạn 1 giờ"' if limit else ""
+    return f"""
+SELECT h.hour AS "time", CASE WHEN h.valid THEN h.mean END AS "TB 1 giờ"{limit_column}
+FROM hourly h
+WHERE h.station_id = '$station' AND h.parameter = '{pollutant}' AND $__timeFilter(h.hour)
+ORDER BY 1
+"""
+
+
+def daily_sql(pollutant: str) -> str | None:
+    """24-h means of local days (≥ the engine's minimum of valid hours) and the 24-h limit."""
+    limit = limit_sql(pollutant, "24h", local_date("d.day_start"))
+    if limit is None:
+        return None
+    return f"""
+SELECT d.day_start AS "time", d.mean_24h AS "TB 24 giờ", {limit} AS "Giới hạn 24 giờ"
+FROM (
+  SELECT {local_day_bucket("h.hour")} AS day_start,
+         avg(h.mean) FILTER (WHERE h.valid) AS mean_24h,
+         count(*) FILTER (WHERE h.valid) AS n_valid
+  FROM hourly h
+  WHERE h.station_id = '$station' AND h.parameter = '{pollutant}'
+    AND h.hour >= {local_day_start(local_date(TIME_FROM))} AND h.hour <= {TIME_TO}
+  GROUP BY 1
+) d
+WHERE d.n_valid >= {DAILY_MIN_VALID_HOURS}
+ORDER BY 1
+"""
+
+
+def eight_hour_sql(pollutant: str) -> str | None:
+    """Trailing 8-h means labelled by their last hour (≥ 6 valid of 8) and the 8-h limit."""
+    limit = limit_sql(pollutant, "8h", local_date("w.hour"))
+    if limit is None:
+        return None
+    preceding = f"interval '{EIGHT_HOUR_WINDOW - 1} hours'"
+    return f"""
+SELECT w.hour AS "time",
+       CASE WHEN w.n_valid >= {EIGHT_HOUR_MIN_VALID} THEN w.mean_8h END AS "TB 8 giờ",
+       {limit} AS "Giới hạn 8 giờ"
+FROM (
+  SELECT h.hour,
+         avg(h.mean) FILTER (WHERE h.valid) OVER w8 AS mean_8h,
+         count(*) FILTER (WHERE h.valid) OVER w8 AS n_valid
+  FROM hourly h
+  WHERE h.station_id = '$station' AND h.parameter = '{pollutant}'
+    AND h.hour >= {TIME_FROM} - {preceding} AND h.hour <= {TIME_TO}
+  WINDOW w8 AS (ORDER BY h.hour RANGE BETWEEN {preceding} PRECEDING AND CURRENT ROW)
+) w
+WHERE $__timeFilter(w.hour)
+ORDER BY 1
+"""
+
+
+def _limit_style(name: str) -> Json:
+    return override(
+        name,
+        {
+            "color": {"mode": "fixed", "fixedColor": "red"},
+            "custom.lineStyle": {"fill": "dash", "dash": [10, 10]},
+            "custom.lineInterpolation": "stepAfter",
+            "custom.fillOpacity": 0,
+        },
+    )
+
+
+def pollutant_panel(pollutant: str) -> Panel:
+    param = PARAMETERS[pollutant]
+    targets = [sql_query(hourly_sql(pollutant), ref_id="A", fmt="time_series")]
+    overrides = [_limit_style("Giới hạn 1 giờ")]
+    eight = eight_hour_sql(pollutant)
+    if eight:
+        targets.append(sql_query(eight, ref_id="B", fmt="time_series"))
+        overrides.append(_limit_style("Giới hạn 8 giờ"))
+    daily = daily_sql(pollutant)
+    if daily:
+        targets.append(sql_query(daily, ref_id="C", fmt="time_series"))
+        overrides += [
+            _limit_style("Giới hạn 24 giờ"),
+            override("TB 24 giờ", {"custom.lineInterpolation": "stepAfter"}),
+        ]
+    return Panel(
+        "timeseries",
+        f"{param.name_vi} ({param.unit}) so với QCVN 05:2023/BTNMT",
+        targets,
+        width=12,
+        height=8,
+        description=(
+            "Trung bình 1 giờ hợp lệ (giờ thiếu số liệu bị bỏ trống), trung bình 8 giờ và 24 giờ "
+            "theo ngày địa phương, cùng giới hạn QCVN có hiệu lực vào ngày đó (đường đỏ nét đứt)."
+        ),
+        unit=CONCENTRATION_UNIT,
+        colour_mode="palette-classic",
+        custom={"fillOpacity": 0, "spanNulls": False, "showPoints": "never"},
+        overrides=overrides,
+        min_value=0,
+    )
+
+
+def build() -> Json:
+    silent = thresholds("green", [(SILENT_MINUTES, "red")])
+    panels = [
+        Panel(
+            "stat",
+            "AQI hiện tại",
+            [sql_query(CURRENT_AQI_SQL)],
+            width=6,
+            height=5,
+            threshold=aqi_thresholds(),
+            colour_mode="thresholds",
+            options={
+                "reduceOptions": {"values": False, "calcs": ["lastNotNull"], "fields": "/^AQI$/"},
+                "colorMode": "background",
+                "graphMode": "none",
+            },
+        ),
+        Panel(
+            "stat",
+            "Mức chất lượng không khí",
+            [sql_query(CURRENT_AQI_SQL)],
+            width=6,
+            height=5,
+            mappings=category_name_mappings(),
+            options={
+                "reduceOptions": {"values": False, "calcs": ["lastNotNull"], "fields": "/^Mức$/"},
+                "colorMode": "background",
+                "graphMode": "none",
+            },
+        ),
+        Panel(
+            "stat",
+            "Thời gian im lặng (phút)",
+            [sql_query(SILENCE_SQL)],
+            width=6,
+            height=5,
+            threshold=silent,
+            colour_mode="thresholds",
+            description="Phút kể từ số đo gần nhất đến cuối khoảng thời gian.",
+            options={
+                "reduceOptions": {
+                    "values": False,
+                    "calcs": ["lastNotNull"],
+                    "fields": "/^Im lặng \\(phút\\)$/",
+                },
+                "colorMode": "background",
+                "graphMode": "none",
+            },
+        ),
+        Panel(
+            "timeseries",
+            "AQI giờ",
+            [sql_query(HOURLY_AQI_SQL, fmt="time_series")],
+            width=12,
+            height=8,
+            new_row=True,
+            threshold=aqi_thresholds(),
+            colour_mode="thresholds",
+            custom={"gradientMode": "scheme", "fillOpacity": 20, "spanNulls": False},
+            min_value=0,
+        ),
+        Panel(
+            "timeseries",
+            "NowCast bụi (µg/m³)",
+            [sql_query(NOWCAST_SQL, fmt="time_series")],
+            width=12,
+            height=8,
+            unit=CONCENTRATION_UNIT,
+            colour_mode="palette-classic",
+            custom={"fillOpacity": 0, "spanNulls": False},
+            min_value=0,
+        ),
+        *[pollutant_panel(p) for p in pollutants()],
+        Panel(
+            "timeseries",
+            "Trạng thái số đo (số mẫu theo mã trạng thái)",
+            [sql_query(STATUS_SQL, fmt="time_series")],
+            width=12,
+            height=8,
+            new_row=True,
+            description=(
+                "Mã 01 (hiệu chuẩn) và 02 (lỗi thiết bị) được lưu nhưng không tính vào "
+                "trung bình."
+            ),
+            colour_mode="palette-classic",
+            custom={
+                "drawStyle": "bars",
+                "stacking": {"mode": "normal", "group": "A"},
+                "fillOpacity": 80,
+            },
+        ),
+        Panel(
+            "timeseries",
+            "Độ đầy đủ số liệu theo giờ (%)",
+            [sql_query(COMPLETENESS_SQL, fmt="time_series")],
+            width=12,
+            height=8,
+            unit="percent",
+            colour_mode="palette-classic",
+            min_value=0,
+            max_value=100,
+        ),
+    ]
+    return dashboard(
+        uid=UID,
+        title="Trạm",
+        description="Số liệu chi tiết của một trạm quan trắc.",
+        panels=panels,
+        variables=[station_variable(multi=False), standard_variable()],
+        time_from="now-2d",
+        tags=["trạm"],
+        timezone=LOCAL_TZ,
+    )
