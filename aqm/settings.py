@@ -86,6 +86,7 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "stations" / "catalogue.example.yaml",
         description="Station catalogue (YAML)",
     )
+    province: str = Field(default="Bắc Ninh", description="Province named in reports")
     timezone: str = Field(
         default="Asia/Ho_Chi_Minh", description="Local time zone of days and reports"
     )

@@ -1,0 +1,136 @@
+"""Annual report benchmark: 100 stations × one year (target ≤ 30 s), read as aqm_reader.
+
+Run: ``.venv/bin/python -m bench.report_annual [--stations N] [--record]``. A private
+TimescaleDB is seeded server-side (generate_series) with two local years of hourly
+means (PM2.5, PM10, NO2, SO2, O3, CO, ~3 % invalid) and daily VN_AQI for every station,
+so the report also reads the previous year for its comparison. Seeding is not timed;
+the report is, per step. ``--record`` writes the result into the "Annual report"
+section of docs/benchmarks.md (the rest of that file is left as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from aqm.localservices import PostgresInstance, free_port
+from bench.machine import describe
+from reports.annual.build import build_annual_report
+from storage.migrate import migrate
+
+YEAR = 2025
+TARGET_S = 30.0
+PARAMETERS = ("pm25", "pm10", "no2", "so2", "o3", "co")
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+SECTION = "## Annual report"
+
+_SEED_HOURLY = """
+INSERT INTO hourly (station_id, parameter, hour, mean, n_valid, n_flagged, n_expected,
+                    completeness, valid, min_completeness)
+SELECT s.station_id, p.parameter, h.hour,
+       p.scale * (0.5 + random()) * (1.3 + sin(extract(doy FROM h.hour) / 58.0)),
+       12, 0, 12, 1.0, random() > 0.03, 0.75
+FROM stations s
+CROSS JOIN (VALUES ('pm25', 35.0), ('pm10', 60.0), ('no2', 45.0), ('so2', 20.0),
+                   ('o3', 60.0), ('co', 900.0)) AS p(parameter, scale)
+CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour',
+                           interval '1 hour') AS h(hour)
+"""
+
+_SEED_DAILY = """
+INSERT INTO aqi_daily (station_id, standard, day, aqi, category, dominant, method_version)
+SELECT s.station_id, 'vn_1459_2019', d::date, a.aqi,
+       LEAST(5, GREATEST(0, (a.aqi - 1) / 50)), 'pm25', 'bench'
+FROM stations s
+CROSS JOIN generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS d
+CROSS JOIN LATERAL (SELECT (20 + random() * 230 + 0 * length(s.station_id))::int AS aqi) a
+"""
+
+
+def seed(url: str, n_stations: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO stations (station_id, name, district, latitude, longitude, station_type,"
+            " installed_on, parameters) VALUES (%s, %s, 'Bắc Ninh', 21.18, 106.07,"
+            " 'fixed_automatic', '2020-01-01', %s)",
+            [(f"BN{i:03d}", f"Trạm quan trắc số {i}", list(PARAMETERS))
+             for i in range(1, n_stations + 1)],
+        )  # fmt: skip
+        for year in (YEAR - 1, YEAR):
+            started = time.perf_counter()
+            conn.execute(_SEED_HOURLY, {"start": f"{year - 1}-12-31 17:00+00",
+                                        "end": f"{year}-12-31 17:00+00"})
+            conn.execute(_SEED_DAILY, {"first": f"{year}-01-01", "last": f"{year}-12-31"})
+            print(f"  seeded {year} in {time.perf_counter() - started:.1f} s", flush=True)
+        conn.execute("ANALYZE hourly")
+        conn.execute("ANALYZE aqi_daily")
+        rows = conn.execute("SELECT count(*) FROM hourly").fetchone()
+        print(f"  hourly rows: {rows[0] if rows else 0:,}", flush=True)
+
+
+def record(line: str) -> None:
+    """Put ``line`` under the Annual report section of docs/benchmarks.md."""
+    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else (
+        "# Benchmarks\n\nMeasured figures of aqm's benchmarks (`python -m bench NAME`).\n"
+    )
+    body = (
+        f"{SECTION}\n\n`.venv/bin/python -m bench.report_annual` — `aqm report annual` for "
+        f"100 stations × one year (6 pollutants, previous year present), read as aqm_reader; "
+        f"target ≤ {TARGET_S:.0f} s.\n\n"
+    )
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    match = pattern.search(text)
+    lines = []
+    if match:
+        lines = [ln for ln in match.group(0).splitlines() if ln.startswith("- ")]
+    section = body + "\n".join([*lines, line]) + "\n\n"
+    text = pattern.sub(section, text) if match else text.rstrip("\n") + "\n\n" + section
+    BENCHMARKS_MD.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.report_annual")
+    parser.add_argument("--stations", type=int, default=100)
+    parser.add_argument("--record", action="store_true",
+                        help="write the result into docs/benchmarks.md")
+    parser.add_argument("--keep", type=Path, help="copy the report files to this folder")
+    args = parser.parse_args(list(argv))
+
+    root = Path(tempfile.mkdtemp(prefix="aqm-bench-report-"))
+    root.chmod(0o755)
+    pg = PostgresInstance(root / "pg", free_port())
+    pg.start()
+    try:
+        migrate(pg.url())
+        print(f"machine: {describe()}")
+        seed(pg.url(), args.stations)
+        out = root / "out"
+        started = time.perf_counter()
+        files = build_annual_report(pg.url(user="aqm_reader"), YEAR, out, "Bắc Ninh")
+        total = time.perf_counter() - started
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in files.timings.items())
+        size = files.docx.stat().st_size / 1e6
+        verdict = "within" if total <= TARGET_S else "OVER"
+        print(f"  report for {args.stations} stations: {total:.1f} s ({steps}); "
+              f"DOCX {size:.1f} MB, {len(files.charts)} charts — {verdict} the "
+              f"{TARGET_S:.0f}-s target", flush=True)
+        if args.keep:
+            shutil.copytree(out, args.keep, dirs_exist_ok=True)
+        if args.record:
+            record(f"- {args.stations} stations: **{total:.1f} s** ({steps}); DOCX {size:.1f} MB, "
+                   f"{len(files.charts)} PNG charts. Machine: {describe()}.")
+    finally:
+        pg.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,236 @@
+"""The report's charts as PNG files (matplotlib, Agg canvas, no pyplot state).
+
+A chart drawn for every station (monthly means, AQI calendar) is built once and then
+only its data, title and scale are swapped before each save: building a matplotlib
+figure costs more than drawing it, and a province of 100 stations needs 200 of them.
+Colours of the VN_AQI categories come from :mod:`aqi.categories` (Decision 1459).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.text import Text
+from PIL import Image
+
+from aqi.categories import VN_CATEGORIES
+from reports.annual.statistics import FloatArray, PeriodMean
+
+DPI: Final = 100
+NO_AQI_COLOUR: Final = "#BDBDBD"
+INACTIVE_COLOUR: Final = "#F0F0F0"
+NO_DATE_COLOUR: Final = "#FFFFFF"
+BAR_COLOUR: Final = "#4C72B0"
+MONTH_LABELS: Final = [f"T{m}" for m in range(1, 13)]
+MONTHLY_PARAMETERS: Final = ("pm25", "pm10", "no2")
+_LABELS: Final = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO2"}
+
+
+def _rgb(hex_colour: str) -> tuple[float, float, float]:
+    value = int(hex_colour.lstrip("#"), 16)
+    return ((value >> 16) / 255.0, ((value >> 8) & 0xFF) / 255.0, (value & 0xFF) / 255.0)
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+class _Blitter:
+    """Save a reused figure by redrawing only what changes between stations.
+
+    The static parts (axes, ticks, legend, limit lines) are laid out and drawn once and
+    kept as a pixel background; each save restores it, draws the changing artists on
+    top and writes the pixels. Laying out and drawing axes text is what costs in
+    matplotlib, so this is what keeps 200 charts within seconds.
+    """
+
+    def __init__(self, figure: Figure, dynamic: Sequence[Artist]) -> None:
+        self.figure = figure
+        self.dynamic = list(dynamic)
+        canvas = figure.canvas
+        assert isinstance(canvas, FigureCanvasAgg)
+        self.canvas = canvas
+        canvas.draw()  # type: ignore[no-untyped-call]  # lays out once, titles included
+        figure.set_layout_engine("none")
+        visible = [a.get_visible() for a in self.dynamic]
+        for artist in self.dynamic:
+            artist.set_visible(False)
+        canvas.draw()  # type: ignore[no-untyped-call]
+        self.background = canvas.copy_from_bbox(figure.bbox)  # type: ignore[no-untyped-call]
+        for artist, was_visible in zip(self.dynamic, visible, strict=True):
+            artist.set_visible(was_visible)
+
+    def save(self, path: Path) -> Path:
+        self.canvas.restore_region(self.background)  # type: ignore[no-untyped-call]
+        for artist in self.dynamic:
+            if artist.get_visible():
+                self.figure.draw_artist(artist)
+        pixels = np.asarray(self.canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+        Image.fromarray(pixels[..., :3]).save(path, format="PNG", compress_level=1)
+        return path
+
+
+def category_days_chart(
+    names: Sequence[str], counts: Sequence[Sequence[int]], without_aqi: Sequence[int],
+    year: int, path: Path,
+) -> Path:
+    """Days in each VN_AQI category per station: one stacked horizontal bar per station."""
+    height = 1.6 + 0.28 * max(len(names), 1)
+    figure = _figure(8.0, height)
+    ax = figure.add_subplot()
+    y = np.arange(len(names))
+    left = np.zeros(len(names))
+    data = np.asarray(counts, dtype=float).reshape(len(names), len(VN_CATEGORIES))
+    for i, category in enumerate(VN_CATEGORIES):
+        ax.barh(y, data[:, i], left=left, color=category.hex, edgecolor="white",
+                linewidth=0.4, label=category.name_vi)
+        left += data[:, i]
+    ax.barh(y, np.asarray(without_aqi, dtype=float), left=left, color=NO_AQI_COLOUR,
+            edgecolor="white", linewidth=0.4, label="Không có AQI")
+    ax.set_yticks(y, labels=list(names))
+    ax.invert_yaxis()
+    ax.set_xlabel("Số ngày")
+    ax.set_xlim(0, 366)
+    ax.set_title(f"Số ngày theo mức VN_AQI, năm {year}")
+    figure.legend(loc="outside lower center", ncols=7, fontsize=8, frameon=False)
+    figure.savefig(path)
+    return path
+
+
+class MonthlyMeansChart:
+    """Monthly means of PM2.5, PM10 and NO2, one panel each, with QCVN limits drawn.
+
+    Parameters
+    ----------
+    days : sequence of date
+        Days of the report year.
+    daily_limits_24h : dict
+        Per parameter, the 24-h limit in force on each day (drawn at day resolution, so a
+        change within the year shows where it happened).
+    annual_limits : dict
+        Per parameter, the annual limit (or None).
+    highest : dict
+        Per parameter, the highest monthly mean of any chart to come: every station is
+        drawn on the same scale, so their charts compare at a glance.
+    """
+
+    def __init__(
+        self,
+        days: Sequence[date],
+        daily_limits_24h: dict[str, FloatArray],
+        annual_limits: dict[str, float | None],
+        highest: dict[str, float],
+    ) -> None:
+        self.figure = _figure(8.0, 3.0)
+        axes = self.figure.subplots(1, len(MONTHLY_PARAMETERS), sharex=True)
+        self.title = self.figure.suptitle("")
+        months = np.array([d.month for d in days])
+        day_of_month = np.array([d.day for d in days])
+        month_length = np.array([calendar.monthrange(d.year, d.month)[1] for d in days])
+        # a day's position on the month axis: bar m spans m - 0.4 … m + 0.4
+        x_days = months - 1 - 0.5 + (day_of_month - 0.5) / month_length
+        x = np.arange(12)
+        self.axes = list(axes)
+        self.bars = []
+        self.missing: list[list[Text]] = []
+        self.not_measured = []
+        dynamic: list[Artist] = [self.title]
+        for ax, parameter in zip(self.axes, MONTHLY_PARAMETERS, strict=True):
+            self.bars.append(ax.bar(x, np.zeros(12), width=0.8, color=BAR_COLOUR))
+            dynamic.extend(self.bars[-1])
+            tops = [0.0, highest.get(parameter, 0.0)]
+            day_limits = daily_limits_24h.get(parameter)
+            if day_limits is not None and not np.isnan(day_limits).all():
+                dynamic.extend(ax.plot(x_days, day_limits, color="#D62728", linestyle="--",
+                                       linewidth=1.2, label="Giới hạn 24 giờ"))
+                tops.append(float(np.nanmax(day_limits)))
+            annual = annual_limits.get(parameter)
+            if annual is not None:
+                dynamic.append(ax.axhline(annual, color="#D62728", linewidth=1.4,
+                                          label="Giới hạn năm"))
+                tops.append(annual)
+            top = max(tops)
+            ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+            self.missing.append([
+                ax.text(i, 0, "×", ha="center", va="bottom", color="#777777", fontsize=8)
+                for i in range(12)
+            ])
+            self.not_measured.append(ax.text(0.5, 0.5, "Không đo", transform=ax.transAxes,
+                                             ha="center", va="center", color="#777777"))
+            dynamic.extend([*self.missing[-1], self.not_measured[-1]])
+            ax.set_title(f"{_LABELS[parameter]} (µg/m³)", fontsize=10)
+            ax.set_xticks(x, labels=MONTH_LABELS, fontsize=6)
+            ax.tick_params(axis="y", labelsize=7)
+            ax.set_xlim(-0.6, 11.6)
+        handles, labels = self.axes[0].get_legend_handles_labels()
+        if handles:
+            self.figure.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8,
+                               frameon=False)
+        self.title.set_text("Trạm — trung bình tháng năm 2000")  # typical size for the layout
+        self.blitter = _Blitter(self.figure, dynamic)
+
+    def render(self, title: str, monthly: dict[str, list[PeriodMean]], path: Path) -> Path:
+        """Draw one station's (or the province's) monthly means and save as PNG."""
+        self.title.set_text(title)
+        for k, parameter in enumerate(MONTHLY_PARAMETERS):
+            means = monthly.get(parameter)
+            values = [np.nan] * 12 if means is None else [
+                np.nan if m.value is None else m.value for m in means
+            ]
+            for bar, marker, value in zip(self.bars[k], self.missing[k], values, strict=True):
+                bar.set_height(0.0 if np.isnan(value) else value)
+                marker.set_visible(means is not None and bool(np.isnan(value)))
+            self.not_measured[k].set_visible(means is None)
+        return self.blitter.save(path)
+
+
+class AqiCalendarChart:
+    """Daily VN_AQI category of one station as a month × day grid coloured per 1459."""
+
+    def __init__(self, days: Sequence[date]) -> None:
+        self.figure = _figure(8.0, 3.2)
+        ax = self.figure.add_subplot()
+        self.title = ax.set_title("")
+        self.rows = np.array([d.month - 1 for d in days])
+        self.cols = np.array([d.day - 1 for d in days])
+        # palette index: 0 inactive, 1 no AQI, 2… categories; white where no such date
+        self.palette = np.array(
+            [_rgb(INACTIVE_COLOUR), _rgb(NO_AQI_COLOUR), *(_rgb(c.hex) for c in VN_CATEGORIES)]
+        )
+        self.blank = np.ones((12, 31, 3))
+        self.image = ax.imshow(self.blank, aspect="auto", interpolation="nearest")
+        ax.set_yticks(np.arange(12), labels=MONTH_LABELS, fontsize=7)
+        ax.set_xticks(np.arange(0, 31, 2), labels=[str(d) for d in range(1, 32, 2)], fontsize=7)
+        # cell borders drawn over the image (which is redrawn per station)
+        borders = [
+            ax.vlines(np.arange(-0.5, 31, 1), -0.5, 11.5, color="white", linewidth=0.8),
+            ax.hlines(np.arange(-0.5, 12, 1), -0.5, 30.5, color="white", linewidth=0.8),
+        ]
+        legend = [Patch(color=c.hex, label=c.name_vi) for c in VN_CATEGORIES]
+        legend += [Patch(color=NO_AQI_COLOUR, label="Không có AQI"),
+                   Patch(facecolor=INACTIVE_COLOUR, edgecolor="#BBBBBB",
+                         label="Trạm chưa/không hoạt động")]
+        self.figure.legend(handles=legend, loc="outside lower center", ncols=4, fontsize=7,
+                           frameon=False)
+        self.title.set_text("Trạm — VN_AQI ngày năm 2000")
+        self.blitter = _Blitter(self.figure, [self.image, *borders, self.title])
+
+    def render(self, title: str, daily_category: npt.NDArray[np.int8], path: Path) -> Path:
+        """``daily_category``: per day 0…5, -1 no AQI, -2 station did not exist."""
+        grid = self.blank.copy()
+        grid[self.rows, self.cols] = self.palette[daily_category.astype(np.int64) + 2]
+        self.image.set_data(grid)
+        self.title.set_text(title)
+        return self.blitter.save(path)

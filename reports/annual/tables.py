@@ -1,0 +1,336 @@
+"""The report's tables, built once from the findings and rendered twice.
+
+Each :class:`Table` is one sheet of the XLSX annex (the whole table, every station and
+the province) and, filtered by :meth:`Table.rows_for`, the table of a station's or the
+province's section in the DOCX — so the annex and the document always show the same
+numbers. Headers and labels are Vietnamese; cells hold raw values (floats at full
+precision, dates), formatting is the renderers' job. Where a station lacks the data for
+a value the cell holds :data:`INSUFFICIENT` instead of a misleading number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
+
+from aqi.categories import VN_CATEGORIES
+from ingest.parameters import PARAMETERS
+from reports.annual.assessment import (
+    AnnualAssessment,
+    CategoryDays,
+    Findings,
+    LimitRegime,
+)
+from reports.annual.statistics import PeriodMean
+
+Cell = str | int | float | date | datetime | None
+
+INSUFFICIENT: Final = "không đủ dữ liệu"
+"""Printed instead of a mean that the completeness rule does not allow."""
+
+AVERAGING_LABELS: Final = {"1h": "1 giờ", "8h": "8 giờ", "24h": "24 giờ", "year": "năm"}
+COUNT_UNITS: Final = {"1h": "giờ", "8h": "ngày", "24h": "ngày"}
+STATION_TYPE_LABELS: Final = {
+    "fixed_automatic": "Trạm cố định tự động",
+    "mobile": "Trạm di động",
+    "low_cost_sensor": "Cảm biến chi phí thấp",
+}
+STATUS_LABELS: Final = {"active": "Đang hoạt động", "retired": "Đã ngừng"}
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    number_format: str | None = None
+    """Excel number format of the column's numbers, e.g. ``0.0``."""
+    width: float = 14.0
+
+
+@dataclass(frozen=True)
+class Table:
+    sheet: str
+    """XLSX sheet name (≤ 31 characters)."""
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    key_columns: int = 2
+    """Leading columns naming the scope (station id and name, or the province)."""
+
+    def rows_for(self, key: str) -> Table:
+        """The rows whose first column is ``key``, without the scope columns."""
+        k = self.key_columns
+        return Table(
+            self.sheet, self.title, self.columns[k:],
+            tuple(row[k:] for row in self.rows if row[0] == key), 0,
+        )  # fmt: skip
+
+
+def parameter_label(parameter: str) -> str:
+    return PARAMETERS[parameter].name_vi if parameter in PARAMETERS else parameter
+
+
+def pollutant_short(parameter: str | None) -> str:
+    labels = {"pm25": "PM2.5", "pm10": "PM10", "tsp": "TSP"}
+    if parameter is None:
+        return "—"
+    return labels.get(parameter, parameter.upper())
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return None if whole == 0 else 100.0 * part / whole
+
+
+def _mean_cell(mean: PeriodMean) -> Cell:
+    return INSUFFICIENT if mean.value is None else mean.value
+
+
+def limit_cell(regimes: Sequence[LimitRegime]) -> Cell:
+    """One number when the limit did not change during the year, else each regime."""
+    if not regimes:
+        return None
+    if len({r.value for r in regimes}) == 1:
+        return regimes[0].value
+    return "; ".join(
+        f"{r.value:g} ({r.first_day:%d/%m}–{r.last_day:%d/%m})" for r in regimes
+    )
+
+
+def _scopes(report: AnnualAssessment) -> list[Findings]:
+    return [*report.stations, report.province_findings]
+
+
+def stations_table(report: AnnualAssessment) -> Table:
+    rows = []
+    for s in report.stations:
+        rec = s.station
+        assert rec is not None
+        rows.append((
+            rec.station_id, rec.name, rec.ward, rec.district,
+            STATION_TYPE_LABELS.get(rec.station_type, rec.station_type),
+            rec.installed_on, rec.retired_on, STATUS_LABELS.get(rec.status, rec.status),
+            s.active_days, ", ".join(pollutant_short(p) for p in s.parameters),
+        ))  # fmt: skip
+    return Table(
+        "Trạm quan trắc",
+        f"Các trạm quan trắc hoạt động trong năm {report.year}",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Phường/xã", width=18), Column("Quận/huyện", width=18),
+            Column("Loại trạm", width=22), Column("Ngày lắp đặt", "dd/mm/yyyy"),
+            Column("Ngày ngừng", "dd/mm/yyyy"), Column("Trạng thái", width=16),
+            Column("Số ngày hoạt động", "0"), Column("Thông số đo", width=30),
+        ),
+        tuple(rows),
+        key_columns=0,
+    )  # fmt: skip
+
+
+def completeness_table(report: AnnualAssessment) -> Table:
+    rows = [
+        (s.key, s.name, parameter_label(c.parameter),
+         c.valid_hours, c.possible_hours, _percent(c.valid_hours, c.possible_hours),
+         c.valid_days, c.possible_days, _percent(c.valid_days, c.possible_days))
+        for s in report.stations for c in s.completeness
+    ]  # fmt: skip
+    return Table(
+        "Độ đầy đủ dữ liệu",
+        "Độ đầy đủ dữ liệu theo trạm và thông số (trong thời gian trạm hoạt động)",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Thông số", width=22), Column("Số giờ hợp lệ", "0"),
+            Column("Số giờ có thể", "0"), Column("Tỷ lệ giờ hợp lệ (%)", "0.0"),
+            Column("Số ngày hợp lệ (≥ 18 giờ)", "0"), Column("Số ngày có thể", "0"),
+            Column("Tỷ lệ ngày hợp lệ (%)", "0.0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def gaps_table(report: AnnualAssessment) -> Table:
+    rows = [
+        (s.key, s.name, parameter_label(g.parameter), g.start.replace(tzinfo=None),
+         g.end.replace(tzinfo=None), g.hours)
+        for s in report.stations for g in s.gaps
+    ]  # fmt: skip
+    return Table(
+        "Gián đoạn dữ liệu",
+        "Các khoảng gián đoạn dữ liệu dài hơn một ngày (giờ địa phương)",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Thông số", width=22), Column("Từ", "dd/mm/yyyy hh:mm", 18),
+            Column("Đến", "dd/mm/yyyy hh:mm", 18), Column("Số giờ", "0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def _category_row(key: str, name: str, days: CategoryDays) -> tuple[Cell, ...]:
+    share = days.good_or_moderate_share
+    return (key, name, *days.counts, days.without_aqi, days.with_aqi,
+            None if share is None else 100.0 * share)  # fmt: skip
+
+
+def category_days_table(report: AnnualAssessment) -> Table:
+    rows = [_category_row(f.key, f.name, f.category_days) for f in _scopes(report)]
+    return Table(
+        "Số ngày theo AQI",
+        f"Số ngày theo mức chất lượng không khí VN_AQI năm {report.year}",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            *(Column(c.name_vi, "0", 11) for c in VN_CATEGORIES),
+            Column("Không có AQI", "0"), Column("Số ngày có AQI", "0"),
+            Column("Tỷ lệ Tốt + Trung bình (%)", "0.0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def annual_means_table(report: AnnualAssessment) -> Table:
+    rows = []
+    for f in _scopes(report):
+        for a in f.annual:
+            verdict = {True: "Vượt", False: "Đạt", None: "—"}[a.exceeds]
+            rows.append((
+                f.key, f.name, parameter_label(a.parameter), _mean_cell(a.mean),
+                a.mean.valid_days, a.mean.days, 100.0 * a.mean.share, a.limit, verdict,
+                a.stations_used,
+            ))  # fmt: skip
+    return Table(
+        "Trung bình năm",
+        f"Nồng độ trung bình năm {report.year} so với giới hạn năm của QCVN 05:2023/BTNMT",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Thông số", width=22), Column("Trung bình năm (µg/m³)", "0.0", 18),
+            Column("Số ngày hợp lệ", "0"), Column("Số ngày trong năm", "0"),
+            Column("Tỷ lệ ngày hợp lệ (%)", "0.0"), Column("Giới hạn năm (µg/m³)", "0"),
+            Column("Đánh giá", width=10), Column("Số trạm đủ dữ liệu", "0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def exceedances_table(report: AnnualAssessment) -> Table:
+    rows = [
+        (f.key, f.name, parameter_label(e.parameter), AVERAGING_LABELS[e.averaging],
+         limit_cell(e.regimes), COUNT_UNITS[e.averaging], e.exceeded, e.judged, e.possible,
+         _percent(e.exceeded, e.judged))
+        for f in _scopes(report) for e in f.exceedances
+    ]  # fmt: skip
+    return Table(
+        "Vượt giới hạn",
+        "Số lần vượt giới hạn QCVN 05:2023/BTNMT (giá trị lớn hơn giới hạn có hiệu lực "
+        "vào ngày đó)",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Thông số", width=22), Column("Thời gian trung bình", width=12),
+            Column("Giới hạn (µg/m³)", "0", 22), Column("Đơn vị đếm", width=10),
+            Column("Số lần vượt", "0"), Column("Số giá trị hợp lệ", "0"),
+            Column("Số giá trị có thể", "0"), Column("Tỷ lệ vượt (%)", "0.0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def worst_days_table(report: AnnualAssessment) -> Table:
+    rows = [
+        (f.key, f.name, rank, w.day, w.station_name, w.aqi, VN_CATEGORIES[w.category].name_vi,
+         pollutant_short(w.dominant))
+        for f in _scopes(report) for rank, w in enumerate(f.worst_days, start=1)
+    ]  # fmt: skip
+    return Table(
+        "10 ngày ô nhiễm nhất",
+        "10 ngày có VN_AQI cao nhất và chất ô nhiễm chính",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30), Column("Hạng", "0", 6),
+            Column("Ngày", "dd/mm/yyyy", 12), Column("Trạm", width=30), Column("VN_AQI", "0", 8),
+            Column("Mức", width=12), Column("Chất ô nhiễm chính", width=12),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def monthly_means_table(report: AnnualAssessment) -> Table:
+    rows = [
+        (f.key, f.name, parameter_label(p), *(m.value for m in f.monthly[p]))
+        for f in _scopes(report) for p in f.parameters
+    ]  # fmt: skip
+    return Table(
+        "Trung bình tháng",
+        "Nồng độ trung bình tháng (µg/m³); ô trống: không đủ dữ liệu (< 75 % số ngày)",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Thông số", width=22),
+            *(Column(f"T{m}", "0.0", 8) for m in range(1, 13)),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+def previous_year_table(report: AnnualAssessment) -> Table:
+    rows: list[tuple[Cell, ...]] = []
+    for f in _scopes(report):
+        for a in f.annual:
+            if a.previous is None:
+                continue
+            now_mean = a.comparable or a.mean
+            change = (
+                None if a.previous.value is None or now_mean.value is None
+                else now_mean.value - a.previous.value
+            )  # fmt: skip
+            rows.append((f.key, f.name, f"Trung bình năm {parameter_label(a.parameter)} (µg/m³)",
+                         _mean_cell(a.previous), _mean_cell(now_mean), change))
+        prev = f.previous_category_days
+        if prev is not None and prev.good_or_moderate_share is not None:
+            now_days = f.comparable_category_days or f.category_days
+            now = now_days.good_or_moderate_share
+            rows.append((
+                f.key, f.name, "Tỷ lệ ngày Tốt + Trung bình (%)",
+                100.0 * prev.good_or_moderate_share,
+                None if now is None else 100.0 * now,
+                None if now is None else 100.0 * (now - prev.good_or_moderate_share),
+            ))  # fmt: skip
+    return Table(
+        "So sánh năm trước",
+        f"So sánh với năm {report.year - 1} (nơi có dữ liệu; toàn tỉnh: trên cùng các trạm "
+        "có dữ liệu cả hai năm)",
+        (
+            Column("Mã trạm", width=16), Column("Tên trạm", width=30),
+            Column("Chỉ tiêu", width=40), Column(f"Năm {report.year - 1}", "0.0"),
+            Column(f"Năm {report.year}", "0.0"), Column("Thay đổi", "+0.0;-0.0;0.0"),
+        ),
+        tuple(rows),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReportTables:
+    stations: Table
+    completeness: Table
+    gaps: Table
+    category_days: Table
+    annual_means: Table
+    exceedances: Table
+    worst_days: Table
+    monthly_means: Table
+    previous_year: Table
+
+    def all(self) -> tuple[Table, ...]:
+        return (self.stations, self.completeness, self.gaps, self.category_days,
+                self.annual_means, self.exceedances, self.worst_days, self.monthly_means,
+                self.previous_year)  # fmt: skip
+
+
+def build_tables(report: AnnualAssessment) -> ReportTables:
+    return ReportTables(
+        stations=stations_table(report),
+        completeness=completeness_table(report),
+        gaps=gaps_table(report),
+        category_days=category_days_table(report),
+        annual_means=annual_means_table(report),
+        exceedances=exceedances_table(report),
+        worst_days=worst_days_table(report),
+        monthly_means=monthly_means_table(report),
+        previous_year=previous_year_table(report),
+    )
