@@ -29,6 +29,7 @@ DATA_TABLES = (
     "aqi_hourly",
     "aqi_daily",
     "stations",
+    "aqi_backfill_jobs",
 )
 
 

@@ -1,7 +1,7 @@
 """``aqm aqi``: air-quality indices from the command line.
 
-Subcommands are added by the functions in :data:`SUBCOMMANDS`; a new one (e.g.
-``backfill``) is a function taking the ``aqi`` group's subparsers, appended there.
+Subcommands are added by the functions in :data:`SUBCOMMANDS`: ``compute`` (CSV in,
+CSV out, here) and ``backfill`` (recompute stored history, ``aqm.commands.backfill``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aqi import daily_aqi, hourly_aqi
 from aqi.nowcast import NowcastForm
 from aqm import aqicsv
 from aqm.cli import CliError
+from aqm.commands.backfill import add_backfill_parser
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -113,7 +114,7 @@ def add_compute(actions: Subparsers) -> None:
     compute.set_defaults(handler=run_compute)
 
 
-SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute,)
+SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute, add_backfill_parser)
 
 
 def run_compute(args: argparse.Namespace) -> int:

@@ -1,0 +1,122 @@
+"""``aqm aqi backfill``: recompute hourly means and AQI history for a range of local days.
+
+The ``aqm aqi`` group calls :func:`add_backfill_parser` with its subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+import psycopg
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from aqm.cli import CliError
+from aqm.settings import load_settings
+
+if TYPE_CHECKING:
+    from storage.dirty_queue import BackfillJob
+    from worker.recompute import BatchReport
+
+
+def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "backfill",
+        help="recompute hourly means and AQI for a range of days (resumable)",
+        description=(
+            "Recompute hourly, aqi_hourly and aqi_daily from the stored readings for the "
+            "local days FROM…TO (Asia/Ho_Chi_Minh, AQM_TIMEZONE), in chunks of days, each "
+            "committed with the job's cursor (table aqi_backfill_jobs). Interrupted runs "
+            "resume where they stopped when the same command is run again; a finished "
+            "range is recomputed from the start. Hours and days that depend on the range "
+            "(the 11 hours after it, neighbouring days) are recomputed too. "
+            "SIGTERM/SIGINT: finish the chunk in flight, then stop."
+        ),
+    )
+    p.add_argument("--from", dest="from_day", required=True, type=_date, metavar="DATE",
+                   help="first local day, YYYY-MM-DD")
+    p.add_argument("--to", dest="to_day", required=True, type=_date, metavar="DATE",
+                   help="last local day (inclusive), YYYY-MM-DD")
+    p.add_argument("--station", metavar="ID", help="only this station (default: all)")
+    p.add_argument("--chunk-days", type=int, default=14, metavar="N",
+                   help="days per transaction (default 14)")
+    p.add_argument("--restart", action="store_true",
+                   help="start an interrupted backfill of this range over instead of resuming")
+    p.add_argument("--database-url", help="override AQM_DATABASE_URL")
+    p.set_defaults(handler=_run)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    from worker.backfill import UnknownStationError, run_backfill
+
+    if args.from_day > args.to_day:
+        raise CliError(f"--from {args.from_day} is after --to {args.to_day}")
+    if args.chunk_days < 1:
+        raise CliError(f"--chunk-days must be at least 1, got {args.chunk_days}")
+    settings = load_settings()
+    url = args.database_url or settings.database_url
+    total_days = (args.to_day - args.from_day).days + 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ) as progress:
+        task = progress.add_task("backfill", total=total_days, rate="")
+        done_hours = 0
+        seconds = 0.0
+
+        def on_start(job: BackfillJob) -> None:
+            progress.update(task, completed=(job.next_day - args.from_day).days,
+                            description=f"backfill {args.from_day}…{args.to_day}")
+
+        def on_chunk(first: dt.date, last: dt.date, report: BatchReport) -> None:
+            nonlocal done_hours, seconds
+            done_hours += report.station_hours
+            seconds += report.timings.total
+            rate = f"{done_hours / seconds:,.0f} station-hours/s" if seconds else ""
+            progress.update(task, advance=(last - first).days + 1, rate=rate)
+
+        try:
+            summary = run_backfill(
+                url, settings, args.from_day, args.to_day,
+                station_id=args.station, chunk_days=args.chunk_days, restart=args.restart,
+                stop=stop, on_start=on_start, on_chunk=on_chunk,
+            )  # fmt: skip
+        except UnknownStationError as exc:
+            raise CliError(f"--station: {exc}") from exc
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            raise CliError(f"database ({url}): {exc}") from exc
+
+    if summary.resumed_from:
+        print(f"resumed at {summary.resumed_from}")
+    if not summary.finished:
+        print(f"stopped after {summary.days_done} days; run the same command again to resume")
+        return 0
+    print(f"backfill {args.from_day}…{args.to_day} done: {summary.report.describe()}")
+    return 0

@@ -1,0 +1,139 @@
+"""What waits to be recomputed: the dirty station-hour queue, station locks, backfill cursors.
+
+Ingest appends ``(station_id, hour)`` rows to ``aqi_dirty_hours`` in the transaction that
+stores the readings. A worker claims the oldest rows with ``FOR UPDATE SKIP LOCKED`` and
+deletes them in the transaction that writes the recomputed aggregates, so a crash puts
+them back and two workers never claim the same row.
+
+Two workers may still claim different hours of one station whose recomputations overlap
+(a NowCast reaches 11 hours ahead, a day spans 24 hours). :func:`lock_stations` makes
+such transactions take turns, so the one that commits last has read every reading
+committed before it: without it, each could overwrite the other's fresh hours with
+values computed from a stale neighbour (a lost update).
+
+``aqi_backfill_jobs`` (migration 0004) keeps the cursor of each ``aqm aqi backfill``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import psycopg
+
+Connection = psycopg.Connection[tuple[object, ...]]
+
+# First key of the two-key advisory locks held on stations ("aqmw").
+STATION_LOCK_NAMESPACE = 0x61716D77
+
+CLAIM = """
+DELETE FROM aqi_dirty_hours
+WHERE id IN (
+    SELECT id FROM aqi_dirty_hours ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING station_id, hour
+"""
+
+# Locks are taken in one fixed order (by key) so two workers can never wait on each
+# other in a cycle; hash collisions only make unrelated stations take turns.
+LOCK_STATIONS = """
+SELECT count(pg_advisory_xact_lock(%(namespace)s, k))
+FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(%(stations)s::text[]) AS s ORDER BY k) AS keys
+"""
+
+
+def claim_dirty_hours(conn: Connection, limit: int) -> list[tuple[str, dt.datetime]]:
+    """Delete and return up to ``limit`` queued station-hours (duplicates included).
+
+    Rows another transaction has claimed are skipped, not waited for. The deletion only
+    becomes final when the caller's transaction commits.
+    """
+    rows = conn.execute(CLAIM, {"limit": limit}).fetchall()
+    return [(str(station), _as_datetime(hour)) for station, hour in rows]
+
+
+def queue_length(conn: Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM aqi_dirty_hours").fetchone()
+    return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def lock_stations(conn: Connection, stations: list[str]) -> None:
+    """Hold a transaction-scoped lock on each station until commit or rollback."""
+    if stations:
+        conn.execute(LOCK_STATIONS, {"namespace": STATION_LOCK_NAMESPACE, "stations": stations})
+
+
+def known_stations(conn: Connection, station_id: str | None = None) -> list[str]:
+    """Station ids of the registry (or just ``station_id`` if registered), sorted."""
+    if station_id is None:
+        rows = conn.execute("SELECT station_id FROM stations ORDER BY station_id").fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT station_id FROM stations WHERE station_id = %s", (station_id,)
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class BackfillJob:
+    """The cursor of one backfill request; days are local days, ``to_day`` inclusive."""
+
+    job_key: str
+    from_day: dt.date
+    to_day: dt.date
+    station_id: str | None
+    next_day: dt.date
+    finished: bool
+
+
+def backfill_job_key(from_day: dt.date, to_day: dt.date, station_id: str | None) -> str:
+    return f"{from_day.isoformat()}..{to_day.isoformat()}:{station_id or '*'}"
+
+
+def open_backfill_job(
+    conn: Connection,
+    from_day: dt.date,
+    to_day: dt.date,
+    station_id: str | None,
+    *,
+    restart: bool = False,
+) -> BackfillJob:
+    """The job for this request: resumed if unfinished, else (re)started at ``from_day``."""
+    key = backfill_job_key(from_day, to_day, station_id)
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT next_day, finished_at IS NOT NULL FROM aqi_backfill_jobs"
+            " WHERE job_key = %s FOR UPDATE",
+            (key,),
+        ).fetchone()
+        if row is not None and not restart and not row[1]:
+            return BackfillJob(key, from_day, to_day, station_id, _as_date(row[0]), False)
+        conn.execute(
+            "INSERT INTO aqi_backfill_jobs (job_key, from_day, to_day, station_id, next_day)"
+            " VALUES (%(key)s, %(from)s, %(to)s, %(station)s, %(from)s)"
+            " ON CONFLICT (job_key) DO UPDATE SET next_day = EXCLUDED.next_day,"
+            " started_at = now(), updated_at = now(), finished_at = NULL",
+            {"key": key, "from": from_day, "to": to_day, "station": station_id},
+        )
+    return BackfillJob(key, from_day, to_day, station_id, from_day, False)
+
+
+def advance_backfill_job(conn: Connection, job_key: str, next_day: dt.date, finished: bool) -> None:
+    """Move the cursor (call inside the transaction that wrote the chunk)."""
+    conn.execute(
+        "UPDATE aqi_backfill_jobs SET next_day = %s, updated_at = now(),"
+        " finished_at = CASE WHEN %s THEN now() END WHERE job_key = %s",
+        (next_day, finished, job_key),
+    )
+
+
+def _as_datetime(value: object) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a timestamptz, got {value!r}")
+    return value
+
+
+def _as_date(value: object) -> dt.date:
+    if not isinstance(value, dt.date):
+        raise TypeError(f"expected a date, got {value!r}")
+    return value

@@ -1,0 +1,258 @@
+"""The ``hourly`` table: hourly means computed from readings, and reading them back.
+
+An hourly mean is the mean of the hour's status-00 readings; status 01 (calibration)
+and 02 (fault) readings are counted in ``n_flagged`` and never in the mean. The hour is
+valid when ``completeness = min(n_valid / n_expected, 1)`` reaches the configured rule
+(``hourly_min_completeness``, stored with each row), with ``n_expected = 3600 //
+stations.report_interval_s``. The aggregation runs in the database: readings never
+travel to Python, only one row per station-parameter-hour does.
+
+Means are averaged in time order (``avg(value ORDER BY ts)``) so a recomputation gives
+bit-identical values and the upsert can skip unchanged rows (idempotence).
+
+Reading back uses binary COPY into fixed-width records decoded with numpy; every
+column is NOT NULL, so each record has the same size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+
+Connection = psycopg.Connection[tuple[object, ...]]
+Int32Array = npt.NDArray[np.int32]
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS work_dirty_hours (
+    station_id text NOT NULL, hour timestamptz NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_hourly (
+    station_id text NOT NULL, parameter text NOT NULL, hour timestamptz NOT NULL,
+    mean double precision, n_valid integer NOT NULL, n_flagged integer NOT NULL,
+    n_expected integer NOT NULL, completeness double precision NOT NULL,
+    valid boolean NOT NULL, min_completeness double precision NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS work_windows (
+    row_index integer NOT NULL, station_id text NOT NULL,
+    t0 timestamptz NOT NULL, t1 timestamptz NOT NULL
+) ON COMMIT DELETE ROWS;
+"""
+
+_HOURLY_VALUES = ("mean", "n_valid", "n_flagged", "n_expected", "completeness", "valid",
+                  "min_completeness")
+
+# Step 1: aggregate the readings of the changed hours into the staging table.
+_AGGREGATE = """
+INSERT INTO staging_hourly
+SELECT a.station_id, a.parameter, a.hour, a.mean, a.n_valid, a.n_flagged, e.n_expected,
+       least(a.n_valid::float8 / e.n_expected, 1.0),
+       least(a.n_valid::float8 / e.n_expected, 1.0) >= %(min_completeness)s,
+       %(min_completeness)s
+FROM ({aggregate}) AS a
+JOIN (SELECT station_id, greatest(3600 / report_interval_s, 1) AS n_expected FROM stations) AS e
+  ON e.station_id = a.station_id
+"""
+
+_AGGREGATE_COLUMNS = """
+    r.station_id, r.parameter, time_bucket(INTERVAL '1 hour', r.ts) AS hour,
+    avg(r.value ORDER BY r.ts) FILTER (WHERE r.status = '00') AS mean,
+    count(*) FILTER (WHERE r.status = '00') AS n_valid,
+    count(*) FILTER (WHERE r.status IN ('01', '02')) AS n_flagged
+"""
+
+# Joining through the parameter list lets every lookup use the full primary key
+# (station_id, parameter, ts); the constant bounds let TimescaleDB skip other chunks.
+AGGREGATE_DIRTY_HOURS = _AGGREGATE.format(
+    aggregate=f"""
+    SELECT {_AGGREGATE_COLUMNS}
+    FROM work_dirty_hours AS w
+    CROSS JOIN parameters AS p
+    JOIN readings AS r
+      ON r.station_id = w.station_id AND r.parameter = p.parameter
+     AND r.ts >= w.hour AND r.ts < w.hour + INTERVAL '1 hour'
+    WHERE r.ts >= %(t_min)s AND r.ts < %(t_max)s
+    GROUP BY 1, 2, 3
+    """
+)
+
+AGGREGATE_RANGE = _AGGREGATE.format(
+    aggregate=f"""
+    SELECT {_AGGREGATE_COLUMNS}
+    FROM readings AS r
+    WHERE r.ts >= %(t_min)s AND r.ts < %(t_max)s
+      AND (%(station_id)s::text IS NULL OR r.station_id = %(station_id)s::text)
+    GROUP BY 1, 2, 3
+    """
+)
+
+# Step 2: upsert what is new or changed. Unchanged rows are filtered out before the
+# upsert (an anti-join is much cheaper than ON CONFLICT's per-row speculative insert),
+# so a recomputation that changes nothing writes nothing.
+MERGE_HOURLY = f"""
+INSERT INTO hourly AS h (station_id, parameter, hour, {", ".join(_HOURLY_VALUES)}, computed_at)
+SELECT s.*, now() FROM staging_hourly AS s
+WHERE NOT EXISTS (
+    SELECT FROM hourly AS o
+    WHERE o.station_id = s.station_id AND o.parameter = s.parameter AND o.hour = s.hour
+      AND o.hour >= %(t_min)s AND o.hour < %(t_max)s
+      AND ({", ".join("o." + c for c in _HOURLY_VALUES)})
+          IS NOT DISTINCT FROM ({", ".join("s." + c for c in _HOURLY_VALUES)})
+)
+ON CONFLICT (station_id, parameter, hour) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in (*_HOURLY_VALUES, "computed_at"))}
+WHERE ({", ".join("h." + c for c in _HOURLY_VALUES)})
+      IS DISTINCT FROM ({", ".join("EXCLUDED." + c for c in _HOURLY_VALUES)})
+"""
+
+READ_WINDOWS = """
+COPY (
+    SELECT w.row_index,
+           (extract(epoch FROM h.hour - w.t0) / 3600)::int4,
+           p.position::int4,
+           h.mean
+    FROM work_windows AS w
+    CROSS JOIN unnest(%(parameters)s::text[]) WITH ORDINALITY AS p(parameter, position)
+    JOIN hourly AS h
+      ON h.station_id = w.station_id AND h.parameter = p.parameter
+     AND h.hour >= w.t0 AND h.hour < w.t1
+    WHERE h.valid AND h.mean IS NOT NULL
+      AND h.hour >= %(t_min)s AND h.hour < %(t_max)s
+) TO STDOUT (FORMAT BINARY)
+"""
+
+AGGREGATED_STATION_HOURS = """
+COPY (
+    SELECT s.position::int4, (extract(epoch FROM h.hour) / 3600)::int8
+    FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
+    JOIN staging_hourly AS h ON h.station_id = s.station_id
+    GROUP BY 1, 2
+) TO STDOUT (FORMAT BINARY)
+"""
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def prepare(conn: Connection) -> None:
+    """Create this connection's work tables (cheap when they exist)."""
+    conn.execute(STAGING_DDL)
+
+
+def upsert_hourly_for_dirty_hours(
+    conn: Connection, station_hours: Sequence[tuple[str, dt.datetime]], min_completeness: float
+) -> int:
+    """Recompute ``hourly`` for the given station-hours from their readings.
+
+    Returns the number of rows inserted or changed (unchanged rows are not rewritten).
+    """
+    if not station_hours:
+        return 0
+    with conn.cursor() as cur:
+        with cur.copy("COPY work_dirty_hours (station_id, hour) FROM STDIN") as copy:
+            for row in station_hours:
+                copy.write_row(row)
+        hours = [h for _, h in station_hours]
+        bounds = {"t_min": min(hours), "t_max": max(hours) + dt.timedelta(hours=1)}
+        cur.execute(AGGREGATE_DIRTY_HOURS, {"min_completeness": min_completeness, **bounds})
+        cur.execute(MERGE_HOURLY, bounds)
+        return cur.rowcount
+
+
+def upsert_hourly_for_range(
+    conn: Connection,
+    t_min: dt.datetime,
+    t_max: dt.datetime,
+    min_completeness: float,
+    station_id: str | None = None,
+) -> int:
+    """Recompute ``hourly`` for every reading in ``[t_min, t_max)`` (one station or all)."""
+    bounds = {"t_min": t_min, "t_max": t_max}
+    with conn.cursor() as cur:
+        cur.execute(
+            AGGREGATE_RANGE,
+            {"min_completeness": min_completeness, "station_id": station_id, **bounds},
+        )
+        cur.execute(MERGE_HOURLY, bounds)
+        return cur.rowcount
+
+
+def read_hourly_windows(
+    conn: Connection,
+    windows: Sequence[tuple[int, str, dt.datetime, dt.datetime]],
+    parameters: Sequence[str],
+) -> tuple[Int32Array, Int32Array, Int32Array, npt.NDArray[np.float64]]:
+    """Valid hourly means inside each window ``(row_index, station_id, t0, t1)``.
+
+    Returns
+    -------
+    row_index, column, parameter_index, mean : ndarrays of equal length
+        ``column`` counts hours from the window's ``t0``; ``parameter_index`` indexes
+        ``parameters``. Invalid hours are absent (the caller treats them as missing).
+    """
+    empty = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0))
+    if not windows:
+        return empty
+    with conn.cursor() as cur:
+        with cur.copy("COPY work_windows (row_index, station_id, t0, t1) FROM STDIN") as copy:
+            for window in windows:
+                copy.write_row(window)
+        params = {
+            "parameters": list(parameters),
+            "t_min": min(w[2] for w in windows),
+            "t_max": max(w[3] for w in windows),
+        }
+        records = _copy_out_fixed(
+            cur, READ_WINDOWS, params, [(">i4", 4), (">i4", 4), (">i4", 4), (">f8", 8)]
+        )
+    if records is None:
+        return empty
+    return (
+        records["f0"].astype(np.int32),
+        records["f1"].astype(np.int32),
+        records["f2"].astype(np.int32) - 1,
+        records["f3"].astype(np.float64),
+    )
+
+
+def aggregated_station_hours(
+    conn: Connection, stations: Sequence[str]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    """Station-hours the last upsert of this transaction aggregated (any parameter).
+
+    Returns station indices into ``stations`` and hour numbers (hours since 1970 UTC).
+    """
+    with conn.cursor() as cur:
+        records = _copy_out_fixed(
+            cur, AGGREGATED_STATION_HOURS, {"stations": list(stations)}, [(">i4", 4), (">i8", 8)]
+        )
+    if records is None:
+        return np.empty(0, np.int32), np.empty(0, np.int64)
+    return records["f0"].astype(np.int32) - 1, records["f1"].astype(np.int64)
+
+
+def _copy_out_fixed(
+    cur: psycopg.Cursor[tuple[object, ...]],
+    statement: str,
+    params: dict[str, object],
+    fields: list[tuple[str, int]],
+) -> npt.NDArray[np.void] | None:
+    """Run a binary ``COPY … TO STDOUT`` of NOT NULL fixed-width columns into records."""
+    with cur.copy(statement, params) as copy:
+        data = b"".join(bytes(chunk) for chunk in copy)
+    if not data.startswith(_COPY_SIGNATURE):
+        raise ValueError("unexpected COPY BINARY header")
+    extension = int.from_bytes(data[15:19], "big")
+    body = memoryview(data)[19 + extension : -2]  # header … trailer (int16 -1)
+    if not len(body):
+        return None
+    dtype_fields: list[tuple[str, str]] = [("count", ">i2")]
+    for i, (kind, _size) in enumerate(fields):
+        dtype_fields += [(f"len{i}", ">i4"), (f"f{i}", kind)]
+    records = np.frombuffer(body, dtype=np.dtype(dtype_fields))
+    for i, (_kind, size) in enumerate(fields):
+        if not np.all(records[f"len{i}"] == size):
+            raise ValueError(f"COPY column {i} is not a NOT NULL value of {size} bytes")
+    return records
