@@ -85,3 +85,23 @@ def decode(document: Any) -> Decoded:
                 )
             index += 1
     return Decoded(SourceFormat.AQM_JSON, readings, rejections)
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the payload (docs/aqm-json.schema.json)."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(Observation | list[Observation]).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://aqm.example/schemas/aqm-json-v1.json",
+        "title": "aqm JSON payload (one observation or an array)",
+        **schema,
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.decode import MAX_JSON_DEPTH, decode
+from ingest.decode.aqm_json import json_schema
 from ingest.model import Reason, SourceFormat
 from ingest.validate import StationInfo, ValidationPolicy, judge
 
@@ -177,3 +179,9 @@ def test_any_payload_ends_stored_or_rejected_never_raises(payload: bytes) -> Non
     assert len(verdict.readings) + len(verdict.rejections) == len(decoded.readings) + len(
         decoded.rejections
     )
+
+
+def test_published_json_schema_is_current() -> None:
+    path = Path(__file__).resolve().parents[2] / "docs" / "aqm-json.schema.json"
+    assert json.loads(path.read_text()) == json_schema(), (
+        "regenerate: .venv/bin/python -m ingest.decode.aqm_json > docs/aqm-json.schema.json")

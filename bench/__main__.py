@@ -1,0 +1,30 @@
+"""Run benchmarks: ``python -m bench [NAME ...]`` (default: all). See docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "aqi": "bench.aqi_engine",
+    "ingest": "bench.ingest_throughput",
+    "worker": "bench.worker_backfill",
+    "report": "bench.report_annual",
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(f"\n=== {name} ===", flush=True)
+        module = importlib.import_module(BENCHMARKS[name])
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,290 @@
+"""Ingest benchmark: readings/s and publish→commit latency through a real Mosquitto and
+TimescaleDB, against a naive bridge (one INSERT + commit per message) in the same run.
+
+Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes). Broker,
+database, publisher and ingest share the machine, as they do in a small deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from aqm.localservices import MosquittoInstance, PostgresInstance, free_port
+from bench.machine import describe
+from storage.migrate import migrate
+
+N_STATIONS = 20
+TOPIC = "aqm/v1/stations/{}/readings"
+
+
+def payloads(
+    n_messages: int, observations_per_message: int, t0: datetime
+) -> list[tuple[str, bytes]]:
+    """Messages of ``observations_per_message`` observations × 3 values, all readings distinct."""
+    out = []
+    k = 0
+    for i in range(n_messages):
+        station = f"BN-{i % N_STATIONS + 1:02d}"
+        obs = []
+        for _ in range(observations_per_message):
+            ts = t0 + timedelta(seconds=k)
+            k += 1
+            obs.append(
+                {
+                    "station": station,
+                    "ts": ts.isoformat(),
+                    "values": {"pm25": 20.0 + k % 40, "pm10": 45.0 + k % 60, "no2": 30.0 + k % 25},
+                }
+            )
+        body = obs[0] if observations_per_message == 1 else obs
+        out.append((TOPIC.format(station), json.dumps(body).encode()))
+    return out
+
+
+def publish(
+    port: int,
+    messages: list[tuple[str, bytes]],
+    rate_msgs: float | None = None,
+    stamps: list[float] | None = None,
+) -> None:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{time.time_ns()}", protocol=mqtt.MQTTv5
+    )
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    start = time.monotonic()
+    infos = []
+    for i, (topic, payload) in enumerate(messages):
+        if rate_msgs:
+            delay = start + i / rate_msgs - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        if stamps is not None:
+            stamps.append(time.time())
+        infos.append(client.publish(topic, payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def count_readings(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+        return int(row[0]) if row else 0
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE readings, aqi_dirty_hours, rejected_messages")
+
+
+def wait_for_count(url: str, expected: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while (n := count_readings(url)) < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {n} of {expected} readings stored after {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def start_ingest(db_url: str, mqtt_port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        AQM_DATABASE_URL=db_url,
+        AQM_MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
+        AQM_MQTT_CLIENT_ID=f"bench-ingest-{time.time_ns()}",
+        AQM_METRICS_PORT="0",
+        AQM_PAST_HORIZON_DAYS="3650",
+    )
+    log = open(os.environ.get("AQM_BENCH_INGEST_LOG", os.devnull), "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aqm.cli", "-v", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    # wait until it is subscribed: a probe must come through
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    probe = payloads(1, 1, t0 - timedelta(days=1))
+    reset(db_url)
+    deadline = time.monotonic() + 30
+    while count_readings(db_url) < 3:
+        if time.monotonic() > deadline:
+            raise RuntimeError("ingest did not start")
+        publish(mqtt_port, probe)
+        time.sleep(0.3)
+    reset(db_url)
+    return proc
+
+
+def run_naive(db_url: str, mqtt_port: int, messages: list[tuple[str, bytes]]) -> float:
+    """The community-bridge baseline: INSERT + COMMIT inside paho's callback, per message."""
+    conn = psycopg.connect(db_url)
+    done = threading.Event()
+    seen = [0]
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        body = json.loads(msg.payload)
+        rows = [
+            (body["station"], p, body["ts"], v, v, "µg/m³", "00", "aqm_json", datetime.now(UTC))
+            for p, v in body["values"].items()
+        ]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO readings (station_id, parameter, ts, value, original_value, original_unit,"
+                " status, source_format, received_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT DO NOTHING",
+                rows,
+            )
+        conn.commit()
+        seen[0] += 1
+        if seen[0] == len(messages):
+            done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-naive", protocol=mqtt.MQTTv5)
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect("127.0.0.1", mqtt_port)
+    sub.subscribe("aqm/v1/stations/+/readings", qos=1)
+    sub.loop_start()
+    subscribed.wait(10)
+    start = time.monotonic()
+    publish(mqtt_port, messages)
+    done.wait(600)
+    elapsed = time.monotonic() - start
+    sub.disconnect()
+    sub.loop_stop()
+    conn.close()
+    return elapsed
+
+
+def timed(label: str, fn: Callable[[], float], n_readings: int) -> float:
+    elapsed = fn()
+    rate = n_readings / elapsed
+    print(
+        f"  {label:58} {n_readings:>8} readings in {elapsed:6.2f} s = {rate:9.0f} readings/s",
+        flush=True,
+    )
+    return rate
+
+
+def main() -> None:
+    root = Path(tempfile.mkdtemp(prefix="aqm-bench-"))
+    root.chmod(0o755)
+    pg = PostgresInstance(root / "pg", free_port())
+    mq = MosquittoInstance(root / "mq", free_port())
+    pg.start()
+    mq.start()
+    url = pg.url()
+    try:
+        migrate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.cursor().executemany(
+                "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"
+                " VALUES (%s, %s, 21.18, 106.07, 'fixed_automatic')",
+                [(f"BN-{i:02d}", f"Trạm {i}") for i in range(1, N_STATIONS + 1)],
+            )
+        t0 = datetime(2020, 6, 1, tzinfo=UTC)
+        results: dict[str, float] = {}
+        print(f"machine: {describe()}")
+
+        naive_msgs = payloads(3000, 1, t0)
+        reset(url)
+        results["naive"] = timed(
+            "naive bridge, 1 observation (3 readings) per message",
+            lambda: run_naive(url, mq.port, naive_msgs),
+            3 * len(naive_msgs),
+        )
+
+        proc = start_ingest(url, mq.port)
+        try:
+            single = payloads(10000, 1, t0)
+            reset(url)
+
+            def run_single() -> float:
+                start = time.monotonic()
+                publish(mq.port, single)
+                return wait_for_count(url, 3 * len(single), 300) - start
+
+            results["single"] = timed(
+                "aqm ingest, 1 observation (3 readings) per message", run_single, 3 * len(single)
+            )
+
+            batched = payloads(2000, 100, t0)
+            reset(url)
+
+            def run_batched() -> float:
+                start = time.monotonic()
+                publish(mq.port, batched)
+                return wait_for_count(url, 300 * len(batched), 300) - start
+
+            results["batched"] = timed(
+                "aqm ingest, 100 observations (300 readings) per message",
+                run_batched,
+                300 * len(batched),
+            )
+
+            # latency at a fixed offered rate: 1000 readings/s = 100 msgs/s × 10 readings
+            paced = payloads(3000, 1, t0 + timedelta(days=30))
+            reset(url)
+            stamps: list[float] = []
+            publish(mq.port, paced[: 300 * 10 // 3], rate_msgs=1000 / 3, stamps=stamps)
+            sent = paced[: len(stamps)]
+            wait_for_count(url, 3 * len(sent), 120)
+            with psycopg.connect(url) as conn:
+                inserted = dict(
+                    conn.execute(
+                        "SELECT station_id || ts::text, extract(epoch FROM max(inserted_at))::float8"
+                        " FROM readings GROUP BY station_id, ts"
+                    ).fetchall()
+                )
+            lat = []
+            for (_topic, payload), stamp in zip(sent, stamps, strict=True):
+                body = json.loads(payload)
+                key = body["station"] + str(
+                    datetime.fromisoformat(body["ts"]).astimezone(UTC)
+                ).replace("+00:00", "+00")
+                if key in inserted:
+                    lat.append(inserted[key] - stamp)
+            lat.sort()
+            p50 = statistics.median(lat)
+            p99 = lat[int(0.99 * (len(lat) - 1))]
+            print(
+                f"  latency at 1000 readings/s offered: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+                f" over {len(lat)} messages",
+                flush=True,
+            )
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        print(
+            f"  ratio aqm/naive, same workload (1 observation per message): "
+            f"{results['single'] / results['naive']:.1f}×"
+        )
+        print(f"  ratio aqm batched payloads / naive: {results['batched'] / results['naive']:.1f}×")
+    finally:
+        mq.stop()
+        pg.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
