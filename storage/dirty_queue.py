@@ -52,6 +52,23 @@ def claim_dirty_hours(conn: Connection, limit: int) -> list[tuple[str, dt.dateti
     return [(str(station), _as_datetime(hour)) for station, hour in rows]
 
 
+MARK_SILENT_HOUR = """
+INSERT INTO aqi_dirty_hours (station_id, hour)
+SELECT DISTINCT station_id, %(hour)s::timestamptz FROM readings
+WHERE ts >= %(hour)s::timestamptz - INTERVAL '3 hours' AND ts < %(hour)s::timestamptz
+"""
+
+
+def mark_new_hour(conn: Connection, hour: dt.datetime) -> int:
+    """Queue ``hour`` for every station that reported in the three hours before it.
+
+    A station that falls silent still has a NowCast for the next hours (2 of the 3
+    latest hours suffice), and an index that says "no data" after that; nothing else
+    would queue those hours, since no reading arrives to mark them.
+    """
+    return conn.execute(MARK_SILENT_HOUR, {"hour": hour}).rowcount
+
+
 def queue_length(conn: Connection) -> int:
     row = conn.execute("SELECT count(*) FROM aqi_dirty_hours").fetchone()
     return int(row[0]) if row else 0  # type: ignore[call-overload]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import psycopg
 
 from aqm.settings import Settings, load_settings
+from storage.dirty_queue import mark_new_hour
 from worker.recompute import BatchReport, prepare, process_dirty_batch
 from worker.timeline import LocalCalendar
 
@@ -70,14 +71,18 @@ def run_worker(
     calendar = LocalCalendar.for_timezone(settings.timezone)
     total = BatchReport()
     pause = 1.0
-    log.info("AQI worker started (claims of up to %d station-hours)",
-             batch_hours or settings.worker_batch_hours)
+    ticked_hour: dt.datetime | None = None
+    log.info(
+        "AQI worker started (claims of up to %d station-hours)",
+        batch_hours or settings.worker_batch_hours,
+    )
     while not stop.is_set():
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 prepare(conn)
                 pause = 1.0
                 while not stop.is_set():
+                    ticked_hour = _tick_new_hour(conn, ticked_hour, clock)
                     report = _one_claim(conn, settings, calendar, batch_hours, clock)
                     if report is None:
                         stop.wait(settings.worker_poll_s)
@@ -89,6 +94,19 @@ def run_worker(
             pause = min(pause * 2, MAX_RECONNECT_PAUSE_S)
     log.info("AQI worker stopped: %s", total.describe())
     return total
+
+
+def _tick_new_hour(
+    conn: psycopg.Connection[tuple[object, ...]], ticked: dt.datetime | None, clock: Clock | None
+) -> dt.datetime:
+    """At each new hour, queue it for the stations that were reporting (see mark_new_hour)."""
+    now = clock() if clock else dt.datetime.now(dt.UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    if ticked is None or hour > ticked:
+        n = mark_new_hour(conn, hour)
+        if n:
+            log.info("new hour %s: queued %d reporting stations", hour.isoformat(), n)
+    return hour
 
 
 def _one_claim(

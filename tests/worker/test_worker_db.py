@@ -144,8 +144,9 @@ def test_nowcast_across_a_gap(
     got = {
         hour: (aqi, nc, reason)
         for hour, aqi, nc, reason in _rows(
-            db, "SELECT hour, aqi, nowcast_pm25, missing_reason FROM aqi_hourly"
-            " WHERE standard = 'vn_1459_2019'"
+            db,
+            "SELECT hour, aqi, nowcast_pm25, missing_reason FROM aqi_hourly"
+            " WHERE standard = 'vn_1459_2019'",
         )
     }
     # Hour t: c1 = 40, c3 = 20 (2 of 3): w* = 20/40 = ½ → w = ½,
@@ -309,3 +310,40 @@ def test_a_claim_rolled_back_returns_to_the_queue(
             assert claim_dirty_hours(other, 10) == []
         conn.rollback()
     assert _queue_length(db) == 3
+
+
+def test_a_station_falling_silent_gets_its_next_hour_computed_at_the_new_hour(
+    db: str, settings: Settings, add_station: Callable[..., None],
+    add_readings: Callable[..., int], series: Callable[..., list[Any]],
+) -> None:  # fmt: skip
+    from worker.service import run_worker
+
+    add_station("BN01")
+    h = DAY_START + dt.timedelta(hours=10)
+    # 30 at h−2 and h−1, then silence; processed while hour h−1 is still running.
+    add_readings(series("BN01", "pm25", h - dt.timedelta(hours=2), [30.0, 30.0]))
+    drain_once(settings=settings, clock=lambda: h - dt.timedelta(minutes=20))
+    assert _rows(db, "SELECT count(*) FROM aqi_hourly WHERE hour = %s", h) == [(0,)]
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker,
+        args=(settings, stop),
+        kwargs={"clock": lambda: h + dt.timedelta(minutes=5)},
+    )
+    thread.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while not _rows(
+            db, "SELECT 1 FROM aqi_hourly WHERE hour = %s AND standard = 'vn_1459_2019'", h
+        ):
+            assert dt.datetime.now() < deadline, "hour h was never computed"
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(20)
+    # Hour h: c1 missing, c2 = c3 = 30 (2 of 3) → NowCast 30 → VN 50 + 5/25·50 = 60.
+    assert _rows(
+        db,
+        "SELECT aqi, nowcast_pm25 FROM aqi_hourly WHERE hour = %s AND standard = 'vn_1459_2019'",
+        h,
+    ) == [(60, 30.0)]
