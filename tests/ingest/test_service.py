@@ -217,3 +217,38 @@ async def test_station_mismatch_unknown_and_bad_readings_are_rejected_alone(
     assert bytes(by_code["invalid_utf8"][2]) == garbage and by_code["invalid_utf8"][3] == -1
     assert by_code["out_of_range"][3] == 1  # the second value of the message
     await wait_until(lambda: reconciled(svc), what="counters to reconcile")
+
+
+async def test_mqtt_311_is_selectable(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    await start_service(make_settings(ingest_db, broker, mqtt_protocol="3.1.1"))
+    payload = json.dumps({"station": "BN-01", "ts": recent_hour().isoformat(), "values": {"pm10": 55.0}})
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                    "-t", "aqm/v1/stations/BN-01/readings", "-m", payload], check=True)
+    await wait_until(lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="1 reading")
+
+
+async def test_healthz_and_metrics_over_http(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from aqm.localservices import free_port
+    from ingest.metrics import serve_http
+
+    svc = await start_service(make_settings(ingest_db, broker))
+    port = free_port()
+    server = serve_http(svc.metrics, port, svc.metrics.healthy)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            assert b"aqm_ingest_readings_stored_total" in resp.read()
+        svc.metrics.db_connected.set(0)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert err.value.code == 503
+    finally:
+        server.shutdown()
