@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -45,6 +46,15 @@ def services_root() -> Iterator[Path]:
 def postgres(services_root: Path) -> Iterator[PostgresInstance]:
     instance = PostgresInstance(services_root / "pg", free_port())
     instance.start()
+    with psycopg.connect(instance.url("postgres")) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        tsdb = conn.execute(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+        ).fetchone()
+    _service_report["postgres"] = (
+        f"PostgreSQL {version[0] if version else '?'} with TimescaleDB {tsdb[0] if tsdb else '?'} "
+        f"on port {instance.port} ({instance.bindir})"
+    )
     try:
         yield instance
     finally:
@@ -70,6 +80,7 @@ def clean_db(database_url: str) -> str:
 def broker(services_root: Path) -> Iterator[MosquittoInstance]:
     instance = MosquittoInstance(services_root / "mosquitto", free_port())
     instance.start()
+    _service_report["mosquitto"] = f"Mosquitto ({instance.binary}) on port {instance.port}"
     try:
         yield instance
     finally:
@@ -81,3 +92,33 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+SERVICE_FIXTURES = {"postgres", "database_url", "clean_db", "broker"}
+_service_report: dict[str, str] = {}
+_service_outcomes: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real server, so the summary can count them."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "services" in report.keywords and (report.when == "call" or report.outcome == "skipped"):
+        _service_outcomes[report.outcome] = _service_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    total = sum(_service_outcomes.values())
+    if not total:
+        return
+    terminalreporter.write_sep("-", "real services")
+    for line in _service_report.values():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(
+        f"tests against the real TimescaleDB/Mosquitto: {_service_outcomes['passed']} passed, "
+        f"{_service_outcomes['failed']} failed, {_service_outcomes['skipped']} skipped"
+    )
