@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         module = importlib.import_module(BENCHMARKS[name])
+        sys.argv = [BENCHMARKS[name]]  # each benchmark parses its own options
         module.main()
     return 0
 
