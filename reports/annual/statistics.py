@@ -25,16 +25,20 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from aqi import averaging
+from aqi.hourly import DEFAULT_COMPLETENESS
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 HOURS_PER_DAY: Final = 24
-MIN_HOURS_PER_DAY: Final = 18
+# The completeness rules are the AQI engine's, so report and indices judge a day alike.
+MIN_HOURS_PER_DAY: Final = DEFAULT_COMPLETENESS.min_hours_day
 """Valid hourly means a daily value needs (75 % of 24)."""
-MIN_HOURS_PER_8H: Final = 6
+MIN_HOURS_PER_8H: Final = DEFAULT_COMPLETENESS.min_hours_8h
 """Valid hourly means an 8-h mean needs (of 8)."""
-MIN_WINDOWS_PER_DAY: Final = 18
+MIN_WINDOWS_PER_DAY: Final = DEFAULT_COMPLETENESS.min_windows_8h
 """Valid 8-h means a day's maximum 8-h mean needs (of 24)."""
 MIN_DAY_SHARE: Final = 0.75
 """Share of the days of the year (or month) with a valid daily value an annual (monthly)
@@ -65,12 +69,7 @@ def daily_means(hourly: FloatArray, min_hours: int = MIN_HOURS_PER_DAY) -> Float
     -------
     ndarray (..., n_days)
     """
-    days = _by_day(hourly)
-    n_valid = np.count_nonzero(~np.isnan(days), axis=-1)
-    total = np.nansum(days, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = total / n_valid
-    return np.where(n_valid >= min_hours, means, np.nan)
+    return averaging.daily_mean(hourly, min_hours=min_hours).value
 
 
 def daily_max_8h_means(
@@ -87,25 +86,14 @@ def daily_max_8h_means(
     """
     lead = np.full((*hourly.shape[:-1], 7), np.nan)
     padded = np.concatenate([lead, hourly], axis=-1)
-    valid = ~np.isnan(padded)
-    filled = np.where(valid, padded, 0.0)
-    zero = np.zeros((*hourly.shape[:-1], 1))
-    csum = np.concatenate([zero, np.cumsum(filled, axis=-1)], axis=-1)
-    ccount = np.concatenate([zero, np.cumsum(valid, axis=-1)], axis=-1)
-    # window ending at grid hour h covers padded[h : h + 8]
-    sums = csum[..., 8:] - csum[..., :-8]
-    counts = ccount[..., 8:] - ccount[..., :-8]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts >= min_hours, sums / counts, np.nan)
-    return daily_max(means, min_windows)
+    return averaging.daily_max_rolling(
+        padded, hours_before=7, min_hours=min_hours, min_windows=min_windows
+    ).value
 
 
 def daily_max(hourly: FloatArray, min_hours: int = MIN_HOURS_PER_DAY) -> FloatArray:
     """Largest valid value of each local day; NaN where fewer than ``min_hours`` values."""
-    days = _by_day(hourly)
-    n_valid = np.count_nonzero(~np.isnan(days), axis=-1)
-    filled = np.where(np.isnan(days), -np.inf, days)
-    return np.where(n_valid >= min_hours, filled.max(axis=-1), np.nan)
+    return averaging.daily_max(hourly, min_hours=min_hours).value
 
 
 @dataclass(frozen=True)
