@@ -250,7 +250,7 @@ def main() -> None:
             sent = paced[: len(stamps)]
             wait_for_count(url, 3 * len(sent), 120)
             with psycopg.connect(url) as conn:
-                inserted = dict(
+                inserted: dict[str, float] = dict(
                     conn.execute(
                         "SELECT station_id || ts::text, extract(epoch FROM max(inserted_at))::float8"
                         " FROM readings GROUP BY station_id, ts"

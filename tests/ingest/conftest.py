@@ -100,5 +100,5 @@ async def wait_until(
 
 def count(url: str, sql: str, *params: object) -> int:
     with psycopg.connect(url) as conn:
-        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(sql, params).fetchone()
         return int(row[0]) if row else 0

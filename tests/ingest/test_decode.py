@@ -184,4 +184,5 @@ def test_any_payload_ends_stored_or_rejected_never_raises(payload: bytes) -> Non
 def test_published_json_schema_is_current() -> None:
     path = Path(__file__).resolve().parents[2] / "docs" / "aqm-json.schema.json"
     assert json.loads(path.read_text()) == json_schema(), (
-        "regenerate: .venv/bin/python -m ingest.decode.aqm_json > docs/aqm-json.schema.json")
+        "regenerate: .venv/bin/python -m ingest.decode.aqm_json > docs/aqm-json.schema.json"
+    )

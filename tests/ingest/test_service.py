@@ -39,7 +39,7 @@ def publish(broker: MosquittoInstance, topic: str, payloads: list[bytes]) -> Non
 
 def rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def reconciled(svc: Any) -> bool:
@@ -50,8 +50,9 @@ def reconciled(svc: Any) -> bool:
         for s in metric.samples
         if s.name.endswith("_total")
     )
-    return m.readings_received._value.get() == (
-        m.readings_stored._value.get() + m.readings_duplicate._value.get() + rejected
+    return bool(
+        m.readings_received._value.get()
+        == (m.readings_stored._value.get() + m.readings_duplicate._value.get() + rejected)
     )
 
 
@@ -223,10 +224,28 @@ async def test_mqtt_311_is_selectable(
     ingest_db: str, broker: MosquittoInstance, start_service: Any
 ) -> None:
     await start_service(make_settings(ingest_db, broker, mqtt_protocol="3.1.1"))
-    payload = json.dumps({"station": "BN-01", "ts": recent_hour().isoformat(), "values": {"pm10": 55.0}})
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
-                    "-t", "aqm/v1/stations/BN-01/readings", "-m", payload], check=True)
-    await wait_until(lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="1 reading")
+    payload = json.dumps(
+        {"station": "BN-01", "ts": recent_hour().isoformat(), "values": {"pm10": 55.0}}
+    )
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-q",
+            "1",
+            "-t",
+            "aqm/v1/stations/BN-01/readings",
+            "-m",
+            payload,
+        ],
+        check=True,
+    )
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="1 reading"
+    )
 
 
 async def test_healthz_and_metrics_over_http(
