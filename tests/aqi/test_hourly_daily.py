@@ -196,19 +196,15 @@ def test_hours_before_and_shapes() -> None:
         hourly_aqi({"pm25": pm25}, "vn_878")
 
 
-def test_many_blocks_equal_one_block() -> None:
+def test_many_blocks_equal_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
     import aqi.hourly as hourly_module
 
     rng = np.random.default_rng(2)
     pm25 = rng.lognormal(3, 1, (50, 100))
     pm25[rng.random(pm25.shape) < 0.2] = NAN
     whole = hourly_aqi({"pm25": pm25, "no2": pm25 * 2})
-    saved = hourly_module.BLOCK_CELLS
-    try:
-        hourly_module.BLOCK_CELLS = 300  # 3 stations per block
-        blocks = hourly_aqi({"pm25": pm25, "no2": pm25 * 2})
-    finally:
-        hourly_module.BLOCK_CELLS = saved
+    monkeypatch.setattr(hourly_module, "BLOCK_CELLS", 300)  # 3 stations per block
+    blocks = hourly_aqi({"pm25": pm25, "no2": pm25 * 2})
     assert_allclose(blocks.aqi, whole.aqi)
     assert (blocks.dominant == whole.dominant).all()
     assert (blocks.n_valid["pm25_nowcast"] == whole.n_valid["pm25_nowcast"]).all()

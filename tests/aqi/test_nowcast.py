@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +19,7 @@ NAN = np.nan
 StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def current(c_newest_first: list[float], **kwargs: object) -> float:
+def current(c_newest_first: Sequence[float], **kwargs: object) -> float:
     """NowCast of the last hour, from values listed current hour first (as in the spec)."""
     series = np.array(c_newest_first[::-1], dtype=float)
     return float(nowcast(series, **kwargs).value[-1])  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from numpy.testing import assert_allclose
 
@@ -159,7 +160,9 @@ def test_epa_co_no2_so2_vectors() -> None:
 
 
 def test_epa_so2_rules() -> None:
-    ugm3 = lambda ppb: ppb_to_ugm3(np.array(ppb, dtype=float), "so2")  # noqa: E731
+    def ugm3(ppb: list[float]) -> npt.NDArray[np.float64]:
+        return ppb_to_ugm3(np.array(ppb, dtype=float), "so2")
+
     # max 1-h < 305 ppb → 1-h rows; both high → 24-h rows; 1-h high only → 200 (spec §3.3).
     daily = us_so2_daily_subindex(
         ugm3([132, 320, 700, 320, np.nan]), ugm3([50, 150, 400, np.nan, 50])

@@ -30,7 +30,8 @@ VN_TABLE2 = {
 VN_I = (0, 50, 100, 150, 200, 300, 400, 500)
 
 # EPA-454/B-24-002 Table 6 (spec §3.1): rows (C_lo, C_hi, I_lo, I_hi) in table units.
-US_2024 = {
+Rows = list[tuple[float, float, int, int]]
+US_2024: dict[str, Rows] = {
     "pm25_24h": [
         (0.0, 9.0, 0, 50),
         (9.1, 35.4, 51, 100),
@@ -80,7 +81,7 @@ US_2024 = {
     ],
 }
 # Pre-2024 (spec §3.5): 2012 PM2.5 rows, split Hazardous rows for everything else.
-US_2012 = {
+US_2012: dict[str, Rows] = {
     **US_2024,
     "pm25_24h": [(0.0, 12.0, 0, 50), (12.1, 35.4, 51, 100), (35.5, 55.4, 101, 150),
                  (55.5, 150.4, 151, 200), (150.5, 250.4, 201, 300), (250.5, 350.4, 301, 400),
@@ -91,7 +92,7 @@ US_2012 = {
     "so2_24h": [(305, 604, 201, 300), (605, 804, 301, 400), (805, 1004, 401, 500)],
     "no2_1h": [*US_2024["no2_1h"][:5], (1250, 1649, 301, 400), (1650, 2049, 401, 500)],
 }  # fmt: skip
-US_TABLES = {"us_epa_2024": US_2024, "us_epa_2012": US_2012}
+US_TABLES: dict[str, dict[str, Rows]] = {"us_epa_2024": US_2024, "us_epa_2012": US_2012}
 
 
 def test_methods() -> None:

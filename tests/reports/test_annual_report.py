@@ -171,7 +171,8 @@ def test_worst_days_monthly_means_and_previous_year(annual_report: BuiltReport) 
     worst = [r for r in _sheet(annual_report, "10 ngày ô nhiễm nhất")[1:] if r[0] == "BN01"]
     got = [(r[3].date() if isinstance(r[3], datetime) else r[3], r[5]) for r in worst]
     assert got == [(d, a) for d, a, _ in expected]
-    assert [r[7] for r in worst] == [{"pm25": "PM2.5", "pm10": "PM10"}[x[2]] for x in expected]
+    names = {"pm25": "PM2.5", "pm10": "PM10"}
+    assert [r[7] for r in worst] == [names[str(x[2])] for x in expected]
 
     monthly = _rows(annual_report, "Trung bình tháng")[("BN01", "Bụi PM2.5")]
     daily = _daily_means(seed, "BN01", "pm25")
