@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     max_unacked: int = Field(
         default=50_000,
         gt=0,
-        description="Messages held unacknowledged before ingest pauses reading",
+        description="MQTT 5 ReceiveMaximum: unacked messages the broker may send (bounds memory)",
+    )
+    max_unacked_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Payload bytes held unacked before ingest stops reading the socket",
     )
     future_tolerance_s: int = Field(
         default=300, ge=0, description="Readings this far in the future pass"

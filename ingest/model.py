@@ -36,6 +36,7 @@ class Reason(StrEnum):
     TS_TOO_OLD = "ts_too_old"
     BAD_STATUS = "bad_status"
     NO_READINGS = "no_readings"
+    DECODER_ERROR = "decoder_error"
     STORE_FAILED = "store_failed"
 
 

@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ class Delivery:
     payload: bytes
     received_at: datetime
     received_mono: float
+    size: int
 
 
 @dataclass
@@ -92,6 +93,12 @@ class IngestService:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unacked: dict[int, float] = {}
+        # Bytes of payload received and not yet acked. The network thread waits while it
+        # is over budget, which stops it reading the socket: the backlog stays in the
+        # broker (TCP back-pressure) even when the broker overshoots ReceiveMaximum.
+        self._budget = threading.Condition()
+        self._held_bytes = 0
+        self._closing = False
         self.subscribed = asyncio.Event()
 
     # -- MQTT side (network thread) -------------------------------------------------
@@ -173,20 +180,34 @@ class IngestService:
         log.warning("disconnected from broker (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        size = len(msg.payload)
+        with self._budget:
+            while (
+                self._held_bytes
+                and self._held_bytes + size > self.settings.max_unacked_bytes
+                and not self._closing
+            ):
+                self._budget.wait(1.0)
+            self._held_bytes += size
+        topic = msg._topic.decode("utf-8", errors="replace")  # never raise on this thread
         delivery = Delivery(
             msg.mid,
             msg.qos,
             self._generation,
-            msg.topic,
+            topic,
             bytes(msg.payload),
             datetime.now(UTC),
             time.monotonic(),
+            size,
         )
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
 
     def _ack(self, deliveries: list[Delivery]) -> None:
         client = self._client
+        with self._budget:
+            self._held_bytes -= sum(d.size for d in deliveries)
+            self._budget.notify_all()
         for d in deliveries:
             self._unacked.pop(id(d), None)
             # A mid is only meaningful on the connection that delivered it; after a
@@ -270,14 +291,7 @@ class IngestService:
             except psycopg.Error as exc:
                 await self._drop_db()
                 conn = await self._db()
-                failed = ReceivedMessage(
-                    message.topic,
-                    message.payload,
-                    message.received_at,
-                    message.station_id,
-                    [],
-                    [Rejection(Reason.STORE_FAILED, f"database refused the message: {exc}"[:500])],
-                )
+                failed = message.failed(f"database refused the message: {exc}"[:500])
                 result = await write_batch(conn, [failed])
                 batch.messages[i] = failed
             total = WriteResult(
@@ -301,20 +315,25 @@ class IngestService:
 
     def _judge(self, delivery: Delivery) -> ReceivedMessage:
         station = self.topics.station_of(delivery.topic)
-        decoded = decode(
-            delivery.payload, self.local_tz, delivery.received_at, self.settings.max_payload_bytes
-        )
-        verdict = judge(decoded, station, self.registry, self.policy, delivery.received_at)
-        rejections = verdict.rejections
-        if not verdict.readings and not rejections:
+        try:
+            decoded = decode(
+                delivery.payload,
+                self.local_tz,
+                delivery.received_at,
+                self.settings.max_payload_bytes,
+            )
+            verdict = judge(decoded, station, self.registry, self.policy, delivery.received_at)
+            readings, rejections = verdict.readings, verdict.rejections
+        except Exception as exc:
+            log.exception("decoding a message on %s failed; storing it as rejected", delivery.topic)
+            readings, rejections = (
+                [],
+                [Rejection(Reason.DECODER_ERROR, f"decoder failed: {exc!r}"[:500])],
+            )
+        if not readings and not rejections:
             rejections = [Rejection(Reason.NO_READINGS, "message holds no readings")]
-        return ReceivedMessage(
-            _clean(delivery.topic),
-            delivery.payload,
-            delivery.received_at,
-            _clean(station) if station else None,
-            verdict.readings,
-            rejections,
+        return ReceivedMessage.of(
+            delivery.topic, delivery.payload, delivery.received_at, station, readings, rejections
         )
 
     async def _accept(self, delivery: Delivery, batch: Batch) -> None:
@@ -324,8 +343,9 @@ class IngestService:
         if station and station not in self.registry:
             await self.refresh_registry()
         message = self._judge(delivery)
+        delivery.payload = b""  # the message keeps what it needs; free the rest now
         if station:
-            self.metrics.station_last_seen.labels(station=_clean(station)[:64]).set(time.time())
+            self.metrics.station_last_seen.labels(station=station).set(time.time())
         batch.add(delivery, message)
 
     async def _flush(self, batch: Batch, stop: asyncio.Event) -> None:
@@ -386,6 +406,9 @@ class IngestService:
         try:
             await self._consume(stop)
         finally:
+            with self._budget:
+                self._closing = True
+                self._budget.notify_all()
             client.disconnect()
             client.loop_stop()
             await self._drop_db()
@@ -421,12 +444,3 @@ class IngestService:
         while not self._queue.empty():
             await self._accept(self._queue.get_nowait(), batch)
         await self._flush(batch, stop)
-
-
-def _clean(text: str) -> str:
-    """PostgreSQL text cannot hold NUL; keep everything else as received."""
-    return text.replace("\x00", "\ufffd")
-
-
-def registry_from(stations: Mapping[str, bool]) -> dict[str, StationInfo]:
-    return {sid: StationInfo(active=active) for sid, active in stations.items()}

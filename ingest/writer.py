@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg
 
-from ingest.model import Reading, Rejection
+from ingest.model import Reading, Reason, Rejection
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
@@ -60,20 +60,58 @@ SELECT count(*) FROM inserted
 """
 
 
+# Rejected payloads are stored as received, except oversized ones: their first 64 KiB
+# and the digest of the whole are enough to identify them, and storing hundreds of MB
+# of garbage would let a hostile client fill the database.
+STORED_PAYLOAD_LIMIT = 64 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
-    """One MQTT message as ingest received it, with what validation made of it."""
+    """One MQTT message as ingest received it, with what validation made of it.
+
+    ``payload`` is kept only when something of the message is rejected (it is stored
+    with the reject); ``digest`` identifies the message as received.
+    """
 
     topic: str
     payload: bytes
+    digest: bytes
     received_at: datetime
     station_id: str | None
     readings: list[Reading]
     rejections: list[Rejection]
 
+    @classmethod
+    def of(
+        cls,
+        topic: str,
+        payload: bytes,
+        received_at: datetime,
+        station_id: str | None,
+        readings: list[Reading],
+        rejections: list[Rejection],
+    ) -> ReceivedMessage:
+        digest = hashlib.sha256(topic.encode() + b"\0" + payload).digest()
+        kept = payload[:STORED_PAYLOAD_LIMIT] if rejections else b""
+        return cls(topic, kept, digest, received_at, station_id, readings, rejections)
+
+    def failed(self, why: str) -> ReceivedMessage:
+        """The same message with every item rejected as ``store_failed``."""
+        # one reject per item, so the counts still reconcile
+        rejections = [Rejection(Reason.STORE_FAILED, why, i) for i in range(self.items)]
+        return ReceivedMessage(
+            self.topic, self.payload, self.digest, self.received_at, self.station_id, [], rejections
+        )
+
     @property
-    def digest(self) -> bytes:
-        return hashlib.sha256(self.topic.encode() + b"\0" + self.payload).digest()
+    def items(self) -> int:
+        return len(self.readings) + len(self.rejections)
+
+
+def text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; keep everything else as received."""
+    return value.replace("\x00", "\ufffd") if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +165,18 @@ async def write_batch(
                 " reading_index, payload, payload_digest) FROM STDIN"
             ) as copy:
                 for m in messages:
-                    digest = m.digest
+                    topic, station = text(m.topic), text(m.station_id)
                     for j in m.rejections:
                         await copy.write_row(
                             (
                                 m.received_at,
-                                m.topic,
-                                m.station_id,
+                                topic,
+                                station,
                                 j.code.value,
-                                j.message,
+                                text(j.message),
                                 j.index,
                                 m.payload,
-                                digest,
+                                m.digest,
                             )
                         )
             await cur.execute(MERGE_REJECTED)

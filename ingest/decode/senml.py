@@ -32,7 +32,10 @@ def looks_like_senml(document: Any) -> bool:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond ±1.8e308
+        return None
 
 
 def decode(document: list[Any], now: datetime) -> Decoded:

@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -41,9 +42,16 @@ def ingest_db(clean_db: str) -> str:
     return clean_db
 
 
+def as_role(url: str, role: str = "aqm_ingest") -> str:
+    """The same database as ``role`` (trust authentication in the test cluster)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+
+
 def make_settings(db_url: str, broker: MosquittoInstance, **overrides: Any) -> Settings:
+    """Settings of an ingest instance that writes as ``aqm_ingest``, as in production."""
     values: dict[str, Any] = {
-        "database_url": db_url,
+        "database_url": as_role(db_url),
         "mqtt_url": broker.url(),
         "mqtt_client_id": f"aqm-ingest-test-{next(_client_ids)}-{time.time_ns()}",
         "batch_max_age_ms": 50,

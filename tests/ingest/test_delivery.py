@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from aqm.localservices import MosquittoInstance
 
-from .conftest import count, make_settings, wait_until
+from .conftest import as_role, count, make_settings, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -68,7 +68,7 @@ def start_ingest_process(
 ) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
-        AQM_DATABASE_URL=db_url,
+        AQM_DATABASE_URL=as_role(db_url),
         AQM_MQTT_URL=broker.url(),
         AQM_MQTT_CLIENT_ID=client_id,
         AQM_METRICS_PORT="0",
