@@ -1,0 +1,366 @@
+"""The station catalogue: which stations exist, where they stand and what they measure.
+
+The catalogue is a YAML file kept under version control (``AQM_STATIONS_FILE``; the
+format is described in ``docs/stations.md``). It is the one source of truth for the
+registry: ``aqm stations sync`` copies it into the ``stations`` table, and
+``aqm stations credentials`` derives the broker's users and ACL from it.
+
+Validation is as strict as the database's CHECK constraints and adds the rules an
+officer would otherwise find out about months later:
+
+* Circular 10/2021/TT-BTNMT Art. 29–31: only automatic ambient stations may publish an
+  AQI; low-cost sensors and mobile units are reference stations (concentrations only).
+* Decision 1459/QĐ-TCMT: no AQI without PM2.5 or PM10, so a station that publishes an
+  AQI must measure one of them.
+* Hourly completeness counts ``3600 / report_interval_s`` expected samples, so the
+  interval must divide the hour.
+* A retired station keeps its entry (its readings stay in reports) with the date.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ingest.parameters import PARAMETERS, canonical_parameter
+from stations.located_yaml import LocatedDocument, YamlSourceError, load_located
+
+# Same pattern as the CHECK on stations.station_id: the id is also the MQTT username and
+# a topic level, so it may not hold '/', '+', '#' or spaces.
+STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+StationType = Literal["fixed_automatic", "mobile", "low_cost_sensor"]
+StationStatus = Literal["active", "retired"]
+
+# Vietnam including the Hoàng Sa and Trường Sa archipelagos. A station outside this box
+# is a typo (a dropped minus sign, swapped or truncated digits), not a real site.
+VIETNAM_LATITUDE = (6.0, 23.5)
+VIETNAM_LONGITUDE = (102.0, 118.0)
+
+# The AQI of Decision 1459 needs PM2.5 or PM10.
+AQI_REQUIRED_ANY = ("pm25", "pm10")
+
+
+class StationRuleError(ValueError):
+    """Cross-field rules a station breaks, each tied to the field an editor must change."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.problems))
+
+
+def _text(value: object) -> object:
+    # Vietnamese typed on different keyboards arrives composed or decomposed; store one
+    # form so names compare equal in SQL and Grafana variables.
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFC", value.strip())
+        return value or None
+    return value
+
+
+def _one_line(value: str | None) -> str | None:
+    # Names end up in one-line places: Grafana legends, CSV cells, comments in the ACL.
+    if value is not None and any(ch in value for ch in "\r\n\t\x00"):
+        raise ValueError("must be one line of text")
+    return value
+
+
+def _station_id(value: object) -> object:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(
+            f"must be text, but YAML read {value!r} ({type(value).__name__}); put it in quotes"
+        )
+    return value
+
+
+def _parameter_name(value: str) -> str:
+    if value in PARAMETERS:
+        return value
+    known = canonical_parameter(value)
+    if known is not None:
+        raise ValueError(f"{value!r} is a datalogger name; write the canonical name {known!r}")
+    raise ValueError(f"{value!r} is not a parameter aqm knows ({', '.join(PARAMETERS)})")
+
+
+def _alias_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an alias may not be empty")
+    if value in PARAMETERS:
+        raise ValueError(f"{value!r} is already a canonical parameter name")
+    return value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_text)]
+OptionalLine = Annotated[str | None, BeforeValidator(_text), AfterValidator(_one_line)]
+ParameterName = Annotated[str, AfterValidator(_parameter_name)]
+AliasName = Annotated[str, AfterValidator(_alias_name)]
+
+
+class Station(BaseModel):
+    """One monitoring station as the catalogue declares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    station_id: Annotated[str, BeforeValidator(_station_id)] = Field(pattern=STATION_ID_PATTERN)
+    name: Annotated[str, BeforeValidator(_text), AfterValidator(_one_line)] = Field(min_length=1)
+    ward: OptionalLine = None
+    district: OptionalLine = None
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    elevation_m: float | None = None
+    station_type: StationType
+    public_aqi: bool = False
+    status: StationStatus = "active"
+    installed_on: date | None = None
+    retired_on: date | None = None
+    report_interval_s: int = Field(default=300, ge=1, le=3600)
+    parameters: tuple[ParameterName, ...] = Field(min_length=1)
+    # Datalogger names this station writes that the global alias table does not know,
+    # e.g. {"BUI PM2.5": pm25}; passed to ingest.parameters.canonical_parameter.
+    aliases: dict[AliasName, ParameterName] = Field(default_factory=dict)
+    notes: OptionalText = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _one_of_each_in_canonical_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({p for p in value if value.count(p) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        # Canonical order, so reordering the YAML list is not a change to the registry.
+        order = list(PARAMETERS)
+        return tuple(sorted(value, key=order.index))
+
+    @model_validator(mode="after")
+    def _rules(self) -> Station:
+        problems: list[tuple[str, str]] = []
+        if self.status == "retired" and self.retired_on is None:
+            problems.append(("retired_on", "a retired station needs the date it stopped"))
+        if self.status == "active" and self.retired_on is not None:
+            problems.append(("status", "has retired_on, so write status: retired"))
+        if self.installed_on and self.retired_on and self.retired_on < self.installed_on:
+            problems.append(("retired_on", f"{self.retired_on} is before installed_on "
+                                           f"{self.installed_on}"))
+        if 3600 % self.report_interval_s:
+            problems.append(("report_interval_s", f"{self.report_interval_s} s does not divide "
+                                                  "the hour (e.g. 60, 300, 600, 900, 3600)"))
+        if self.public_aqi and self.station_type != "fixed_automatic":
+            problems.append(("public_aqi", f"a {self.station_type} station is a reference "
+                                           "station (Circular 10/2021 Art. 29-31): it may "
+                                           "publish concentrations, not an AQI"))
+        if self.public_aqi and not set(AQI_REQUIRED_ANY) & set(self.parameters):
+            problems.append(("public_aqi", "an AQI needs PM2.5 or PM10 (Decision 1459), and "
+                                           "parameters lists neither"))
+        lat_lo, lat_hi = VIETNAM_LATITUDE
+        if not lat_lo <= self.latitude <= lat_hi:
+            problems.append(("latitude", f"{self.latitude} is outside Vietnam "
+                                         f"({lat_lo}..{lat_hi} °N)"))
+        lon_lo, lon_hi = VIETNAM_LONGITUDE
+        if not lon_lo <= self.longitude <= lon_hi:
+            problems.append(("longitude", f"{self.longitude} is outside Vietnam "
+                                          f"({lon_lo}..{lon_hi} °E)"))
+        folded: dict[str, str] = {}
+        for alias, target in self.aliases.items():
+            key = alias.upper().replace(" ", "")
+            if key in folded:
+                problems.append(("aliases", f"{alias!r} and {folded[key]!r} are the same name "
+                                            "(case and spaces are ignored)"))
+            folded[key] = alias
+            if target not in self.parameters:
+                problems.append(("aliases", f"{alias!r} maps to {target!r}, which parameters "
+                                            "does not list"))
+        if problems:
+            raise StationRuleError(problems)
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class CatalogueDocument(BaseModel):
+    """The whole YAML file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    province: OptionalLine = None
+    stations: tuple[Station, ...]
+
+    @field_validator("stations")
+    @classmethod
+    def _not_empty(cls, value: tuple[Station, ...]) -> tuple[Station, ...]:
+        # Checked here, not with min_length, which pydantic would also report whenever
+        # a single station fails.
+        if not value:
+            raise ValueError("the catalogue lists no station")
+        return value
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A validated catalogue, looked up by station id."""
+
+    path: Path
+    province: str | None
+    stations: tuple[Station, ...]
+    _by_id: Mapping[str, Station] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {s.station_id: s for s in self.stations})
+
+    def __iter__(self) -> Iterator[Station]:
+        return iter(self.stations)
+
+    def __len__(self) -> int:
+        return len(self.stations)
+
+    def get(self, station_id: str) -> Station | None:
+        return self._by_id.get(station_id)
+
+    def active(self) -> tuple[Station, ...]:
+        """Stations that may send readings now."""
+        return tuple(s for s in self.stations if s.active)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the catalogue, located for the person editing it."""
+
+    path: Path
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        where = f"{self.where}: " if self.where else ""
+        return f"{place}: {where}{self.message}"
+
+
+class CatalogueError(ValueError):
+    """The catalogue cannot be used; ``problems`` lists every fault found, by line."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems, key=lambda p: (p.line or 0, p.where)))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Read and validate the catalogue at ``path``; raises :class:`CatalogueError`."""
+    try:
+        doc = load_located(path)
+    except YamlSourceError as exc:
+        raise CatalogueError([Problem(exc.path, exc.line, "", exc.message)]) from exc
+    if not isinstance(doc.data, dict):
+        found = "nothing" if doc.data is None else type(doc.data).__name__
+        raise CatalogueError([Problem(path, doc.line_of(()), "",
+                                      f"expected a mapping with a 'stations' list, found {found}")])
+    # Repeated ids are looked for in the raw entries, so they are reported together with
+    # every other fault rather than only once the rest is fixed.
+    problems = _repeated_ids(doc)
+    # Top-level "x-" keys hold YAML anchors shared by several stations (as in Compose files).
+    data = {k: v for k, v in doc.data.items() if not str(k).startswith("x-")}
+    try:
+        parsed = CatalogueDocument.model_validate(data)
+    except ValidationError as exc:
+        problems += _problems_from(exc, doc)
+    if problems:
+        raise CatalogueError(problems)
+    return Catalogue(path=path, province=parsed.province, stations=parsed.stations)
+
+
+def _problems_from(exc: ValidationError, doc: LocatedDocument) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, StationRuleError):
+            for field_name, message in cause.problems:
+                where_loc = (*loc, field_name)
+                problems.append(Problem(doc.path, doc.line_of(where_loc),
+                                        _describe(where_loc, doc), message))
+            continue
+        problems.append(Problem(doc.path, doc.line_of(loc), _describe(loc, doc), _message(error)))
+    return problems
+
+
+def _message(error: Mapping[str, object]) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    assert isinstance(loc, tuple)
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        model: type[BaseModel] = Station if len(loc) > 2 else CatalogueDocument
+        close = difflib.get_close_matches(name, list(model.model_fields), n=1)
+        if close:
+            return f"unknown field; did you mean {close[0]!r}?"
+        return f"unknown field; fields are: {', '.join(model.model_fields)}"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _describe(loc: Sequence[str | int], doc: LocatedDocument) -> str:
+    """``station BN-01: latitude`` rather than pydantic's ``stations.0.latitude``."""
+    if len(loc) >= 2 and loc[0] == "stations" and isinstance(loc[1], int):
+        label = f"stations[{loc[1]}]"
+        stations = doc.data.get("stations") if isinstance(doc.data, dict) else None
+        if isinstance(stations, list) and loc[1] < len(stations):
+            entry = stations[loc[1]]
+            if isinstance(entry, dict) and isinstance(entry.get("station_id"), str):
+                label = f"station {entry['station_id']}"
+        rest = _dotted(loc[2:])
+        return f"{label}: {rest}" if rest else label
+    return _dotted(loc)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for a fault in a mapping key, not its value
+            continue
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _repeated_ids(doc: LocatedDocument) -> list[Problem]:
+    # Ids differing only in case are refused too: they would be two broker users and two
+    # topics for what an officer reads as one station.
+    entries = doc.data.get("stations") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    problems: list[Problem] = []
+    first: dict[str, tuple[str, int | None]] = {}
+    for index, entry in enumerate(entries):
+        station_id = entry.get("station_id") if isinstance(entry, dict) else None
+        if not isinstance(station_id, str):
+            continue
+        loc = ("stations", index, "station_id")
+        line = doc.line_of(loc)
+        key = station_id.casefold()
+        if key not in first:
+            first[key] = (station_id, line)
+            continue
+        other_id, other_line = first[key]
+        if other_id == station_id:
+            message = f"{station_id!r} is already used on line {other_line}"
+        else:
+            message = f"{station_id!r} differs only in case from {other_id!r} on line {other_line}"
+        problems.append(Problem(doc.path, line, _describe(loc, doc), message))
+    return problems
