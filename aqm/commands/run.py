@@ -1,0 +1,111 @@
+"""``aqm run``: the pipeline on local services (what ``make run`` starts)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from aqm.cli import CliError
+from aqm.localservices import MissingBinaryError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run everything locally: services, ingest, AQI worker, simulated stations",
+        description=(
+            "Start the private TimescaleDB and Mosquitto (AQM_DATA_DIR, AQM_PG_PORT, "
+            "AQM_MQTT_PORT), migrate the schema, load the station catalogue "
+            "(AQM_STATIONS_FILE), then run the "
+            "ingest service, the AQI worker and the station simulator, with a live status table "
+            "(readings stored, latest VN_AQI per station). Ctrl-C stops everything cleanly."
+        ),
+    )
+    p.add_argument(
+        "--speedup",
+        type=float,
+        default=300.0,
+        help="simulated seconds per real second until the simulation reaches now "
+        "(default 300: five hours a minute), then real time",
+    )
+    p.add_argument(
+        "--history-hours",
+        type=float,
+        default=12.0,
+        help="the simulator starts this many hours in the past (default 12)",
+    )
+    p.add_argument("--no-simulator", action="store_true", help="do not start simulated stations")
+    p.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
+    )
+    p.add_argument(
+        "--no-live", action="store_true", help="print the status every 5 s instead of a live table"
+    )
+    p.add_argument(
+        "--keep-services", action="store_true", help="leave the broker and database running"
+    )
+    p.set_defaults(handler=_run)
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from aqm.commands.services import local_services
+    from aqm.run import Child, run_pipeline
+    from aqm.settings import load_settings
+    from storage.migrate import migrate
+
+    settings = load_settings()
+    try:
+        pg, mq = local_services(settings)
+    except MissingBinaryError as exc:
+        raise CliError(str(exc)) from exc
+    pg.start()
+    mq.start()
+    try:
+        migrate(pg.url())
+        _load_catalogue(settings, pg.url())
+        logs = settings.data_dir / "run" / "logs"
+        children = [
+            Child(
+                "ingest",
+                ["ingest", "--metrics-port", str(settings.metrics_port)],
+                logs / "ingest.log",
+            )
+        ]
+        if _available("aqm.commands.worker"):
+            children.append(Child("worker", ["worker"], logs / "worker.log"))
+        if not args.no_simulator and _available("aqm.commands.simulate"):
+            children.append(
+                Child(
+                    "simulator",
+                    [
+                        "simulate",
+                        "--speedup",
+                        str(args.speedup),
+                        "--start",
+                        f"-{args.history_hours}h",
+                        "--follow",
+                    ],
+                    logs / "simulator.log",
+                )
+            )
+        return run_pipeline(settings, pg, mq, children, args.duration, live=not args.no_live)
+    finally:
+        if not args.keep_services:
+            mq.stop()
+            pg.stop()
+
+
+def _load_catalogue(settings: object, url: str) -> None:
+    """Sync the station catalogue into the database (stations are what ingest accepts)."""
+    import psycopg
+
+    from stations.catalogue import load_catalogue
+    from stations.registry import sync_catalogue
+
+    catalogue = load_catalogue(settings.stations_file)  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        sync_catalogue(conn, catalogue)

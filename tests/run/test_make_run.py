@@ -1,0 +1,79 @@
+"""`aqm run` (what `make run` starts): data flows within a minute; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aqm.localservices import free_port, port_open
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(240)]
+
+TOTALS = re.compile(r"readings stored ([\d,]+) .*hourly VN_AQI values ([\d,]+)")
+
+
+def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    pg_port, mqtt_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        AQM_DATA_DIR=str(tmp_path / "aqm"),
+        AQM_PG_PORT=str(pg_port),
+        AQM_MQTT_PORT=str(mqtt_port),
+        AQM_METRICS_PORT=str(free_port()),
+        AQM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/aqm",
+        AQM_MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
+        COLUMNS="160",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aqm",
+            "run",
+            "--no-live",
+            "--speedup",
+            "1200",
+            "--history-hours",
+            "6",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output: list[str] = []
+    readings = aqi_values = 0
+    started = time.monotonic()
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if match := TOTALS.search(line):
+                readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
+                if readings and aqi_values:
+                    break
+            assert time.monotonic() - started < 150, "no VN_AQI within 150 s:\n" + "".join(
+                output[-40:]
+            )
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output.append(rest)
+    text = "".join(output)
+    assert readings > 0 and aqi_values > 0, text[-3000:]
+    assert proc.returncode == 0, text[-3000:]
+    for child in ("ingest", "worker", "simulator"):
+        assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), (
+            f"{child} did not stop cleanly"
+        )
+    assert not port_open(pg_port) and not port_open(mqtt_port), "services left running"
