@@ -1,8 +1,8 @@
 """Hostile messages end to end through the real ingest service, TimescaleDB and Mosquitto.
 
 SQL in station ids and parameter names stays text: the tables survive and the text is
-stored verbatim. A payload naming another station on its own topic is rejected. Known
-defects are pinned as strict xfails naming the file and function to fix.
+stored verbatim. A payload naming another station on its own topic is rejected. A NUL in
+a key costs no valid reading, and ingest writes as its own least-privilege role.
 """
 
 from __future__ import annotations
