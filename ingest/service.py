@@ -99,6 +99,7 @@ class IngestService:
         self._budget = threading.Condition()
         self._held_bytes = 0
         self._closing = False
+        self._writing: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
     # -- MQTT side (network thread) -------------------------------------------------
@@ -252,10 +253,16 @@ class IngestService:
         age = time.monotonic() - self._registry_loaded
         if not force and age < (REGISTRY_MIN_REFRESH_S if self._registry_loaded else 0):
             return
-        conn = await self._db()
-        rows = await (await conn.execute("SELECT station_id, status FROM stations")).fetchall()
-        self.registry = {str(sid): StationInfo(active=(status == "active")) for sid, status in rows}
+        # Its own short connection: the writer's may be inside a batch transaction.
         self._registry_loaded = time.monotonic()
+        async with await psycopg.AsyncConnection.connect(
+            self.settings.database_url,
+            autocommit=True,
+            connect_timeout=5,
+            application_name="aqm-ingest-registry",
+        ) as conn:
+            rows = await (await conn.execute("SELECT station_id, status FROM stations")).fetchall()
+        self.registry = {str(sid): StationInfo(active=(status == "active")) for sid, status in rows}
 
     async def _write_with_retry(self, batch: Batch, stop: asyncio.Event) -> WriteResult:
         backoff = 0.5
@@ -341,12 +348,25 @@ class IngestService:
         self._unacked[id(delivery)] = delivery.received_mono
         station = self.topics.station_of(delivery.topic)
         if station and station not in self.registry:
-            await self.refresh_registry()
+            try:
+                await self.refresh_registry()  # a station added since the last refresh
+            except (psycopg.Error, OSError) as exc:
+                log.warning("could not refresh the station registry: %s", exc)
         message = self._judge(delivery)
         delivery.payload = b""  # the message keeps what it needs; free the rest now
         if station:
             self.metrics.station_last_seen.labels(station=station).set(time.time())
         batch.add(delivery, message)
+
+    async def _hand_over(self, batch: Batch, stop: asyncio.Event) -> None:
+        """Start writing ``batch`` once the previous one is committed and acked.
+
+        While one batch is in the database, the loop decodes and validates the next:
+        PostgreSQL and Python work in parallel, and batches still commit in order.
+        """
+        if self._writing is not None:
+            await self._writing  # re-raises anything the previous write could not handle
+        self._writing = asyncio.create_task(self._flush(batch, stop), name="aqm-ingest-write")
 
     async def _flush(self, batch: Batch, stop: asyncio.Event) -> None:
         if not batch.deliveries:
@@ -382,6 +402,7 @@ class IngestService:
         while not stop.is_set():
             try:
                 await self.refresh_registry(force=True)
+                await self._db()  # connect the writer now, so /healthz tells the truth
                 break
             except (psycopg.OperationalError, OSError) as exc:
                 log.warning("database not reachable (%s); retrying in %.1f s", exc, backoff)
@@ -431,16 +452,18 @@ class IngestService:
                     await self._accept(self._queue.get_nowait(), batch)
             age = time.monotonic() - batch.started
             if batch.deliveries and (batch.items >= s.batch_size or age >= max_age):
-                await self._flush(batch, stop)
+                await self._hand_over(batch, stop)
                 batch = Batch()
             self._update_unacked_gauges()
             if time.monotonic() - last_refresh > REGISTRY_REFRESH_S:
                 last_refresh = time.monotonic()
                 try:
                     await self.refresh_registry(force=True)
-                except psycopg.Error as exc:
+                except (psycopg.Error, OSError) as exc:
                     log.warning("could not refresh the station registry: %s", exc)
         # Stopping: what already arrived joins the final batch, which is committed and acked.
         while not self._queue.empty():
             await self._accept(self._queue.get_nowait(), batch)
-        await self._flush(batch, stop)
+        await self._hand_over(batch, stop)
+        if self._writing is not None:
+            await self._writing

@@ -114,6 +114,20 @@ def text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value is not None else None
 
 
+# Binary COPY: timestamps and floats go as they are, without text formatting and parsing.
+READING_TYPES = (
+    "text",
+    "text",
+    "timestamptz",
+    "float8",
+    "float8",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     stored: int
@@ -139,8 +153,9 @@ async def write_batch(
         if n_readings:
             async with cur.copy(
                 "COPY staging_readings (station_id, parameter, ts, value, original_value,"
-                " original_unit, status, source_format, received_at) FROM STDIN"
+                " original_unit, status, source_format, received_at) FROM STDIN (FORMAT BINARY)"
             ) as copy:
+                copy.set_types(READING_TYPES)
                 for m in messages:
                     for r in m.readings:
                         await copy.write_row(

@@ -72,7 +72,7 @@ def database_url(postgres: PostgresInstance) -> str:
 def clean_db(database_url: str) -> str:
     """The migrated database with every data table emptied."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE " + ", ".join(DATA_TABLES))
+        conn.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
     return database_url
 
 

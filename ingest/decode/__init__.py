@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, tzinfo
+from typing import Any
 
 from ingest.decode import aqm_json, senml, tt10_text
 from ingest.model import Decoded, Reason, Rejection
@@ -20,27 +21,16 @@ def _reject(code: Reason, message: str) -> Decoded:
     return Decoded(None, [], [Rejection(code, message)])
 
 
-def _json_depth_ok(text: str) -> bool:
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return False
-        elif ch in "]}":
-            depth -= 1
-    return True
+def _too_deep(document: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when containers nest deeper than ``limit``; walks containers only, no text."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _nan_constant(name: str) -> float:
@@ -68,14 +58,17 @@ def decode(payload: bytes, local_tz: tzinfo, now: datetime, max_bytes: int) -> D
     if not text:
         return _reject(Reason.EMPTY_PAYLOAD, "payload is empty")
     if text[0] in "[{":
-        if not _json_depth_ok(text):
-            return _reject(
-                Reason.MALFORMED_JSON, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-            )
+        too_deep = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
         try:
+            # The C parser refuses absurd nesting itself (RecursionError); the walk after
+            # it refuses anything deeper than a station payload can be.
             document = json.loads(text, parse_constant=_nan_constant)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            return _reject(Reason.MALFORMED_JSON, too_deep)
+        except ValueError as exc:
             return _reject(Reason.MALFORMED_JSON, f"invalid JSON: {exc}")
+        if _too_deep(document):
+            return _reject(Reason.MALFORMED_JSON, too_deep)
         if senml.looks_like_senml(document):
             return senml.decode(document, now)
         return aqm_json.decode(document)
