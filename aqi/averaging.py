@@ -16,13 +16,15 @@ be stored with the result (project decision; spec §1.6, §5.4).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 CountArray = npt.NDArray[np.int16]
+ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
+INT16_MAX = 32767
 
 
 class Statistic(NamedTuple):
@@ -32,17 +34,19 @@ class Statistic(NamedTuple):
     n_valid: CountArray
 
 
-def trailing_reduce(values: FloatArray, window: int, ufunc: np.ufunc) -> FloatArray:
+def trailing_reduce(values: ArrayT, window: int, ufunc: np.ufunc) -> ArrayT:
     """Reduce each trailing ``window`` of the last axis with a binary ufunc.
 
     ``result[..., t] = ufunc.reduce(values[..., t-window+1 : t+1])`` (shorter at the
     start). Uses doubling (⌈log2 window⌉ + popcount passes over the array instead of
     ``window``), so ``ufunc`` must be associative and commutative (``np.fmin``,
-    ``np.fmax`` ignore NaN; ``np.add`` for counts and sums).
+    ``np.fmax`` ignore NaN; ``np.add`` for counts and sums). Works for any dtype the
+    ufunc accepts (float64 values, int16 counts).
     """
     if window < 1:
         raise ValueError("window must be >= 1")
-    result: FloatArray | None = None
+    n = values.shape[-1]
+    result: ArrayT | None = None
     covered = 0  # hours already in result (result[t] covers t-covered+1 … t)
     block = values  # block[t] covers t-size+1 … t
     size = 1
@@ -50,16 +54,19 @@ def trailing_reduce(values: FloatArray, window: int, ufunc: np.ufunc) -> FloatAr
     while True:
         if remaining & 1:
             if result is None:
-                result = block.copy()
-            elif covered < values.shape[-1]:
+                # A doubled block is never written again, so it can become the result;
+                # only the caller's array must be copied.
+                result = block.copy() if block is values else block
+            elif covered < n:
                 ufunc(result[..., covered:], block[..., :-covered], out=result[..., covered:])
             covered += size
         remaining >>= 1
         if not remaining:
             break
-        doubled = block.copy()
-        if size < values.shape[-1]:
-            ufunc(doubled[..., size:], block[..., :-size], out=doubled[..., size:])
+        # Written once into a new array (not copied, then updated): one pass, not two.
+        doubled = np.empty_like(block)
+        doubled[..., :size] = block[..., :size]
+        ufunc(block[..., size:], block[..., : max(n - size, 0)], out=doubled[..., size:])
         block = doubled
         size *= 2
     assert result is not None
@@ -68,8 +75,10 @@ def trailing_reduce(values: FloatArray, window: int, ufunc: np.ufunc) -> FloatAr
 
 def trailing_count(valid: npt.NDArray[np.bool_], window: int) -> CountArray:
     """Number of True values in each trailing ``window`` of the last axis."""
-    counts = trailing_reduce(valid.astype(np.float32), window, np.add)
-    return counts.astype(np.int16)
+    if window > INT16_MAX:  # counts may not fit int16 (as before: float32, then cast)
+        return trailing_reduce(valid.astype(np.float32), window, np.add).astype(np.int16)
+    # Counted in int16 directly: a quarter of the memory traffic of float64, no final cast.
+    return trailing_reduce(valid.astype(np.int16), window, np.add)
 
 
 def trailing_mean(hourly: npt.ArrayLike, window: int = 8, min_hours: int = 6) -> Statistic:

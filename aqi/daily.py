@@ -42,6 +42,7 @@ from aqi.averaging import (
     daily_max_rolling,
     daily_mean,
 )
+from aqi.bounds import at_least
 from aqi.breakpoints import check_method
 from aqi.hourly import BLOCK_CELLS, DEFAULT_COMPLETENESS, Completeness
 from aqi.overall import AqiResult, CountArray, FloatArray, build_result, compute_in_station_blocks
@@ -119,7 +120,7 @@ def _daily_block(
         return value
 
     for pollutant, raw in conc.items():
-        hourly = np.maximum(raw, 0.0)  # negative readings count as 0 (spec §5.8)
+        hourly = at_least(raw, 0.0)  # negative readings count as 0 (spec §5.8)
         if pollutant in PM_POLLUTANTS:
             value = record(
                 f"{pollutant}_24h", *daily_mean(hourly, min_hours=rules.min_hours_day, **around)

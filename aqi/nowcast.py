@@ -12,7 +12,8 @@ no lower bound on w (``hours=8, min_weight=0``).
 
 Evaluated for a whole ``stations × hours`` array: window minima/maxima by doubling and
 the weighted sums by Horner's scheme over the lags (a loop over the 12 lags, never over
-values). NaN = missing.
+values), numerator and denominator in one stacked array so each lag costs one multiply
+and one add. NaN = missing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aqi.averaging import trailing_count, trailing_reduce
+from aqi.bounds import at_least
 
 FloatArray = npt.NDArray[np.float64]
 NowcastForm = Literal["normalised", "literal"]
@@ -84,29 +86,32 @@ def nowcast(
     c = np.asarray(hourly, dtype=np.float64)
     if form not in ("normalised", "literal"):
         raise ValueError(f"unknown NowCast form {form!r}")
+    n = c.shape[-1]
     valid = ~np.isnan(c)
-    filled = np.where(valid, c, 0.0)
-    valid_weight = valid.astype(np.float64)
+    # The terms of both sums side by side, so one multiply and one add per lag serve the
+    # numerator and the denominator: terms[0] = c with missing hours as 0, terms[1] = 1
+    # for a valid hour and 0 for a missing one (dropped from both sums).
+    terms = np.empty((2, *c.shape))
+    np.copyto(terms[0], c)
+    np.copyto(terms[0], 0.0, where=~valid)
+    np.copyto(terms[1], valid)
 
     low = trailing_reduce(c, hours, np.fmin)
     high = trailing_reduce(c, hours, np.fmax)
     weight = np.ones_like(c)
     np.divide(low, high, out=weight, where=high > 0)
-    np.maximum(weight, min_weight, out=weight)
+    at_least(weight, min_weight, out=weight)
 
-    # Horner over the lags: num = Σ_k w^k c[t-k], den = Σ_k w^k valid[t-k].
-    num = np.zeros_like(c)
-    den = np.zeros_like(c)
-    for lag in range(hours - 1, -1, -1):
-        if lag < hours - 1:
-            num *= weight
-            den *= weight
-        if lag == 0:
-            num += filled
-            den += valid_weight
-        elif lag < c.shape[-1]:
-            num[..., lag:] += filled[..., :-lag]
-            den[..., lag:] += valid_weight[..., :-lag]
+    # Horner over the lags, oldest first: sums[0] = num = Σ_k w^k c[t-k] and
+    # sums[1] = den = Σ_k w^k valid[t-k]. Multiplying by w each step gives the powers
+    # without computing any w^k, in the same order of operations for every hour.
+    oldest = hours - 1
+    sums = np.zeros_like(terms)
+    _add_lagged(sums, terms, oldest, n)
+    for lag in range(oldest - 1, -1, -1):
+        sums *= weight
+        _add_lagged(sums, terms, lag, n)
+    num, den = sums[0], sums[1]
 
     enough = trailing_count(valid, recent_hours) >= min_recent
     enough &= den > 0  # only w = 0 with c1 missing: no defined weight for any hour
@@ -116,3 +121,9 @@ def nowcast(
         halves = enough & (weight == 0.5)
         value[halves] = 0.5 * num[halves]
     return Nowcast(value, trailing_count(valid, hours))
+
+
+def _add_lagged(sums: FloatArray, terms: FloatArray, lag: int, n: int) -> None:
+    """``sums[..., t] += terms[..., t - lag]`` where ``t - lag`` is inside the array."""
+    if lag < n:
+        sums[..., lag:] += terms[..., : n - lag]

@@ -181,12 +181,14 @@ def combine_subindices(
         # Strictly greater: an equal later pollutant never takes over (tie order).
         higher = values > best
         np.copyto(best, values, where=higher)
-        dominant[higher] = position
+        np.copyto(dominant, position, where=higher)
         if pollutant in PM_POLLUTANTS:
             has_pm |= ~np.isnan(values)
+    # copyto(where=) rather than boolean indexing: the same values, without gathering
+    # the positions first.
     no_aqi = ~has_pm
-    best[no_aqi] = np.nan
-    dominant[no_aqi] = -1
+    np.copyto(best, np.nan, where=no_aqi)
+    np.copyto(dominant, -1, where=no_aqi)
     return best, dominant, has_pm
 
 
@@ -211,10 +213,13 @@ def build_result(
         any_seen |= seen
         if check_pollutant(key.split("_")[0]) in PM_POLLUTANTS:
             pm_seen |= seen
-    reason = np.full(shape, MissingReason.NO_DATA, dtype=np.int8)
-    reason[any_seen] = MissingReason.NO_PM
-    reason[pm_seen] = MissingReason.INSUFFICIENT_DATA
-    reason[has_pm] = MissingReason.NONE
+    # NO_DATA (1), + 1 = NO_PM (2) where any pollutant was seen, + 1 more =
+    # INSUFFICIENT_DATA (3) where PM was seen (PM is one of them); NONE (0) with an AQI.
+    # Arithmetic on small ints instead of masked writes.
+    reason = any_seen.astype(np.int8)
+    reason += pm_seen
+    reason += MissingReason.NO_DATA
+    reason *= ~has_pm
     return AqiResult(
         method=method,
         period=period,

@@ -2,8 +2,8 @@
 
     I = (I_hi − I_lo) / (BP_hi − BP_lo) × (C − BP_lo) + I_lo
 
-evaluated for whole arrays at once (``numpy.interp`` over the table's points; no Python
-loop over values). Each method's rules:
+evaluated for whole arrays at once (:func:`aqi.interpolation.interpolate`, equal to
+``numpy.interp`` over the table's points; no Python loop over values). Each method's rules:
 
 * ``vn_1459_2019``: full precision, no truncation; C ≥ the level-8 breakpoint → 500;
   O3 8-h above 400 µg/m³ → not computed (NaN) (1459 §2.2, Công thức 1–2; spec §1.4).
@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from aqi.bounds import at_least
 from aqi.breakpoints import BreakpointTable, breakpoint_table
+from aqi.interpolation import interpolate
 from aqi.rounding import truncate
 from aqi.units import convert
 
@@ -52,14 +54,13 @@ def interpolate_subindex(conc: npt.ArrayLike, table: BreakpointTable) -> FloatAr
     .. [2] EPA-454/B-24-002 (2024), "Calculating the AQI", Equation 1, Table 6;
        spec §3.2.
     """
-    # Negative readings are clamped (spec §5.8); np.maximum keeps NaN as NaN.
-    c = np.maximum(np.asarray(conc, dtype=np.float64), 0.0)
+    # Negative readings are clamped (spec §5.8); NaN stays NaN.
+    c = at_least(conc, 0.0)
     if table.truncation_decimals is not None:
         c = truncate(c, table.truncation_decimals)
-    xp = np.array(table.conc_points)
-    fp = np.array(table.index_points)
+    fp = table.index_points
     right = fp[-1] if table.above_top == "cap" else np.nan
-    result: FloatArray = np.interp(c, xp, fp, left=np.nan, right=right)
+    result = interpolate(c, table.conc_points, fp, right)
     if table.above_top == "extrapolate":
         beyond = c > table.top
         if beyond.any():
@@ -121,7 +122,7 @@ def us_so2_hourly_subindex(conc_1h: npt.ArrayLike, method: str = "us_epa_2024") 
        AirNow-Tech "Daily and Hourly AQI – Other pollutants"; spec §3.3.
     """
     rows_1h, _ = _so2_rows(method)
-    ppb = truncate(np.maximum(to_table_unit(conc_1h, rows_1h), 0.0), 0)
+    ppb = truncate(at_least(to_table_unit(conc_1h, rows_1h), 0.0), 0)
     result = interpolate_subindex(ppb, rows_1h)
     result[ppb >= 305.0] = 200.0
     return result
@@ -140,8 +141,8 @@ def us_so2_daily_subindex(
     .. [1] EPA-454/B-24-002 (2024), "Calculating AQI values for SO2"; spec §3.3.
     """
     rows_1h, rows_24h = _so2_rows(method)
-    ppb_1h = truncate(np.maximum(to_table_unit(max_1h, rows_1h), 0.0), 0)
-    ppb_24h = truncate(np.maximum(to_table_unit(mean_24h, rows_24h), 0.0), 0)
+    ppb_1h = truncate(at_least(to_table_unit(max_1h, rows_1h), 0.0), 0)
+    ppb_24h = truncate(at_least(to_table_unit(mean_24h, rows_24h), 0.0), 0)
     result = interpolate_subindex(ppb_1h, rows_1h)
     high = ppb_1h >= 305.0
     by_24h = interpolate_subindex(ppb_24h[high], rows_24h)

@@ -34,6 +34,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core (numpy ufuncs are
 import numpy as np
 
 from aqi import daily_aqi, hourly_aqi, subindex
+from aqi.hourly import BLOCK_CELLS
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_AQI_DIR = ROOT / ".aqm" / "bench" / "python-aqi"
@@ -292,7 +293,7 @@ daily {r["daily_peak_mb"]:.0f} MB = {r["daily_peak_mb"] / r["input_mb"]:.2f}× t
 itself holds, per station-hour, the AQI (rounded and unrounded), category, dominant
 pollutant, 3 sub-indices, 3 concentrations (2 NowCasts), 3 counts, reason and flag
 (≈ 74 bytes vs 24 bytes of input); temporaries stay small because stations are computed
-in blocks of 32 k station-hours.
+in blocks of {BLOCK_CELLS // 1024} k station-hours.
 """
 
 
@@ -301,14 +302,18 @@ def _loop_note(ratio: float) -> str:
         return ""
     return f"""The ≥ 300× target against the pure-Python loop is **missed** ({ratio:,.0f}×). Why: the
 baseline is cheap per value (a few float operations and comparisons, ~4 µs per
-station-hour in CPython), while the engine is memory-bound — each PM pollutant takes about
-70 whole-array passes (the 12-lag Horner sums for numerator and denominator, windowed
-min/max by doubling, window counts, interpolation), and the result it returns is ~3× the
-input, so about a third of the time is writing (and, on this VM, first touching) ~650 MB
-of output. Already done: cache-sized station blocks (32 k station-hours; 16 k and 64 k
-were slower), doubling for window min/max, Horner instead of powers, `numpy.interp` for
-the tables. What would close the gap: a compiled per-station NowCast kernel fusing the
-passes (numba or C — a new dependency, not added), or returning fewer arrays.
+sub-index in CPython), while the engine is memory-bound. Each PM NowCast still takes
+about 65 whole-array passes, two thirds of them the 11 Horner steps (multiply, add) over
+numerator and denominator, which numpy can neither fuse nor reorder without changing the
+last bit of the result; and the result is ~3× the input: writing and first touching its
+~660 MB costs 0.1 s on a quiet machine and much more when this shared VM has to fault the
+memory in (kernel time varied 0.08–0.8 s per call). Already done: NowCast numerator and
+denominator stacked (one multiply and one add per lag), window min/max by doubling
+written once per level, int16 window counts, segment search by one comparison per
+breakpoint instead of `numpy.interp`'s per-value binary search, categories by counting,
+bounds on numpy's vectorised loops, 64 k station-hour blocks. What would close the gap
+for good: a compiled per-station NowCast kernel fusing the passes (numba or C — a new
+dependency, not added), or returning fewer arrays.
 """
 
 
