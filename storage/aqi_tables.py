@@ -1,9 +1,10 @@
 """The ``aqi_hourly`` and ``aqi_daily`` tables: set-based upserts of computed indices.
 
 Rows arrive as numpy column arrays. They are packed into fixed-width records, sent with
-one binary ``COPY`` into a temporary staging table and merged with one ``INSERT … ON
-CONFLICT DO UPDATE``; rows whose values did not change are left alone, so recomputing
-changes nothing (idempotence; ``computed_at`` then keeps the first computation's time).
+one binary ``COPY`` into a temporary staging table and merged with an ``UPDATE`` of the
+stored rows whose values changed and an ``INSERT`` of the keys not stored yet; rows
+whose values did not change are left alone, so recomputing changes nothing
+(idempotence; ``computed_at`` then keeps the first computation's time).
 
 Text columns travel as small integer codes that the merge turns back into text through
 arrays passed as parameters (PostgreSQL returns NULL for subscript 0, which encodes
@@ -113,11 +114,19 @@ _INDEX_SELECT = """
 _INDEX_COLUMNS = ("aqi", "category", "dominant", *SUBINDEX_COLUMNS)
 
 
+@dataclass(frozen=True)
+class MergeStatements:
+    """The two statements that move a staging table into its table."""
+
+    update_changed: str  # stored rows whose values differ
+    insert_new: str  # keys not stored yet
+
+
 def _merge(
     table: str, key: str, key_select: str, extra: Sequence[str], extra_select: Sequence[str]
-) -> str:
+) -> MergeStatements:
     updated = [*_INDEX_COLUMNS, *extra, "missing_reason", "beyond_index", "method_version"]
-    columns = ["station_id", "standard", key, *updated, "computed_at"]
+    columns = ["station_id", "standard", key, *updated]
     select = [
         "(%(stations)s::text[])[s.station]",
         "(%(standards)s::text[])[s.standard]",
@@ -128,22 +137,28 @@ def _merge(
         "s.beyond_index",
         "(%(methods)s::text[])[s.standard]",
     ]
-    # Unchanged rows are dropped by an anti-join before the upsert: far cheaper than
-    # ON CONFLICT's per-row speculative insertion, and recomputing then writes nothing.
-    return (
-        f"INSERT INTO {table} AS t ({', '.join(columns)})\n"
-        f"SELECT n.*, now() FROM (SELECT {', '.join(select)} FROM staging_{table} AS s) AS n"
-        f"({', '.join(columns[:-1])})\n"
-        f"WHERE NOT EXISTS (SELECT FROM {table} AS o WHERE o.station_id = n.station_id"
-        f" AND o.standard = n.standard AND o.{key} = n.{key}"
-        f" AND o.{key} >= %(key_min)s AND o.{key} <= %(key_max)s"
-        f" AND ({', '.join('o.' + c for c in updated)})"
-        f" IS NOT DISTINCT FROM ({', '.join('n.' + c for c in updated)}))\n"
-        f"ON CONFLICT (station_id, standard, {key}) DO UPDATE SET "
-        + ", ".join(f"{c} = EXCLUDED.{c}" for c in [*updated, "computed_at"])
-        + f"\nWHERE ({', '.join('t.' + c for c in updated)})"
-        f" IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in updated)})"
+    decoded = f"(SELECT {', '.join(select)} FROM staging_{table} AS s) AS n({', '.join(columns)})"
+    key_match = (
+        f"o.station_id = n.station_id AND o.standard = n.standard AND o.{key} = n.{key}"
+        f" AND o.{key} >= %(key_min)s AND o.{key} <= %(key_max)s"  # lets TimescaleDB skip chunks
     )
+    # Changed rows are updated and new keys inserted with a plain INSERT: no row is
+    # rewritten unless its values changed, and new rows avoid ON CONFLICT's speculative
+    # insertion (about as costly as the insertion itself). Safe without ON CONFLICT
+    # because every writer holds the station locks (storage.dirty_queue) of its rows.
+    update_changed = (
+        f"UPDATE {table} AS o SET "
+        + ", ".join(f"{c} = n.{c}" for c in updated)
+        + f", computed_at = now()\nFROM {decoded}\nWHERE {key_match}"
+        f" AND ({', '.join('o.' + c for c in updated)})"
+        f" IS DISTINCT FROM ({', '.join('n.' + c for c in updated)})"
+    )
+    insert_new = (
+        f"INSERT INTO {table} ({', '.join(columns)}, computed_at)\n"
+        f"SELECT n.*, now() FROM {decoded}\n"
+        f"WHERE NOT EXISTS (SELECT FROM {table} AS o WHERE {key_match})"
+    )
+    return MergeStatements(update_changed, insert_new)
 
 
 MERGE_HOURLY = _merge(
@@ -195,7 +210,7 @@ def _stage_and_merge(
     staging: str,
     fields: Sequence[tuple[str, str, str]],
     columns: Mapping[str, npt.NDArray[np.generic]],
-    merge: str,
+    merge: MergeStatements,
     labels: Labels,
     bounds: tuple[object, object] | None,
 ) -> int:
@@ -207,8 +222,11 @@ def _stage_and_merge(
         with cur.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(payload)
         cur.execute(f"ANALYZE {staging}")  # row count and keys: lets the planner pick a join
-        cur.execute(merge, {**labels.params(), "key_min": bounds[0], "key_max": bounds[1]})
-        return cur.rowcount
+        params = {**labels.params(), "key_min": bounds[0], "key_max": bounds[1]}
+        cur.execute(merge.update_changed, params)
+        changed = cur.rowcount
+        cur.execute(merge.insert_new, params)
+        return changed + cur.rowcount
 
 
 def pack_copy_binary(

@@ -11,12 +11,15 @@ such transactions take turns, so the one that commits last has read every readin
 committed before it: without it, each could overwrite the other's fresh hours with
 values computed from a stale neighbour (a lost update).
 
-``aqi_backfill_jobs`` (migration 0004) keeps the cursor of each ``aqm aqi backfill``.
+``aqi_backfill_jobs`` (migration 0004) names each ``aqm aqi backfill`` request;
+``aqi_backfill_progress`` (migration 0006) holds its cursor per station, so station
+groups backfilled in parallel each move their own stations' cursors.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -93,18 +96,46 @@ def known_stations(conn: Connection, station_id: str | None = None) -> list[str]
 
 @dataclass(frozen=True)
 class BackfillJob:
-    """The cursor of one backfill request; days are local days, ``to_day`` inclusive."""
+    """The cursors of one backfill request; days are local days, ``to_day`` inclusive."""
 
     job_key: str
     from_day: dt.date
     to_day: dt.date
     station_id: str | None
-    next_day: dt.date
-    finished: bool
+    cursors: Mapping[str, dt.date]  # station → first day not yet recomputed
+
+    @property
+    def next_day(self) -> dt.date:
+        """The earliest station cursor (``to_day + 1`` when every station is done)."""
+        return min(self.cursors.values(), default=self.to_day + dt.timedelta(days=1))
+
+    @property
+    def station_days_left(self) -> int:
+        return sum(max((self.to_day - day).days + 1, 0) for day in self.cursors.values())
 
 
 def backfill_job_key(from_day: dt.date, to_day: dt.date, station_id: str | None) -> str:
     return f"{from_day.isoformat()}..{to_day.isoformat()}:{station_id or '*'}"
+
+
+_START_JOB = """
+INSERT INTO aqi_backfill_jobs (job_key, from_day, to_day, station_id, next_day)
+VALUES (%(key)s, %(from)s, %(to)s, %(station)s, %(from)s)
+ON CONFLICT (job_key) DO UPDATE SET next_day = EXCLUDED.next_day,
+    started_at = now(), updated_at = now(), finished_at = NULL
+"""
+
+# Stations registered after the job started have no cursor yet: they start at from_day.
+_ADD_STATION_CURSORS = """
+INSERT INTO aqi_backfill_progress (job_key, station_id, next_day)
+SELECT %(key)s, s, %(from)s FROM unnest(%(stations)s::text[]) AS s
+ON CONFLICT (job_key, station_id) DO NOTHING
+"""
+
+_STATION_CURSORS = """
+SELECT station_id, next_day FROM aqi_backfill_progress
+WHERE job_key = %(key)s AND station_id = ANY(%(stations)s::text[])
+"""
 
 
 def open_backfill_job(
@@ -112,36 +143,83 @@ def open_backfill_job(
     from_day: dt.date,
     to_day: dt.date,
     station_id: str | None,
+    stations: Sequence[str],
     *,
     restart: bool = False,
 ) -> BackfillJob:
-    """The job for this request: resumed if unfinished, else (re)started at ``from_day``."""
+    """The job for this request over ``stations``: resumed if unfinished, else (re)started.
+
+    A resumed job keeps each station's cursor; a new, finished or ``restart``-ed one
+    starts every station at ``from_day``.
+    """
     key = backfill_job_key(from_day, to_day, station_id)
+    params = {"key": key, "from": from_day, "to": to_day, "station": station_id,
+              "stations": list(stations)}  # fmt: skip
     with conn.transaction():
         row = conn.execute(
-            "SELECT next_day, finished_at IS NOT NULL FROM aqi_backfill_jobs"
-            " WHERE job_key = %s FOR UPDATE",
+            "SELECT finished_at IS NOT NULL FROM aqi_backfill_jobs WHERE job_key = %s FOR UPDATE",
             (key,),
         ).fetchone()
-        if row is not None and not restart and not row[1]:
-            return BackfillJob(key, from_day, to_day, station_id, _as_date(row[0]), False)
-        conn.execute(
-            "INSERT INTO aqi_backfill_jobs (job_key, from_day, to_day, station_id, next_day)"
-            " VALUES (%(key)s, %(from)s, %(to)s, %(station)s, %(from)s)"
-            " ON CONFLICT (job_key) DO UPDATE SET next_day = EXCLUDED.next_day,"
-            " started_at = now(), updated_at = now(), finished_at = NULL",
-            {"key": key, "from": from_day, "to": to_day, "station": station_id},
-        )
-    return BackfillJob(key, from_day, to_day, station_id, from_day, False)
+        if row is None or restart or row[0]:
+            conn.execute(_START_JOB, params)
+            conn.execute("DELETE FROM aqi_backfill_progress WHERE job_key = %(key)s", params)
+        conn.execute(_ADD_STATION_CURSORS, params)
+        rows = conn.execute(_STATION_CURSORS, params).fetchall()
+    cursors = {str(station): _as_date(day) for station, day in rows}
+    return BackfillJob(key, from_day, to_day, station_id, cursors)
 
 
-def advance_backfill_job(conn: Connection, job_key: str, next_day: dt.date, finished: bool) -> None:
-    """Move the cursor (call inside the transaction that wrote the chunk)."""
-    conn.execute(
-        "UPDATE aqi_backfill_jobs SET next_day = %s, updated_at = now(),"
-        " finished_at = CASE WHEN %s THEN now() END WHERE job_key = %s",
-        (next_day, finished, job_key),
-    )
+_ADVANCE_STATIONS = """
+UPDATE aqi_backfill_progress SET next_day = %(next_day)s
+WHERE job_key = %(key)s AND station_id = ANY(%(stations)s::text[])
+"""
+
+# Under concurrent groups this statement may not see another group's cursors committed
+# meanwhile, so next_day is a lower bound until finish_backfill_job sets it exactly.
+_ADVANCE_JOB = """
+UPDATE aqi_backfill_jobs AS j
+SET next_day = (SELECT min(p.next_day) FROM aqi_backfill_progress AS p
+                WHERE p.job_key = j.job_key),
+    updated_at = now()
+WHERE j.job_key = %(key)s
+"""
+
+
+def advance_backfill_cursors(
+    conn: Connection, job_key: str, stations: Sequence[str], next_day: dt.date
+) -> None:
+    """Move the cursors of ``stations`` (call inside the transaction that wrote the chunk).
+
+    The job row is updated last: it is the only row concurrent groups share, so its lock
+    is held only from here to the commit.
+    """
+    params = {"key": job_key, "stations": list(stations), "next_day": next_day}
+    conn.execute(_ADVANCE_STATIONS, params)
+    conn.execute(_ADVANCE_JOB, params)
+
+
+_FINISH_JOB = """
+UPDATE aqi_backfill_jobs AS j
+SET next_day = coalesce(c.next_day, j.to_day + 1), updated_at = now(),
+    finished_at = CASE WHEN coalesce(c.next_day, j.to_day + 1) > j.to_day THEN now() END
+FROM (SELECT min(next_day) AS next_day FROM aqi_backfill_progress
+      WHERE job_key = %(key)s) AS c
+WHERE j.job_key = %(key)s
+RETURNING j.next_day, j.finished_at IS NOT NULL
+"""
+
+
+def finish_backfill_job(conn: Connection, job_key: str) -> tuple[dt.date, bool]:
+    """Set the job's cursor exactly once its groups stopped.
+
+    Returns the job's first day not yet recomputed by every station, and whether every
+    station is done (the job is then marked finished).
+    """
+    with conn.transaction():
+        row = conn.execute(_FINISH_JOB, {"key": job_key}).fetchone()
+    if row is None:
+        raise LookupError(f"backfill job {job_key!r} vanished")
+    return _as_date(row[0]), bool(row[1])
 
 
 def _as_datetime(value: object) -> dt.datetime:

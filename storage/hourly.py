@@ -84,28 +84,34 @@ AGGREGATE_RANGE = _AGGREGATE.format(
     SELECT {_AGGREGATE_COLUMNS}
     FROM readings AS r
     WHERE r.ts >= %(t_min)s AND r.ts < %(t_max)s
-      AND (%(station_id)s::text IS NULL OR r.station_id = %(station_id)s::text)
+      AND r.station_id = ANY(%(stations)s::text[])
     GROUP BY 1, 2, 3
     """
 )
 
-# Step 2: upsert what is new or changed. Unchanged rows are filtered out before the
-# upsert (an anti-join is much cheaper than ON CONFLICT's per-row speculative insert),
-# so a recomputation that changes nothing writes nothing.
-MERGE_HOURLY = f"""
-INSERT INTO hourly AS h (station_id, parameter, hour, {", ".join(_HOURLY_VALUES)}, computed_at)
+# Step 2: write what is new or changed, in two statements: an UPDATE of the stored rows
+# whose values differ, then a plain INSERT of the keys not stored yet. Unchanged rows
+# are never rewritten (a recomputation that changes nothing writes nothing), and new
+# rows skip ON CONFLICT's speculative insertion, which costs about as much as the
+# insertion itself. A plain INSERT is safe because every writer of these tables holds
+# the station locks of :mod:`storage.dirty_queue` for the rows it writes, so no other
+# transaction can insert the same key between this transaction's check and insert.
+_KEY_MATCH = "o.station_id = s.station_id AND o.parameter = s.parameter AND o.hour = s.hour"
+_IN_BOUNDS = "o.hour >= %(t_min)s AND o.hour < %(t_max)s"  # lets TimescaleDB skip chunks
+
+UPDATE_CHANGED_HOURLY = f"""
+UPDATE hourly AS o SET
+    {", ".join(f"{c} = s.{c}" for c in _HOURLY_VALUES)}, computed_at = now()
+FROM staging_hourly AS s
+WHERE {_KEY_MATCH} AND {_IN_BOUNDS}
+  AND ({", ".join("o." + c for c in _HOURLY_VALUES)})
+      IS DISTINCT FROM ({", ".join("s." + c for c in _HOURLY_VALUES)})
+"""
+
+INSERT_NEW_HOURLY = f"""
+INSERT INTO hourly (station_id, parameter, hour, {", ".join(_HOURLY_VALUES)}, computed_at)
 SELECT s.*, now() FROM staging_hourly AS s
-WHERE NOT EXISTS (
-    SELECT FROM hourly AS o
-    WHERE o.station_id = s.station_id AND o.parameter = s.parameter AND o.hour = s.hour
-      AND o.hour >= %(t_min)s AND o.hour < %(t_max)s
-      AND ({", ".join("o." + c for c in _HOURLY_VALUES)})
-          IS NOT DISTINCT FROM ({", ".join("s." + c for c in _HOURLY_VALUES)})
-)
-ON CONFLICT (station_id, parameter, hour) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in (*_HOURLY_VALUES, "computed_at"))}
-WHERE ({", ".join("h." + c for c in _HOURLY_VALUES)})
-      IS DISTINCT FROM ({", ".join("EXCLUDED." + c for c in _HOURLY_VALUES)})
+WHERE NOT EXISTS (SELECT FROM hourly AS o WHERE {_KEY_MATCH} AND {_IN_BOUNDS})
 """
 
 READ_WINDOWS = """
@@ -157,8 +163,7 @@ def upsert_hourly_for_dirty_hours(
         hours = [h for _, h in station_hours]
         bounds = {"t_min": min(hours), "t_max": max(hours) + dt.timedelta(hours=1)}
         cur.execute(AGGREGATE_DIRTY_HOURS, {"min_completeness": min_completeness, **bounds})
-        cur.execute(MERGE_HOURLY, bounds)
-        return cur.rowcount
+        return _write_staged(cur, bounds)
 
 
 def upsert_hourly_for_range(
@@ -166,17 +171,27 @@ def upsert_hourly_for_range(
     t_min: dt.datetime,
     t_max: dt.datetime,
     min_completeness: float,
-    station_id: str | None = None,
+    stations: Sequence[str],
 ) -> int:
-    """Recompute ``hourly`` for every reading in ``[t_min, t_max)`` (one station or all)."""
+    """Recompute ``hourly`` for every reading of ``stations`` in ``[t_min, t_max)``.
+
+    Returns the number of rows inserted or changed (unchanged rows are not rewritten).
+    """
     bounds = {"t_min": t_min, "t_max": t_max}
     with conn.cursor() as cur:
         cur.execute(
             AGGREGATE_RANGE,
-            {"min_completeness": min_completeness, "station_id": station_id, **bounds},
+            {"min_completeness": min_completeness, "stations": list(stations), **bounds},
         )
-        cur.execute(MERGE_HOURLY, bounds)
-        return cur.rowcount
+        return _write_staged(cur, bounds)
+
+
+def _write_staged(cur: psycopg.Cursor[tuple[object, ...]], bounds: dict[str, dt.datetime]) -> int:
+    """Move the staged hourly means into ``hourly``: changed rows, then new ones."""
+    cur.execute(UPDATE_CHANGED_HOURLY, bounds)
+    changed = cur.rowcount
+    cur.execute(INSERT_NEW_HOURLY, bounds)
+    return changed + cur.rowcount
 
 
 def read_hourly_windows(

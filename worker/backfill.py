@@ -1,21 +1,32 @@
-"""Recompute history (``aqm aqi backfill``): chunks of local days, resumable.
+"""Recompute history (``aqm aqi backfill``): station groups in parallel, chunks of days, resumable.
 
-Each chunk of days is recomputed in one transaction that also moves the job's cursor
-in ``aqi_backfill_jobs``, so an interrupted backfill (Ctrl-C, SIGTERM, a crash) resumes
-at the first chunk not committed when the same command runs again. A job that finished
-starts over when asked again (the user wants the range recomputed); ``restart`` forces
-a fresh start of an unfinished one.
+The stations are dealt into groups (by default one per CPU), each backfilled on its own
+connection and thread. A group recomputes one chunk of days per transaction, which
+also moves its stations' cursors in ``aqi_backfill_progress``, so an interrupted
+backfill (Ctrl-C, SIGTERM, a crash) resumes every station at the first chunk not
+committed when the same command runs again — with any number of groups. A job that
+finished starts over when asked again (the user wants the range recomputed);
+``restart`` forces a fresh start of an unfinished one.
 
-A chunk recomputes ``hourly`` from the readings of its days, then the AQI exactly as
-the worker does for late data, so a backfill and the live worker agree row for row.
+A chunk recomputes ``hourly`` from the readings of its stations and days, then the AQI
+exactly as the worker does for late data, so a backfill and the live worker agree row
+for row, and a parallel backfill agrees with a serial one. Groups never share a
+station, and the station locks (:mod:`storage.dirty_queue`) make a group and a running
+worker take turns on a station.
+
+Threads suffice for parallelism: a group's time is spent waiting for PostgreSQL, which
+does the work in its own process per connection, and psycopg releases the GIL while
+waiting.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -29,21 +40,53 @@ from worker.timeline import LocalCalendar
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_DAYS = 14
-
-ChunkCallback = Callable[[dt.date, dt.date, BatchReport], None]
+MAX_CHUNK_ATTEMPTS = 3
+"""A chunk rolled back by a deadlock or serialization failure is tried again this often."""
 
 
 class UnknownStationError(ValueError):
     """The station given to a backfill is not in the registry."""
 
 
+@dataclass(frozen=True)
+class ChunkDone:
+    """One committed chunk of one station group."""
+
+    first_day: dt.date
+    last_day: dt.date
+    stations: tuple[str, ...]
+    report: BatchReport
+
+    @property
+    def station_days(self) -> int:
+        return ((self.last_day - self.first_day).days + 1) * len(self.stations)
+
+
+ChunkCallback = Callable[[ChunkDone], None]
+
+
 @dataclass
 class BackfillSummary:
     job: BackfillJob
-    resumed_from: dt.date | None  # the day an unfinished job resumed at
-    days_done: int  # days recomputed by this run
+    resumed_from: dt.date | None  # the earliest day an unfinished job resumed at
+    days_done: int  # days the job's cursor (its earliest station) moved in this run
     finished: bool  # False when stopped early
     report: BatchReport
+    groups: int  # station groups run in parallel
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every group of one run shares."""
+
+    database_url: str
+    settings: Settings
+    calendar: LocalCalendar
+    job: BackfillJob
+    chunk_days: int
+    now: dt.datetime | None
+    should_stop: Callable[[], bool]
+    chunk_done: ChunkCallback
 
 
 def run_backfill(
@@ -54,6 +97,7 @@ def run_backfill(
     *,
     station_id: str | None = None,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
+    parallelism: int | None = None,
     restart: bool = False,
     stop: threading.Event | None = None,
     on_start: Callable[[BackfillJob], None] | None = None,
@@ -72,51 +116,139 @@ def run_backfill(
         One station instead of all registered stations.
     chunk_days : int
         Days per transaction.
+    parallelism : int, optional
+        Station groups backfilled at once, each on its own connection (default: the
+        number of CPUs; never more than the stations left).
     restart : bool
         Start an unfinished job over instead of resuming it.
     stop : threading.Event, optional
-        Checked between chunks: the chunk in flight is committed, then the run stops.
+        Checked between chunks: the chunks in flight are committed, then the run stops.
     on_start, on_chunk : callables, optional
-        Progress hooks: the job when it opens; each chunk's first and last day and report.
+        Progress hooks: the job when it opens; each committed chunk (called from one
+        group at a time).
     """
     if from_day > to_day:
         raise ValueError(f"--from {from_day} is after --to {to_day}")
     if chunk_days < 1:
         raise ValueError(f"chunk_days must be >= 1, got {chunk_days}")
+    if parallelism is not None and parallelism < 1:
+        raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     calendar = LocalCalendar.for_timezone(settings.timezone)
-    total = BatchReport()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        prepare(conn)
         stations = dirty_queue.known_stations(conn, station_id)
         if station_id is not None and not stations:
             raise UnknownStationError(f"station {station_id!r} is not in the stations table")
-        job = dirty_queue.open_backfill_job(conn, from_day, to_day, station_id, restart=restart)
-        resumed = job.next_day if job.next_day != from_day else None
-        if resumed:
-            log.info("resuming backfill %s at %s", job.job_key, resumed)
-        if on_start:
-            on_start(job)
-        day = job.next_day
-        days_done = 0
-        while day <= to_day and (stop is None or not stop.is_set()):
-            last = min(day + dt.timedelta(days=chunk_days - 1), to_day)
+        job = dirty_queue.open_backfill_job(
+            conn, from_day, to_day, station_id, stations, restart=restart
+        )
+    resumed = max(job.cursors.values(), default=from_day) > from_day
+    if resumed:
+        log.info("resuming backfill %s at %s", job.job_key, job.next_day)
+    if on_start:
+        on_start(job)
+
+    groups = station_groups(job.cursors, to_day, parallelism or os.cpu_count() or 1)
+    total = BatchReport()
+    callback_lock = threading.Lock()
+    failed = threading.Event()
+
+    def chunk_done(chunk: ChunkDone) -> None:
+        with callback_lock:  # one callback at a time: progress bars, lists in tests
+            total.add(chunk.report)
+            if on_chunk:
+                on_chunk(chunk)
+
+    run = _Run(
+        database_url, settings, calendar, job, chunk_days, now,
+        should_stop=lambda: failed.is_set() or (stop is not None and stop.is_set()),
+        chunk_done=chunk_done,
+    )  # fmt: skip
+    _run_groups(run, groups, failed)
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        next_day, finished = dirty_queue.finish_backfill_job(conn, job.job_key)
+    total.stations = len(stations)
+    days_done = (next_day - job.next_day).days
+    return BackfillSummary(
+        job, job.next_day if resumed else None, days_done, finished, total, len(groups)
+    )
+
+
+def station_groups(
+    cursors: Mapping[str, dt.date], to_day: dt.date, parallelism: int
+) -> list[list[str]]:
+    """Deal the stations with days left into at most ``parallelism`` groups.
+
+    Stations are dealt in order of their cursor, so each group holds about as many
+    stations, with cursors as close as possible (a group's chunk starts at its earliest
+    cursor).
+    """
+    pending = sorted((day, station) for station, day in cursors.items() if day <= to_day)
+    n_groups = min(parallelism, len(pending))
+    groups: list[list[str]] = [[] for _ in range(n_groups)]
+    for i, (_day, station) in enumerate(pending):
+        groups[i % n_groups].append(station)
+    return groups
+
+
+def _run_groups(run: _Run, groups: Sequence[list[str]], failed: threading.Event) -> None:
+    """Backfill each group on its own thread; the first error stops the others."""
+    if len(groups) <= 1:
+        for group in groups:
+            _backfill_group(run, group)
+        return
+    with ThreadPoolExecutor(len(groups), thread_name_prefix="backfill") as pool:
+        futures = [pool.submit(_backfill_group, run, group) for group in groups]
+        for future in futures:
+            if future.exception() is not None:
+                failed.set()  # the others commit their chunk in flight, then stop
+        for future in futures:
+            future.result()  # re-raises the first group's error
+
+
+def _backfill_group(run: _Run, stations: list[str]) -> None:
+    """Chunk after chunk of days for one station group, on one connection."""
+    job = run.job
+    cursors = {station: job.cursors[station] for station in stations}
+    day = min(cursors.values())
+    with psycopg.connect(run.database_url, autocommit=True) as conn:
+        prepare(conn)
+        while day <= job.to_day and not run.should_stop():
+            last = min(day + dt.timedelta(days=run.chunk_days - 1), job.to_day)
+            # A station whose cursor lies further on (an earlier run with other groups)
+            # waits until the chunk reaches it; redoing a day it did is harmless.
+            members = tuple(s for s in stations if cursors[s] <= last)
+            report = _commit_chunk(conn, run, members, day, last)
+            log.info("backfill %s … %s, %d stations: %s", day, last, len(members),
+                     report.describe())  # fmt: skip
+            following = last + dt.timedelta(days=1)
+            cursors.update(dict.fromkeys(members, following))
+            run.chunk_done(ChunkDone(day, last, members, report))
+            day = following
+
+
+def _commit_chunk(
+    conn: psycopg.Connection[tuple[object, ...]],
+    run: _Run,
+    stations: tuple[str, ...],
+    first: dt.date,
+    last: dt.date,
+) -> BatchReport:
+    """Recompute one chunk and move its stations' cursors in one transaction."""
+    for attempt in range(1, MAX_CHUNK_ATTEMPTS + 1):
+        try:
             with conn.transaction():
                 report = recompute_days(
-                    conn,
-                    stations,
-                    day,
-                    last,
-                    min_completeness=settings.hourly_min_completeness,
-                    calendar=calendar,
-                    station_id=station_id,
-                    now=now,
+                    conn, stations, first, last,
+                    min_completeness=run.settings.hourly_min_completeness,
+                    calendar=run.calendar, now=run.now,
+                )  # fmt: skip
+                dirty_queue.advance_backfill_cursors(
+                    conn, run.job.job_key, stations, last + dt.timedelta(days=1)
                 )
-                following = last + dt.timedelta(days=1)
-                dirty_queue.advance_backfill_job(conn, job.job_key, following, last == to_day)
-            log.info("backfill %s … %s: %s", day, last, report.describe())
-            total.add(report)
-            days_done += (last - day).days + 1
-            if on_chunk:
-                on_chunk(day, last, report)
-            day = following
-    return BackfillSummary(job, resumed, days_done, day > to_day, total)
+            return report
+        except psycopg.errors.TransactionRollback as exc:
+            if attempt == MAX_CHUNK_ATTEMPTS:
+                raise
+            log.warning("backfill %s … %s rolled back (%s); retrying", first, last, exc.sqlstate)
+    raise AssertionError("unreachable")

@@ -133,14 +133,12 @@ def recompute_days(
     *,
     min_completeness: float,
     calendar: LocalCalendar,
-    station_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> BatchReport:
-    """Recompute every station-hour with readings in local days ``first_day…last_day``.
+    """Recompute every station-hour of ``stations`` with readings in ``first_day…last_day``.
 
-    Call inside a transaction. ``stations`` are the stations concerned (all, or the one
-    named ``station_id``). Hours and days that depend on the range (the 11 hours after
-    it, the neighbouring days) are recomputed as for late data.
+    Call inside a transaction. Hours and days that depend on the range (the 11 hours
+    after it, the neighbouring days) are recomputed as for late data.
     """
     report = BatchReport()
     started = time.perf_counter()
@@ -148,7 +146,7 @@ def recompute_days(
     t_max = calendar.day_start(last_day + dt.timedelta(days=1))
     dirty_queue.lock_stations(conn, list(stations))
     report.rows_written += hourly.upsert_hourly_for_range(
-        conn, t_min, t_max, min_completeness, station_id
+        conn, t_min, t_max, min_completeness, stations
     )
     station_index, hours = hourly.aggregated_station_hours(conn, stations)
     report.timings.hourly = time.perf_counter() - started

@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -26,7 +27,7 @@ from aqm.settings import load_settings
 
 if TYPE_CHECKING:
     from storage.dirty_queue import BackfillJob
-    from worker.recompute import BatchReport
+    from worker.backfill import ChunkDone
 
 
 def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,8 +40,9 @@ def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
             "committed with the job's cursor (table aqi_backfill_jobs). Interrupted runs "
             "resume where they stopped when the same command is run again; a finished "
             "range is recomputed from the start. Hours and days that depend on the range "
-            "(the 11 hours after it, neighbouring days) are recomputed too. "
-            "SIGTERM/SIGINT: finish the chunk in flight, then stop."
+            "(the 11 hours after it, neighbouring days) are recomputed too. Stations are "
+            "split into --parallel groups, each on its own database connection. "
+            "SIGTERM/SIGINT: finish the chunks in flight, then stop."
         ),
     )
     p.add_argument("--from", dest="from_day", required=True, type=_date, metavar="DATE",
@@ -50,6 +52,9 @@ def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--station", metavar="ID", help="only this station (default: all)")
     p.add_argument("--chunk-days", type=int, default=14, metavar="N",
                    help="days per transaction (default 14)")
+    p.add_argument("--parallel", type=int, default=None, metavar="N",
+                   help="station groups backfilled at once, one connection each "
+                        "(default: the number of CPUs)")
     p.add_argument("--restart", action="store_true",
                    help="start an interrupted backfill of this range over instead of resuming")
     p.add_argument("--database-url", help="override AQM_DATABASE_URL")
@@ -70,41 +75,44 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"--from {args.from_day} is after --to {args.to_day}")
     if args.chunk_days < 1:
         raise CliError(f"--chunk-days must be at least 1, got {args.chunk_days}")
+    if args.parallel is not None and args.parallel < 1:
+        raise CliError(f"--parallel must be at least 1, got {args.parallel}")
     settings = load_settings()
     url = args.database_url or settings.database_url
-    total_days = (args.to_day - args.from_day).days + 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())
 
+    # Progress counts station-days: parallel groups each advance their own stations.
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days · {task.fields[rate]}"),
+        TextColumn("station-days · {task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ) as progress:
-        task = progress.add_task("backfill", total=total_days, rate="")
+        task = progress.add_task("backfill", total=None, rate="")
         done_hours = 0
-        seconds = 0.0
+        started = time.perf_counter()
 
         def on_start(job: BackfillJob) -> None:
-            progress.update(task, completed=(job.next_day - args.from_day).days,
+            total = len(job.cursors) * ((args.to_day - args.from_day).days + 1)
+            progress.update(task, total=total, completed=total - job.station_days_left,
                             description=f"backfill {args.from_day}…{args.to_day}")
 
-        def on_chunk(first: dt.date, last: dt.date, report: BatchReport) -> None:
-            nonlocal done_hours, seconds
-            done_hours += report.station_hours
-            seconds += report.timings.total
+        def on_chunk(chunk: ChunkDone) -> None:
+            nonlocal done_hours
+            done_hours += chunk.report.station_hours
+            seconds = time.perf_counter() - started
             rate = f"{done_hours / seconds:,.0f} station-hours/s" if seconds else ""
-            progress.update(task, advance=(last - first).days + 1, rate=rate)
+            progress.update(task, advance=chunk.station_days, rate=rate)
 
         try:
             summary = run_backfill(
                 url, settings, args.from_day, args.to_day,
-                station_id=args.station, chunk_days=args.chunk_days, restart=args.restart,
-                stop=stop, on_start=on_start, on_chunk=on_chunk,
+                station_id=args.station, chunk_days=args.chunk_days, parallelism=args.parallel,
+                restart=args.restart, stop=stop, on_start=on_start, on_chunk=on_chunk,
             )  # fmt: skip
         except UnknownStationError as exc:
             raise CliError(f"--station: {exc}") from exc

@@ -42,7 +42,7 @@ SELECT DISTINCT station_id, time_bucket(INTERVAL '1 hour', ts) FROM inserted
 def db(clean_db: str) -> str:
     """Superuser URL of an emptied database (backfill cursors included)."""
     with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("TRUNCATE aqi_backfill_jobs")
+        conn.execute("TRUNCATE aqi_backfill_jobs CASCADE")  # and their station cursors
     return clean_db
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from aqm.commands.backfill import add_backfill_parser
 from aqm.settings import Settings
-from worker.backfill import UnknownStationError, run_backfill
+from worker.backfill import ChunkDone, UnknownStationError, run_backfill, station_groups
 from worker.service import drain_once
 
 pytestmark = pytest.mark.services
@@ -74,21 +74,22 @@ def test_interrupted_backfill_resumes_where_it_stopped(
     stop = threading.Event()
     chunks: list[tuple[dt.date, dt.date]] = []
 
-    def stop_after_two(first: dt.date, end: dt.date, _report: object) -> None:
-        chunks.append((first, end))
+    def stop_after_two(chunk: ChunkDone) -> None:
+        chunks.append((chunk.first_day, chunk.last_day))
         if len(chunks) == 2:
             stop.set()
 
-    first_run = run_backfill(worker_url, settings, FIRST, last, chunk_days=3, stop=stop,
-                             on_chunk=stop_after_two)  # fmt: skip
+    # One group: the chunks run one after the other, so the cursor is exact.
+    first_run = run_backfill(worker_url, settings, FIRST, last, chunk_days=3, parallelism=1,
+                             stop=stop, on_chunk=stop_after_two)  # fmt: skip
     assert not first_run.finished and first_run.days_done == 6
     with psycopg.connect(history) as conn:
         cursor = conn.execute("SELECT next_day, finished_at FROM aqi_backfill_jobs").fetchall()
     assert cursor == [(FIRST + dt.timedelta(days=6), None)]
 
     resumed_chunks: list[dt.date] = []
-    second_run = run_backfill(worker_url, settings, FIRST, last, chunk_days=3,
-                              on_chunk=lambda a, _b, _r: resumed_chunks.append(a))  # fmt: skip
+    second_run = run_backfill(worker_url, settings, FIRST, last, chunk_days=3, parallelism=1,
+                              on_chunk=lambda c: resumed_chunks.append(c.first_day))  # fmt: skip
     assert second_run.finished and second_run.resumed_from == FIRST + dt.timedelta(days=6)
     assert resumed_chunks == [FIRST + dt.timedelta(days=6), FIRST + dt.timedelta(days=9)]
     assert snapshot() == reference
@@ -108,6 +109,124 @@ def test_backfill_of_one_station_and_unknown_station(
     assert stations == [("BN02",)]
     with pytest.raises(UnknownStationError, match="BN99"):
         run_backfill(worker_url, settings, FIRST, FIRST, station_id="BN99")
+
+
+@pytest.fixture
+def five_stations(
+    db: str, add_station: Callable[..., None], add_readings: Callable[..., int],
+    series: Callable[..., list[Any]],
+) -> str:  # fmt: skip
+    """Ten days of five stations with different levels and gaps (groups of unequal size)."""
+    for i in range(5):
+        station = f"BN{i + 1:02d}"
+        add_station(station)
+        values: list[float | None] = [20.0 + 15 * i + (h * (i + 3)) % 40 for h in range(240)]
+        values[30 * i : 30 * i + 8] = [None] * 8
+        add_readings(series(station, "pm25", START, values)
+                     + series(station, "pm10", START, [2 * v if v else None for v in values])
+                     + series(station, "no2", START, [40.0 + i] * 240))  # fmt: skip
+    return db
+
+
+def _truncate_aggregates(db: str) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("TRUNCATE hourly, aqi_hourly, aqi_daily")
+
+
+def test_parallel_backfill_equals_serial_row_for_row(
+    five_stations: str, worker_url: str, settings: Settings, snapshot: Callable[[], Any]
+) -> None:
+    last = FIRST + dt.timedelta(days=9)
+    reference = _drain_reference(five_stations, settings, snapshot)
+    _truncate_aggregates(five_stations)
+    serial = run_backfill(worker_url, settings, FIRST, last, chunk_days=4, parallelism=1)
+    assert serial.groups == 1 and serial.finished
+    serial_rows = snapshot()
+    assert serial_rows == reference
+    _truncate_aggregates(five_stations)
+    parallel = run_backfill(worker_url, settings, FIRST, last, chunk_days=4, parallelism=3)
+    assert parallel.groups == 3 and parallel.finished and parallel.days_done == 10
+    assert snapshot() == serial_rows
+    assert parallel.report.rows_written == serial.report.rows_written
+    assert parallel.report.station_hours == serial.report.station_hours
+    # Over stored, unchanged values a second backfill writes nothing, stamps untouched.
+    with psycopg.connect(five_stations) as conn:
+        stamps = conn.execute("SELECT max(computed_at) FROM aqi_hourly").fetchall()
+    again = run_backfill(worker_url, settings, FIRST, last, chunk_days=4, parallelism=2)
+    assert again.report.rows_written == 0 and snapshot() == serial_rows
+    with psycopg.connect(five_stations) as conn:
+        assert conn.execute("SELECT max(computed_at) FROM aqi_hourly").fetchall() == stamps
+
+
+def test_backfill_over_stored_rows_rewrites_only_what_changed(
+    five_stations: str, worker_url: str, settings: Settings, snapshot: Callable[[], Any]
+) -> None:
+    last = FIRST + dt.timedelta(days=9)
+    run_backfill(worker_url, settings, FIRST, last, chunk_days=3, parallelism=2)
+    # One PM2.5 reading corrected in place (no queue row: only a backfill sees it).
+    changed_hour = START + dt.timedelta(hours=50)
+    with psycopg.connect(five_stations, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE readings SET value = value + 100 WHERE station_id = 'BN02'"
+            " AND parameter = 'pm25' AND ts >= %s AND ts < %s",
+            (changed_hour, changed_hour + dt.timedelta(hours=1)),
+        )
+    rerun = run_backfill(worker_url, settings, FIRST, last, chunk_days=3, parallelism=2)
+    # The hourly mean, at most the 12 NowCast hours per standard and 2 days per standard.
+    assert 1 < rerun.report.rows_written <= 1 + 2 * 12 + 2 * 2
+    assert snapshot() == _drain_reference(five_stations, settings, snapshot)
+
+
+def test_interrupted_parallel_backfill_resumes_every_station(
+    five_stations: str, worker_url: str, settings: Settings, snapshot: Callable[[], Any]
+) -> None:
+    last = FIRST + dt.timedelta(days=9)
+    reference = _drain_reference(five_stations, settings, snapshot)
+    _truncate_aggregates(five_stations)
+    stop = threading.Event()
+    first_run = run_backfill(worker_url, settings, FIRST, last, chunk_days=2, parallelism=2,
+                             stop=stop, on_chunk=lambda _c: stop.set())  # fmt: skip
+    assert not first_run.finished
+    with psycopg.connect(five_stations) as conn:
+        cursors: dict[str, dt.date] = dict(conn.execute(
+            "SELECT station_id, next_day FROM aqi_backfill_progress").fetchall())  # fmt: skip
+        job = conn.execute("SELECT next_day, finished_at FROM aqi_backfill_jobs").fetchall()
+        daily_days: dict[str, dt.date] = dict(conn.execute(
+            "SELECT station_id, max(day) FROM aqi_daily GROUP BY 1").fetchall())  # fmt: skip
+    assert sorted(cursors) == ["BN01", "BN02", "BN03", "BN04", "BN05"]
+    assert job == [(min(cursors.values()), None)]
+    assert any(day > FIRST for day in cursors.values())  # at least one chunk committed
+    for station, day in cursors.items():  # a cursor never runs ahead of what is stored
+        if day > FIRST:
+            assert daily_days[station] >= day - dt.timedelta(days=1)
+    # Resumed with another number of groups, every station continues at its own cursor.
+    resumed_days: list[tuple[str, dt.date]] = []
+
+    def record(chunk: ChunkDone) -> None:
+        resumed_days.extend((s, chunk.first_day) for s in chunk.stations)
+
+    second = run_backfill(worker_url, settings, FIRST, last, chunk_days=2, parallelism=3,
+                          on_chunk=record)  # fmt: skip
+    assert second.finished and second.resumed_from == min(cursors.values())
+    for station, day in cursors.items():
+        assert min(d for s, d in resumed_days if s == station) == day
+    assert snapshot() == reference
+    with psycopg.connect(five_stations) as conn:
+        assert conn.execute("SELECT next_day, finished_at IS NOT NULL FROM aqi_backfill_jobs"
+                            ).fetchall() == [(last + dt.timedelta(days=1), True)]  # fmt: skip
+
+
+def test_station_groups_are_balanced_and_skip_finished_stations() -> None:
+    to_day = FIRST + dt.timedelta(days=9)
+    cursors = {f"S{i}": FIRST + dt.timedelta(days=i % 3) for i in range(7)}
+    cursors["DONE"] = to_day + dt.timedelta(days=1)
+    groups = station_groups(cursors, to_day, 3)
+    assert sorted(len(g) for g in groups) == [2, 2, 3]
+    assert sorted(s for g in groups for s in g) == sorted(set(cursors) - {"DONE"})
+    assert station_groups(cursors, to_day, 20) == [[s] for s in
+                                                   sorted(set(cursors) - {"DONE"},
+                                                          key=lambda s: (cursors[s], s))]  # fmt: skip
+    assert station_groups({"DONE": cursors["DONE"]}, to_day, 2) == []
 
 
 def _backfill_cli(argv: list[str]) -> int:
