@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aqm.localservices import MosquittoInstance, PostgresInstance, free_port
+from bench.lab import bench_services
 from bench.machine import describe
-from storage.migrate import migrate
 
 N_STATIONS = 20
 TOPIC = "aqm/v1/stations/{}/readings"
@@ -201,21 +197,9 @@ def timed(label: str, fn: Callable[[], float], n_readings: int) -> float:
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="aqm-bench-"))
-    root.chmod(0o755)
-    pg = PostgresInstance(root / "pg", free_port())
-    mq = MosquittoInstance(root / "mq", free_port())
-    pg.start()
-    mq.start()
-    url = pg.url()
-    try:
-        migrate(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.cursor().executemany(
-                "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"
-                " VALUES (%s, %s, 21.18, 106.07, 'fixed_automatic')",
-                [(f"BN-{i:02d}", f"Trạm {i}") for i in range(1, N_STATIONS + 1)],
-            )
+    stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
+    with bench_services("aqm-bench-", stations) as (pg, mq):
+        url = pg.url()
         t0 = datetime(2020, 6, 1, tzinfo=UTC)
         results: dict[str, float] = {}
         print(f"machine: {describe()}")
@@ -308,10 +292,6 @@ def main() -> None:
             f"  ratio aqm batched payloads / naive (1 reading per message): "
             f"{results['batched'] / results['naive_one']:.1f}×"
         )
-    finally:
-        mq.stop()
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,20 +12,15 @@ committed, with the publisher offering far more than ingest absorbs.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-import psycopg
-
-from aqm.localservices import MosquittoInstance, PostgresInstance, free_port, port_open
+from aqm.localservices import free_port, port_open
 from bench.ingest_throughput import N_STATIONS, count_readings, payloads, publish, reset
+from bench.lab import bench_services
 from bench.machine import describe
-from storage.migrate import migrate
 
 INSTANCE_COUNTS = (1, 2, 3)
 
@@ -86,21 +81,9 @@ def measure(
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="aqm-bench-scale-"))
-    root.chmod(0o755)
-    pg = PostgresInstance(root / "pg", free_port())
-    mq = MosquittoInstance(root / "mq", free_port())
-    pg.start()
-    mq.start()
-    url = pg.url()
-    try:
-        migrate(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.cursor().executemany(
-                "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"
-                " VALUES (%s, %s, 21.18, 106.07, 'fixed_automatic')",
-                [(f"BN-{i:02d}", f"Trạm {i}") for i in range(1, N_STATIONS + 1)],
-            )
+    stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
+    with bench_services("aqm-bench-scale-", stations) as (pg, mq):
+        url = pg.url()
         print(f"machine: {describe()}")
         t0 = datetime(2020, 6, 1, tzinfo=UTC)
         workloads = {
@@ -123,10 +106,6 @@ def main() -> None:
         for name, by_n in results.items():
             base = by_n[1]
             print(f"  {name}: " + ", ".join(f"{n}× → {r / base:.2f}" for n, r in by_n.items()))
-    finally:
-        mq.stop()
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

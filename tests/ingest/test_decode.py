@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ingest.decode import MAX_JSON_DEPTH, decode
 from ingest.decode.aqm_json import json_schema
 from ingest.model import Reason, SourceFormat
 from ingest.validate import StationInfo, ValidationPolicy, judge
+from tests.payload_strategies import garbage_payloads
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -133,44 +133,7 @@ def test_local_offset_in_json_is_respected() -> None:
 
 
 @settings(max_examples=3000, deadline=None)
-@given(
-    st.one_of(
-        st.binary(max_size=400),
-        st.text(max_size=300).map(str.encode),
-        st.recursive(
-            st.one_of(
-                st.none(),
-                st.booleans(),
-                st.floats(allow_nan=True),
-                st.integers(),
-                st.text(max_size=20),
-            ),
-            lambda children: st.one_of(
-                st.lists(children, max_size=5),
-                st.dictionaries(
-                    st.sampled_from(
-                        [
-                            "station",
-                            "ts",
-                            "values",
-                            "units",
-                            "status",
-                            "bn",
-                            "bt",
-                            "n",
-                            "v",
-                            "t",
-                            "u",
-                        ]
-                    ),
-                    children,
-                    max_size=6,
-                ),
-            ),
-            max_leaves=20,
-        ).map(lambda doc: json.dumps(doc).encode()),
-    )
-)
+@given(garbage_payloads)
 def test_any_payload_ends_stored_or_rejected_never_raises(payload: bytes) -> None:
     decoded = decode(payload, TZ, NOW, 100_000)
     verdict = judge(decoded, "BN-01", REGISTRY, POLICY, NOW)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from aqm.localservices import MosquittoInstance
 from ingest.decode import decode
 from ingest.validate import StationInfo, ValidationPolicy, judge
+from tests.payload_strategies import garbage_payloads
 
 from .conftest import STATIONS, as_role, count, seed_stations
 from .test_delivery import publish_all
@@ -34,35 +35,6 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 
 TOPIC = "aqm/v1/stations/BN-01/readings"
 REGISTRY = {sid: StationInfo(active=(status == "active")) for sid, status in STATIONS}
-
-json_ish = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=12)),
-    lambda kids: st.one_of(
-        st.lists(kids, max_size=4),
-        st.dictionaries(
-            st.sampled_from(
-                [
-                    "station",
-                    "ts",
-                    "values",
-                    "units",
-                    "status",
-                    "bn",
-                    "bt",
-                    "n",
-                    "v",
-                    "t",
-                    "u",
-                    "pm25",
-                ]
-            ),
-            kids,
-            max_size=5,
-        ),
-    ),
-    max_leaves=12,
-).map(lambda d: json.dumps(d).encode())
-garbage = st.one_of(st.binary(max_size=200), st.text(max_size=120).map(str.encode), json_ish)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +72,7 @@ def service(database_url: str, broker: MosquittoInstance) -> Iterator[subprocess
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(garbage, min_size=20, max_size=40, unique=True))
+@given(st.lists(garbage_payloads, min_size=20, max_size=40, unique=True))
 def test_garbage_ends_stored_or_rejected_and_the_service_survives(
     service: subprocess.Popen[bytes],
     database_url: str,

@@ -26,6 +26,7 @@ from ingest.decode import decode
 from ingest.model import Reading, Reason
 from ingest.parameters import PARAMETERS
 from ingest.validate import StationInfo, ValidationPolicy, judge
+from tests.payload_strategies import json_documents
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
@@ -221,45 +222,8 @@ def test_huge_senml_integer_is_rejected_not_raised(field: str) -> None:
     assert n_read == 0 and n_rej == 1
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.integers()
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    "station",
-                    "ts",
-                    "values",
-                    "units",
-                    "status",
-                    "bn",
-                    "bt",
-                    "n",
-                    "v",
-                    "u",
-                    "t",
-                    "pm25",
-                    "no2",
-                    "co",
-                    "x",
-                ]
-            )
-            | st.text(max_size=8),
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=20,
-)
-
-
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(document=json_values)
+@given(document=json_documents)
 def test_generated_json_documents(document: object) -> None:
     check_case(json.dumps(document, allow_nan=True).encode())
 
