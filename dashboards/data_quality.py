@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.panels import Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
 from dashboards.sql_fragments import LOCAL_TZ, TIME_FROM, TIME_TO
 from dashboards.variables import station_variable
 
@@ -114,11 +114,7 @@ def build() -> Json:
             height=8,
             new_row=True,
             colour_mode="palette-classic",
-            custom={
-                "drawStyle": "bars",
-                "stacking": {"mode": "normal", "group": "A"},
-                "fillOpacity": 80,
-            },
+            custom=STACKED_BARS,
         ),
         Panel(
             "table",

@@ -19,6 +19,13 @@ SqlFormat = Literal["table", "time_series"]
 SCHEMA_VERSION = 39
 GRID_COLUMNS = 24
 
+STACKED_BARS: Json = {
+    "drawStyle": "bars",
+    "stacking": {"mode": "normal", "group": "A"},
+    "fillOpacity": 80,
+}
+"""Field config of a time series drawn as stacked bars (counts per reason or status)."""
+
 
 def sql_query(sql: str, *, ref_id: str = "A", fmt: SqlFormat = "table") -> Json:
     """A raw SQL target for the TimescaleDB data source (what the SDK has no builder for)."""

@@ -10,7 +10,7 @@ from dashboards.aqi_style import (
     category_name_mappings,
 )
 from dashboards.overview import SILENT_MINUTES
-from dashboards.panels import Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
 from dashboards.sql_fragments import (
     CURRENT_AQI_MAX_AGE,
     DAILY_MIN_VALID_HOURS,
@@ -274,15 +274,10 @@ def build() -> Json:
             height=8,
             new_row=True,
             description=(
-                "Mã 01 (hiệu chuẩn) và 02 (lỗi thiết bị) được lưu nhưng không tính vào "
-                "trung bình."
+                "Mã 01 (hiệu chuẩn) và 02 (lỗi thiết bị) được lưu nhưng không tính vào trung bình."
             ),
             colour_mode="palette-classic",
-            custom={
-                "drawStyle": "bars",
-                "stacking": {"mode": "normal", "group": "A"},
-                "fillOpacity": 80,
-            },
+            custom=STACKED_BARS,
         ),
         Panel(
             "timeseries",
