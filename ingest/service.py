@@ -354,7 +354,7 @@ class IngestService:
                 log.warning("could not refresh the station registry: %s", exc)
         message = self._judge(delivery)
         delivery.payload = b""  # the message keeps what it needs; free the rest now
-        if station:
+        if station in self.registry:  # registered only: topics of strangers add no series
             self.metrics.station_last_seen.labels(station=station).set(time.time())
         batch.add(delivery, message)
 
