@@ -37,6 +37,12 @@ def publish(broker: MosquittoInstance, topic: str, payloads: list[bytes]) -> Non
     client.loop_stop()
 
 
+def mosquitto_pub(broker: MosquittoInstance, topic: str, message: str, version: str = "mqttv5") -> None:
+    """Publish with Mosquitto's own command-line client, QoS 1."""
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                    "-V", version, "-t", topic, "-m", message], check=True)  # fmt: skip
+
+
 def rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -67,24 +73,7 @@ async def test_aqm_json_from_mosquitto_pub_is_stored_with_units_converted(
         "values": {"pm25": 41.3, "pm10": 77.0, "no2": 38.1},
         "units": {"no2": "ppb"},
     }
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(broker.port),
-            "-q",
-            "1",
-            "-V",
-            "mqttv5",
-            "-t",
-            "aqm/v1/stations/BN-01/readings",
-            "-m",
-            json.dumps(payload),
-        ],
-        check=True,
-    )
+    mosquitto_pub(broker, "aqm/v1/stations/BN-01/readings", json.dumps(payload))
     await wait_until(
         lambda: count(ingest_db, "SELECT count(*) FROM readings") == 3, what="3 readings"
     )
@@ -227,22 +216,7 @@ async def test_mqtt_311_is_selectable(
     payload = json.dumps(
         {"station": "BN-01", "ts": recent_hour().isoformat(), "values": {"pm10": 55.0}}
     )
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(broker.port),
-            "-q",
-            "1",
-            "-t",
-            "aqm/v1/stations/BN-01/readings",
-            "-m",
-            payload,
-        ],
-        check=True,
-    )
+    mosquitto_pub(broker, "aqm/v1/stations/BN-01/readings", payload, "mqttv311")
     await wait_until(
         lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="1 reading"
     )
