@@ -126,6 +126,17 @@ def main(argv: Sequence[str] = ()) -> int:
                 table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
                 for table in ("hourly", "aqi_hourly", "aqi_daily")
             }
+        # The same AQI tables again from the stored hourly means (a change of AQI method):
+        # emptied first, so every row is really computed and written.
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("TRUNCATE aqi_hourly, aqi_daily")
+        began = time.perf_counter()
+        indices = run_backfill(
+            pg.url(user="aqm_worker"), settings, FIRST_DAY, last_day,
+            chunk_days=args.chunk_days, parallelism=args.parallel, now=dt.datetime.now(dt.UTC),
+            indices_only=True,
+        )  # fmt: skip
+        indices_elapsed = time.perf_counter() - began
     finally:
         pg.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
@@ -160,6 +171,12 @@ def main(argv: Sequence[str] = ()) -> int:
         f"{counts['aqi_daily']:,} aqi_daily rows → {aqi_rows / elapsed:,.0f} AQI rows/s, "
         f"{all_rows / elapsed:,.0f} rows/s all tables",
         where,
+        f"- indices only (`--indices-only`: the stored hourly means kept, aqi_hourly and "
+        f"aqi_daily recomputed and written from empty): **{indices_elapsed:.1f} s** "
+        f"({'meets' if indices_elapsed <= TARGET_S else 'misses'} the {TARGET_S:.0f} s target), "
+        f"{aqi_rows / indices_elapsed:,.0f} AQI rows/s; connection time read "
+        f"{indices.report.timings.read:.1f} s, compute {indices.report.timings.compute:.1f} s, "
+        f"write {indices.report.timings.write:.1f} s",
     ]
     print("\n".join(lines))
     if not args.no_record:

@@ -114,8 +114,11 @@ class BackfillJob:
         return sum(max((self.to_day - day).days + 1, 0) for day in self.cursors.values())
 
 
-def backfill_job_key(from_day: dt.date, to_day: dt.date, station_id: str | None) -> str:
-    return f"{from_day.isoformat()}..{to_day.isoformat()}:{station_id or '*'}"
+def backfill_job_key(
+    from_day: dt.date, to_day: dt.date, station_id: str | None, indices_only: bool = False
+) -> str:
+    key = f"{from_day.isoformat()}..{to_day.isoformat()}:{station_id or '*'}"
+    return key + ":indices" if indices_only else key
 
 
 _START_JOB = """
@@ -146,13 +149,14 @@ def open_backfill_job(
     stations: Sequence[str],
     *,
     restart: bool = False,
+    indices_only: bool = False,
 ) -> BackfillJob:
     """The job for this request over ``stations``: resumed if unfinished, else (re)started.
 
     A resumed job keeps each station's cursor; a new, finished or ``restart``-ed one
-    starts every station at ``from_day``.
+    starts every station at ``from_day``. An indices-only backfill is a job of its own.
     """
-    key = backfill_job_key(from_day, to_day, station_id)
+    key = backfill_job_key(from_day, to_day, station_id, indices_only)
     params = {"key": key, "from": from_day, "to": to_day, "station": station_id,
               "stations": list(stations)}  # fmt: skip
     with conn.transaction():

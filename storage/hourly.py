@@ -139,6 +139,16 @@ COPY (
 ) TO STDOUT (FORMAT BINARY)
 """
 
+STORED_STATION_HOURS = """
+COPY (
+    SELECT s.position::int4, (extract(epoch FROM h.hour) / 3600)::int8
+    FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
+    JOIN hourly AS h ON h.station_id = s.station_id
+    WHERE h.hour >= %(t_min)s AND h.hour < %(t_max)s
+    GROUP BY 1, 2
+) TO STDOUT (FORMAT BINARY)
+"""
+
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
@@ -243,6 +253,21 @@ def aggregated_station_hours(
         records = _copy_out_fixed(
             cur, AGGREGATED_STATION_HOURS, {"stations": list(stations)}, [(">i4", 4), (">i8", 8)]
         )
+    if records is None:
+        return np.empty(0, np.int32), np.empty(0, np.int64)
+    return records["f0"].astype(np.int32) - 1, records["f1"].astype(np.int64)
+
+
+def stored_station_hours(
+    conn: Connection, stations: Sequence[str], t_min: dt.datetime, t_max: dt.datetime
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    """Station-hours with a stored hourly mean in ``t_min … t_max`` (any parameter).
+
+    Returns station indices into ``stations`` and hour numbers (hours since 1970 UTC).
+    """
+    params = {"stations": list(stations), "t_min": t_min, "t_max": t_max}
+    with conn.cursor() as cur:
+        records = _copy_out_fixed(cur, STORED_STATION_HOURS, params, [(">i4", 4), (">i8", 8)])
     if records is None:
         return np.empty(0, np.int32), np.empty(0, np.int64)
     return records["f0"].astype(np.int32) - 1, records["f1"].astype(np.int64)

@@ -87,6 +87,7 @@ class _Run:
     now: dt.datetime | None
     should_stop: Callable[[], bool]
     chunk_done: ChunkCallback
+    indices_only: bool = False
 
 
 def run_backfill(
@@ -103,6 +104,7 @@ def run_backfill(
     on_start: Callable[[BackfillJob], None] | None = None,
     on_chunk: ChunkCallback | None = None,
     now: dt.datetime | None = None,
+    indices_only: bool = False,
 ) -> BackfillSummary:
     """Recompute ``hourly``, ``aqi_hourly`` and ``aqi_daily`` for local days ``from…to``.
 
@@ -126,6 +128,9 @@ def run_backfill(
     on_start, on_chunk : callables, optional
         Progress hooks: the job when it opens; each committed chunk (called from one
         group at a time).
+    indices_only : bool
+        Keep the stored hourly means and recompute only the AQI tables (a separate job,
+        resumable on its own).
     """
     if from_day > to_day:
         raise ValueError(f"--from {from_day} is after --to {to_day}")
@@ -139,8 +144,9 @@ def run_backfill(
         if station_id is not None and not stations:
             raise UnknownStationError(f"station {station_id!r} is not in the stations table")
         job = dirty_queue.open_backfill_job(
-            conn, from_day, to_day, station_id, stations, restart=restart
-        )
+            conn, from_day, to_day, station_id, stations, restart=restart,
+            indices_only=indices_only,
+        )  # fmt: skip
     resumed = max(job.cursors.values(), default=from_day) > from_day
     if resumed:
         log.info("resuming backfill %s at %s", job.job_key, job.next_day)
@@ -161,7 +167,7 @@ def run_backfill(
     run = _Run(
         database_url, settings, calendar, job, chunk_days, now,
         should_stop=lambda: failed.is_set() or (stop is not None and stop.is_set()),
-        chunk_done=chunk_done,
+        chunk_done=chunk_done, indices_only=indices_only,
     )  # fmt: skip
     _run_groups(run, groups, failed)
 
@@ -241,7 +247,7 @@ def _commit_chunk(
                 report = recompute_days(
                     conn, stations, first, last,
                     min_completeness=run.settings.hourly_min_completeness,
-                    calendar=run.calendar, now=run.now,
+                    calendar=run.calendar, now=run.now, indices_only=run.indices_only,
                 )  # fmt: skip
                 dirty_queue.advance_backfill_cursors(
                     conn, run.job.job_key, stations, last + dt.timedelta(days=1)

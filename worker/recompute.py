@@ -134,21 +134,27 @@ def recompute_days(
     min_completeness: float,
     calendar: LocalCalendar,
     now: dt.datetime | None = None,
+    indices_only: bool = False,
 ) -> BatchReport:
     """Recompute every station-hour of ``stations`` with readings in ``first_day…last_day``.
 
     Call inside a transaction. Hours and days that depend on the range (the 11 hours
-    after it, the neighbouring days) are recomputed as for late data.
+    after it, the neighbouring days) are recomputed as for late data. With
+    ``indices_only`` the stored hourly means are taken as they are (after a change of
+    AQI method, say) and only ``aqi_hourly`` and ``aqi_daily`` are recomputed.
     """
     report = BatchReport()
     started = time.perf_counter()
     t_min = calendar.day_start(first_day)
     t_max = calendar.day_start(last_day + dt.timedelta(days=1))
     dirty_queue.lock_stations(conn, list(stations))
-    report.rows_written += hourly.upsert_hourly_for_range(
-        conn, t_min, t_max, min_completeness, stations
-    )
-    station_index, hours = hourly.aggregated_station_hours(conn, stations)
+    if indices_only:
+        station_index, hours = hourly.stored_station_hours(conn, stations, t_min, t_max)
+    else:
+        report.rows_written += hourly.upsert_hourly_for_range(
+            conn, t_min, t_max, min_completeness, stations
+        )
+        station_index, hours = hourly.aggregated_station_hours(conn, stations)
     report.timings.hourly = time.perf_counter() - started
     _recompute(conn, list(stations), station_index, hours, calendar, now, report)
     return report

@@ -57,6 +57,9 @@ def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                         "(default: the number of CPUs)")
     p.add_argument("--restart", action="store_true",
                    help="start an interrupted backfill of this range over instead of resuming")
+    p.add_argument("--indices-only", action="store_true",
+                   help="keep the stored hourly means and recompute only aqi_hourly and "
+                        "aqi_daily (e.g. after a change of AQI method); much faster")
     p.add_argument("--database-url", help="override AQM_DATABASE_URL")
     p.set_defaults(handler=_run)
 
@@ -113,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
                 url, settings, args.from_day, args.to_day,
                 station_id=args.station, chunk_days=args.chunk_days, parallelism=args.parallel,
                 restart=args.restart, stop=stop, on_start=on_start, on_chunk=on_chunk,
+                indices_only=args.indices_only,
             )  # fmt: skip
         except UnknownStationError as exc:
             raise CliError(f"--station: {exc}") from exc

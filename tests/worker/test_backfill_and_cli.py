@@ -287,3 +287,22 @@ def test_worker_command_drains_once_and_stops_on_sigterm(
             proc.kill()
     assert proc.returncode == 0, stderr
     assert "AQI worker stopped" in stderr
+
+
+def test_indices_only_backfill_recomputes_the_aqi_tables_from_stored_hourly_means(
+    history: str, worker_url: str, settings: Settings, snapshot: Callable[[], Any]
+) -> None:
+    reference = _drain_reference(history, settings, snapshot)
+    # the AQI tables lost (or computed by an older method), the hourly means kept
+    with psycopg.connect(history, autocommit=True) as conn:
+        conn.execute("TRUNCATE aqi_hourly, aqi_daily")
+        # a reading changed after its hourly mean was computed: indices-only must not see it
+        conn.execute("UPDATE readings SET value = value + 1000 WHERE parameter = 'no2'")
+    summary = run_backfill(worker_url, settings, FIRST, FIRST + dt.timedelta(days=9),
+                           chunk_days=3, indices_only=True)  # fmt: skip
+    assert summary.finished and summary.days_done == 10
+    assert summary.job.job_key.endswith(":indices")  # its own resumable job
+    assert snapshot() == reference
+    # a full backfill of the same range is a different job and does read the readings
+    full = run_backfill(worker_url, settings, FIRST, FIRST + dt.timedelta(days=9), chunk_days=5)
+    assert full.days_done == 10 and snapshot() != reference
