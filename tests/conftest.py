@@ -17,9 +17,7 @@ import pytest
 
 from aqm.localservices import MosquittoInstance, PostgresInstance, free_port
 from storage.migrate import migrate
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+from tests.reference_data import SHARED_DATA, skip_without_reference_data
 
 # Tables holding data (not schema or reference data), emptied between tests.
 DATA_TABLES = (
@@ -89,9 +87,8 @@ def broker(services_root: Path) -> Iterator[MosquittoInstance]:
 
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
-    return SHARED_DATA
+    """../shared/data relative to the repository root; the test is skipped when absent."""
+    return skip_without_reference_data(SHARED_DATA)
 
 
 SERVICE_FIXTURES = {"postgres", "database_url", "clean_db", "broker"}

@@ -10,17 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """../shared/data relative to the repository root; skip when absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
-    return SHARED_DATA
-
-
 StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 

@@ -20,6 +20,7 @@ from ingest.validate import StationInfo, ValidationPolicy, judge
 from stations.catalogue import Catalogue, load_catalogue
 from stations.simulator import Publication, Realism, SimulatedReading, generate
 from stations.stateair_replay import read_stateair, replay, shift_to_recent
+from tests.reference_data import skip_without_reference_data
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "stations" / "catalogue.example.yaml"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -248,9 +249,7 @@ def test_stations_named_by_id_and_a_live_stream_without_end() -> None:
 def test_replay_of_stateair_gives_the_files_values_at_the_right_utc_hours(
     shared_data: Path,
 ) -> None:
-    path = shared_data / "stateair_Hanoi_PM2.5_2017_YTD.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
+    path = skip_without_reference_data(shared_data / "stateair_Hanoi_PM2.5_2017_YTD.csv")
     expected: dict[datetime, float] = {}
     previous: tuple[datetime, float | None] | None = None
     with path.open(newline="") as handle:
@@ -291,9 +290,7 @@ def test_replay_of_stateair_gives_the_files_values_at_the_right_utc_hours(
 
 
 def test_replay_shifted_to_recent_keeps_hour_and_weekday(shared_data: Path) -> None:
-    path = shared_data / "stateair_Hanoi_PM2.5_2020_Jan-Jul.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
+    path = skip_without_reference_data(shared_data / "stateair_Hanoi_PM2.5_2020_Jan-Jul.csv")
     values = read_stateair(path)
     now = datetime(2026, 11, 25, 10, 17, tzinfo=UTC)
     shift = shift_to_recent(values, now)
