@@ -34,6 +34,7 @@ from aqm.settings import Settings
 from ingest.decode import decode
 from ingest.metrics import IngestMetrics
 from ingest.model import Reason, Rejection
+from ingest.registry import load_registry
 from ingest.topics import TopicLayout
 from ingest.validate import StationInfo, ValidationPolicy, judge
 from ingest.writer import ReceivedMessage, WriteResult, prepare, write_batch
@@ -253,16 +254,8 @@ class IngestService:
         age = time.monotonic() - self._registry_loaded
         if not force and age < (REGISTRY_MIN_REFRESH_S if self._registry_loaded else 0):
             return
-        # Its own short connection: the writer's may be inside a batch transaction.
-        self._registry_loaded = time.monotonic()
-        async with await psycopg.AsyncConnection.connect(
-            self.settings.database_url,
-            autocommit=True,
-            connect_timeout=5,
-            application_name="aqm-ingest-registry",
-        ) as conn:
-            rows = await (await conn.execute("SELECT station_id, status FROM stations")).fetchall()
-        self.registry = {str(sid): StationInfo(active=(status == "active")) for sid, status in rows}
+        self._registry_loaded = time.monotonic()  # failures are rate-limited too
+        self.registry = await load_registry(self.settings.database_url)
 
     async def _write_with_retry(self, batch: Batch, stop: asyncio.Event) -> WriteResult:
         backoff = 0.5

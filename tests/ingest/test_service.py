@@ -245,3 +245,25 @@ async def test_healthz_and_metrics_over_http(
         assert err.value.code == 503
     finally:
         server.shutdown()
+
+
+async def test_a_failing_registry_refresh_neither_stops_ingest_nor_grows_metrics(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    svc = await start_service(make_settings(ingest_db, broker))
+
+    async def registry_unreachable(force: bool = False) -> None:
+        raise psycopg.OperationalError("registry unreachable")
+
+    # An unknown station makes ingest re-read the registry; that read now fails.
+    svc.service.refresh_registry = registry_unreachable
+    ts = recent_hour().isoformat()
+    stranger = json.dumps({"station": "XX-77", "ts": ts, "values": {"pm25": 5.0}}).encode()
+    known = json.dumps({"station": "BN-01", "ts": ts, "values": {"pm25": 6.0}}).encode()
+    publish(broker, "aqm/v1/stations/XX-77/readings", [stranger])
+    publish(broker, "aqm/v1/stations/BN-01/readings", [known])
+    await wait_until(lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="BN-01")
+    assert not svc.task.done()
+    assert rows(ingest_db, "SELECT reason_code FROM rejected_messages") == [("unknown_station",)]
+    seen = {s.labels["station"] for m in svc.metrics.station_last_seen.collect() for s in m.samples}
+    assert seen == {"BN-01"}  # a stranger's topic adds no metric series
