@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from rich.console import Console, Group
@@ -23,6 +24,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from aqi.categories import VN_CATEGORIES
+from aqi.pollutants import DISPLAY_NAMES
 from aqm.localservices import MosquittoInstance, PostgresInstance
 from aqm.settings import Settings
 
@@ -92,8 +95,6 @@ SELECT (SELECT count(*) FROM readings),
 def status_view(
     conn: psycopg.Connection[tuple[object, ...]], children: Sequence[Child], settings: Settings
 ) -> Group:
-    from aqi.categories import VN_CATEGORIES
-    from aqi.pollutants import DISPLAY_NAMES
 
     totals = conn.execute(TOTALS_SQL).fetchone() or (0, 0, 0, 0, 0)
     header = Text.assemble(
@@ -108,8 +109,6 @@ def status_view(
     table.add_column("Tên", no_wrap=True, overflow="ellipsis", max_width=32)
     for title in ("Nhận lúc", "/phút", "Giờ AQI", "VN_AQI", "Mức", "Chất chính"):
         table.add_column(title, no_wrap=True, min_width=len(title))
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(settings.timezone)
     for sid, name, last_seen, n_recent, hour, aqi, category, dominant in conn.execute(STATUS_SQL):
         cat = VN_CATEGORIES[int(category) - 1] if category else None  # type: ignore[call-overload]

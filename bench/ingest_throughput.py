@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -186,8 +185,21 @@ def run_naive(db_url: str, mqtt_port: int, messages: list[tuple[str, bytes]]) ->
     return elapsed
 
 
-def timed(label: str, fn: Callable[[], float], n_readings: int) -> float:
-    elapsed = fn()
+def until_stored(
+    url: str,
+    port: int,
+    messages: list[tuple[str, bytes]],
+    n_readings: int,
+    timeout: float = 300.0,
+) -> float:
+    """Seconds from the first publish until ``n_readings`` readings are committed."""
+    start = time.monotonic()
+    publish(port, messages)
+    return wait_for_count(url, n_readings, timeout) - start
+
+
+def rate_of(label: str, elapsed: float, n_readings: int) -> float:
+    """Print and return the readings/s of a run that took ``elapsed`` seconds."""
     rate = n_readings / elapsed
     print(
         f"  {label:58} {n_readings:>8} readings in {elapsed:6.2f} s = {rate:9.0f} readings/s",
@@ -206,46 +218,30 @@ def main() -> None:
 
         naive_one = payloads(3000, 1, t0, ("pm25",))
         reset(url)
-        results["naive_one"] = timed(
+        results["naive_one"] = rate_of(
             "naive bridge, 1 reading per message",
-            lambda: run_naive(url, mq.port, naive_one),
+            run_naive(url, mq.port, naive_one),
             len(naive_one),
         )
         naive_msgs = payloads(3000, 1, t0)
         reset(url)
-        results["naive"] = timed(
+        results["naive"] = rate_of(
             "naive bridge, 1 observation (3 readings) per message",
-            lambda: run_naive(url, mq.port, naive_msgs),
+            run_naive(url, mq.port, naive_msgs),
             3 * len(naive_msgs),
         )
 
         proc = start_ingest(url, mq.port)
         try:
-            single = payloads(10000, 1, t0)
-            reset(url)
-
-            def run_single() -> float:
-                start = time.monotonic()
-                publish(mq.port, single)
-                return wait_for_count(url, 3 * len(single), 300) - start
-
-            results["single"] = timed(
-                "aqm ingest, 1 observation (3 readings) per message", run_single, 3 * len(single)
-            )
-
-            batched = payloads(2000, 100, t0)
-            reset(url)
-
-            def run_batched() -> float:
-                start = time.monotonic()
-                publish(mq.port, batched)
-                return wait_for_count(url, 300 * len(batched), 300) - start
-
-            results["batched"] = timed(
-                "aqm ingest, 100 observations (300 readings) per message",
-                run_batched,
-                300 * len(batched),
-            )
+            for key, label, observations, n_messages in (
+                ("single", "aqm ingest, 1 observation (3 readings) per message", 1, 10000),
+                ("batched", "aqm ingest, 100 observations (300 readings) per message", 100, 2000),
+            ):
+                messages = payloads(n_messages, observations, t0)
+                n_readings = 3 * observations * n_messages
+                reset(url)
+                elapsed = until_stored(url, mq.port, messages, n_readings)
+                results[key] = rate_of(label, elapsed, n_readings)
 
             # latency at a fixed offered rate: 1000 readings/s = 333 msgs/s × 3 readings, 3 s
             paced = payloads(3000, 1, t0 + timedelta(days=30))

@@ -18,7 +18,14 @@ import time
 from datetime import UTC, datetime
 
 from aqm.localservices import free_port, port_open
-from bench.ingest_throughput import N_STATIONS, count_readings, payloads, publish, reset
+from bench.ingest_throughput import (
+    N_STATIONS,
+    count_readings,
+    payloads,
+    publish,
+    reset,
+    until_stored,
+)
 from bench.lab import bench_services
 from bench.machine import describe
 
@@ -70,14 +77,7 @@ def measure(
     db_url: str, mqtt_port: int, messages: list[tuple[str, bytes]], n_readings: int
 ) -> float:
     reset(db_url)
-    start = time.monotonic()
-    publish(mqtt_port, messages)
-    deadline = start + 600
-    while count_readings(db_url) < n_readings:
-        if time.monotonic() > deadline:
-            raise RuntimeError("readings missing after 600 s")
-        time.sleep(0.05)
-    return n_readings / (time.monotonic() - start)
+    return n_readings / until_stored(db_url, mqtt_port, messages, n_readings, timeout=600)
 
 
 def main() -> None:
