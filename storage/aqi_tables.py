@@ -116,10 +116,12 @@ _INDEX_COLUMNS = ("aqi", "category", "dominant", *SUBINDEX_COLUMNS)
 
 @dataclass(frozen=True)
 class MergeStatements:
-    """The two statements that move a staging table into its table."""
+    """The statements that move a staging table into its table."""
 
+    stored_range: str  # first and last key stored for the batch's stations in its key range
     update_changed: str  # stored rows whose values differ
     insert_new: str  # keys not stored yet
+    insert_all: str  # every staged row (nothing stored in the key range)
 
 
 def _merge(
@@ -150,15 +152,21 @@ def _merge(
         f"UPDATE {table} AS o SET "
         + ", ".join(f"{c} = n.{c}" for c in updated)
         + f", computed_at = now()\nFROM {decoded}\nWHERE {key_match}"
+        f" AND n.{key} >= %(key_min)s AND n.{key} <= %(key_max)s"
         f" AND ({', '.join('o.' + c for c in updated)})"
         f" IS DISTINCT FROM ({', '.join('n.' + c for c in updated)})"
     )
-    insert_new = (
+    insert_all = (
         f"INSERT INTO {table} ({', '.join(columns)}, computed_at)\n"
-        f"SELECT n.*, now() FROM {decoded}\n"
-        f"WHERE NOT EXISTS (SELECT FROM {table} AS o WHERE {key_match})"
+        f"SELECT n.*, now() FROM {decoded}"
     )
-    return MergeStatements(update_changed, insert_new)
+    insert_new = f"{insert_all}\nWHERE NOT EXISTS (SELECT FROM {table} AS o WHERE {key_match})"
+    stored_range = (
+        f"SELECT min(o.{key}), max(o.{key}) FROM {table} AS o"
+        f" WHERE o.station_id = ANY(%(stations)s::text[])"
+        f" AND o.{key} >= %(key_min)s AND o.{key} <= %(key_max)s"
+    )
+    return MergeStatements(stored_range, update_changed, insert_new, insert_all)
 
 
 MERGE_HOURLY = _merge(
@@ -221,8 +229,19 @@ def _stage_and_merge(
     with conn.cursor() as cur:
         with cur.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(payload)
-        cur.execute(f"ANALYZE {staging}")  # row count and keys: lets the planner pick a join
         params = {**labels.params(), "key_min": bounds[0], "key_max": bounds[1]}
+        # Only keys inside the part of the range already stored for these stations can
+        # exist: a backfill chunk overlaps the previous one by a day or so, a first
+        # backfill not at all (then every row is simply inserted). The caller's station
+        # locks keep other writers out meanwhile, so that part cannot grow.
+        stored = cur.execute(merge.stored_range, params).fetchone()
+        if stored is None or stored[0] is None:
+            cur.execute(merge.insert_all, params)
+            return cur.rowcount
+        key_columns = ", ".join(name for name, _, _ in fields[:3])
+        # Row count and key statistics (only these: cheaper) let the planner pick a join.
+        cur.execute(f"ANALYZE {staging} ({key_columns})")
+        params.update(key_min=stored[0], key_max=stored[1])
         cur.execute(merge.update_changed, params)
         changed = cur.rowcount
         cur.execute(merge.insert_new, params)

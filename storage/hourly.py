@@ -108,16 +108,25 @@ WHERE {_KEY_MATCH} AND {_IN_BOUNDS}
       IS DISTINCT FROM ({", ".join("s." + c for c in _HOURLY_VALUES)})
 """
 
+ANY_STORED_HOURLY = """
+SELECT EXISTS (
+    SELECT FROM hourly AS o
+    WHERE o.station_id = ANY(%(stations)s::text[]) AND o.hour >= %(t_min)s AND o.hour < %(t_max)s
+)
+"""
+
 INSERT_NEW_HOURLY = f"""
 INSERT INTO hourly (station_id, parameter, hour, {", ".join(_HOURLY_VALUES)}, computed_at)
 SELECT s.*, now() FROM staging_hourly AS s
 WHERE NOT EXISTS (SELECT FROM hourly AS o WHERE {_KEY_MATCH} AND {_IN_BOUNDS})
 """
 
+# Hour numbers come from date_part (float8: whole hours are exact) rather than extract,
+# whose numeric arithmetic costs more per row.
 READ_WINDOWS = """
 COPY (
     SELECT w.row_index,
-           (extract(epoch FROM h.hour - w.t0) / 3600)::int4,
+           (date_part('epoch', h.hour - w.t0) / 3600)::int4,
            p.position::int4,
            h.mean
     FROM work_windows AS w
@@ -132,20 +141,20 @@ COPY (
 
 AGGREGATED_STATION_HOURS = """
 COPY (
-    SELECT s.position::int4, (extract(epoch FROM h.hour) / 3600)::int8
+    SELECT s.position::int4, (date_part('epoch', h.hour) / 3600)::int8
     FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
     JOIN staging_hourly AS h ON h.station_id = s.station_id
-    GROUP BY 1, 2
+    GROUP BY s.position, h.hour
 ) TO STDOUT (FORMAT BINARY)
 """
 
 STORED_STATION_HOURS = """
 COPY (
-    SELECT s.position::int4, (extract(epoch FROM h.hour) / 3600)::int8
+    SELECT s.position::int4, (date_part('epoch', h.hour) / 3600)::int8
     FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
     JOIN hourly AS h ON h.station_id = s.station_id
     WHERE h.hour >= %(t_min)s AND h.hour < %(t_max)s
-    GROUP BY 1, 2
+    GROUP BY s.position, h.hour
 ) TO STDOUT (FORMAT BINARY)
 """
 
@@ -189,17 +198,28 @@ def upsert_hourly_for_range(
     """
     bounds = {"t_min": t_min, "t_max": t_max}
     with conn.cursor() as cur:
-        cur.execute(
-            AGGREGATE_RANGE,
-            {"min_completeness": min_completeness, "stations": list(stations), **bounds},
-        )
-        return _write_staged(cur, bounds)
+        params = {"min_completeness": min_completeness, "stations": list(stations), **bounds}
+        cur.execute(AGGREGATE_RANGE, params)
+        row = cur.execute(ANY_STORED_HOURLY, params).fetchone()
+        return _write_staged(cur, bounds, any_stored=bool(row and row[0]))
 
 
-def _write_staged(cur: psycopg.Cursor[tuple[object, ...]], bounds: dict[str, dt.datetime]) -> int:
-    """Move the staged hourly means into ``hourly``: changed rows, then new ones."""
-    cur.execute(UPDATE_CHANGED_HOURLY, bounds)
-    changed = cur.rowcount
+def _write_staged(
+    cur: psycopg.Cursor[tuple[object, ...]],
+    bounds: dict[str, dt.datetime],
+    *,
+    any_stored: bool = True,
+) -> int:
+    """Move the staged hourly means into ``hourly``: changed rows, then new ones.
+
+    ``any_stored=False`` says no row of the staged stations is stored inside ``bounds``
+    (a first backfill): nothing can have changed, so the UPDATE's join is skipped. The
+    caller's station locks keep other writers out, so no row can appear meanwhile.
+    """
+    changed = 0
+    if any_stored:
+        cur.execute(UPDATE_CHANGED_HOURLY, bounds)
+        changed = cur.rowcount
     cur.execute(INSERT_NEW_HOURLY, bounds)
     return changed + cur.rowcount
 
