@@ -10,8 +10,8 @@ travel to Python, only one row per station-parameter-hour does.
 Means are averaged in time order (``avg(value ORDER BY ts)``) so a recomputation gives
 bit-identical values and the upsert can skip unchanged rows (idempotence).
 
-Reading back uses binary COPY into fixed-width records decoded with numpy; every
-column is NOT NULL, so each record has the same size.
+Reading back asks the server for one ``bytea`` of fixed-width binary records (every
+column NOT NULL, so each record has the same size), decoded with numpy.
 """
 
 from __future__ import annotations
@@ -121,14 +121,14 @@ SELECT s.*, now() FROM staging_hourly AS s
 WHERE NOT EXISTS (SELECT FROM hourly AS o WHERE {_KEY_MATCH} AND {_IN_BOUNDS})
 """
 
+# Record queries, read with _fetch_records (their columns are NOT NULL by construction).
 # Hour numbers come from date_part (float8: whole hours are exact) rather than extract,
 # whose numeric arithmetic costs more per row.
 READ_WINDOWS = """
-COPY (
-    SELECT w.row_index,
-           (date_part('epoch', h.hour - w.t0) / 3600)::int4,
-           p.position::int4,
-           h.mean
+    SELECT w.row_index AS f0,
+           (date_part('epoch', h.hour - w.t0) / 3600)::int4 AS f1,
+           p.position::int4 AS f2,
+           h.mean AS f3
     FROM work_windows AS w
     CROSS JOIN unnest(%(parameters)s::text[]) WITH ORDINALITY AS p(parameter, position)
     JOIN hourly AS h
@@ -136,29 +136,25 @@ COPY (
      AND h.hour >= w.t0 AND h.hour < w.t1
     WHERE h.valid AND h.mean IS NOT NULL
       AND h.hour >= %(t_min)s AND h.hour < %(t_max)s
-) TO STDOUT (FORMAT BINARY)
 """
 
 AGGREGATED_STATION_HOURS = """
-COPY (
-    SELECT s.position::int4, (date_part('epoch', h.hour) / 3600)::int8
+    SELECT s.position::int4 AS f0, (date_part('epoch', h.hour) / 3600)::int8 AS f1
     FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
     JOIN staging_hourly AS h ON h.station_id = s.station_id
     GROUP BY s.position, h.hour
-) TO STDOUT (FORMAT BINARY)
 """
 
 STORED_STATION_HOURS = """
-COPY (
-    SELECT s.position::int4, (date_part('epoch', h.hour) / 3600)::int8
+    SELECT s.position::int4 AS f0, (date_part('epoch', h.hour) / 3600)::int8 AS f1
     FROM unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, position)
     JOIN hourly AS h ON h.station_id = s.station_id
     WHERE h.hour >= %(t_min)s AND h.hour < %(t_max)s
     GROUP BY s.position, h.hour
-) TO STDOUT (FORMAT BINARY)
 """
 
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+# PostgreSQL's binary send function of each column type read by _fetch_records.
+_SEND = {">i4": "int4send", ">i8": "int8send", ">f8": "float8send"}
 
 
 def prepare(conn: Connection) -> None:
@@ -249,9 +245,7 @@ def read_hourly_windows(
             "t_min": min(w[2] for w in windows),
             "t_max": max(w[3] for w in windows),
         }
-        records = _copy_out_fixed(
-            cur, READ_WINDOWS, params, [(">i4", 4), (">i4", 4), (">i4", 4), (">f8", 8)]
-        )
+        records = _fetch_records(cur, READ_WINDOWS, params, [">i4", ">i4", ">i4", ">f8"])
     if records is None:
         return empty
     return (
@@ -270,8 +264,8 @@ def aggregated_station_hours(
     Returns station indices into ``stations`` and hour numbers (hours since 1970 UTC).
     """
     with conn.cursor() as cur:
-        records = _copy_out_fixed(
-            cur, AGGREGATED_STATION_HOURS, {"stations": list(stations)}, [(">i4", 4), (">i8", 8)]
+        records = _fetch_records(
+            cur, AGGREGATED_STATION_HOURS, {"stations": list(stations)}, [">i4", ">i8"]
         )
     if records is None:
         return np.empty(0, np.int32), np.empty(0, np.int64)
@@ -287,32 +281,36 @@ def stored_station_hours(
     """
     params = {"stations": list(stations), "t_min": t_min, "t_max": t_max}
     with conn.cursor() as cur:
-        records = _copy_out_fixed(cur, STORED_STATION_HOURS, params, [(">i4", 4), (">i8", 8)])
+        records = _fetch_records(cur, STORED_STATION_HOURS, params, [">i4", ">i8"])
     if records is None:
         return np.empty(0, np.int32), np.empty(0, np.int64)
     return records["f0"].astype(np.int32) - 1, records["f1"].astype(np.int64)
 
 
-def _copy_out_fixed(
+def _fetch_records(
     cur: psycopg.Cursor[tuple[object, ...]],
-    statement: str,
+    query: str,
     params: dict[str, object],
-    fields: list[tuple[str, int]],
+    kinds: list[str],
 ) -> npt.NDArray[np.void] | None:
-    """Run a binary ``COPY … TO STDOUT`` of NOT NULL fixed-width columns into records."""
-    with cur.copy(statement, params) as copy:
-        data = b"".join(bytes(chunk) for chunk in copy)
-    if not data.startswith(_COPY_SIGNATURE):
-        raise ValueError("unexpected COPY BINARY header")
-    extension = int.from_bytes(data[15:19], "big")
-    body = memoryview(data)[19 + extension : -2]  # header … trailer (int16 -1)
-    if not len(body):
+    """Rows of ``query`` (columns ``f0, f1, …``, NOT NULL) as numpy records, None if none.
+
+    The server packs every row into one ``bytea`` of big-endian fixed-width records
+    (``int4send``, ``float8send`` …), so the rows cross the connection as one value:
+    a COPY would hand them to Python one row at a time, at a cost per row that
+    dominated reading a backfill chunk's hundreds of thousands of hourly means.
+    """
+    packed = " || ".join(f"{_SEND[kind]}(q.f{i})" for i, kind in enumerate(kinds))
+    row = cur.execute(
+        f"SELECT count(*), string_agg({packed}, ''::bytea) FROM ({query}) AS q", params,
+        binary=True,
+    ).fetchone()  # fmt: skip
+    if row is None or not row[0]:
         return None
-    dtype_fields: list[tuple[str, str]] = [("count", ">i2")]
-    for i, (kind, _size) in enumerate(fields):
-        dtype_fields += [(f"len{i}", ">i4"), (f"f{i}", kind)]
-    records = np.frombuffer(body, dtype=np.dtype(dtype_fields))
-    for i, (_kind, size) in enumerate(fields):
-        if not np.all(records[f"len{i}"] == size):
-            raise ValueError(f"COPY column {i} is not a NOT NULL value of {size} bytes")
-    return records
+    count, data = row
+    dtype = np.dtype([(f"f{i}", kind) for i, kind in enumerate(kinds)])
+    if not isinstance(count, int) or not isinstance(data, bytes | memoryview):
+        raise TypeError(f"unexpected result types {type(count)}, {type(data)}")
+    if len(data) != count * dtype.itemsize:  # a NULL column drops its row from string_agg
+        raise ValueError(f"{count} rows, {len(data)} bytes: a NULL in {query.strip()[:60]}…")
+    return np.frombuffer(data, dtype=dtype)
