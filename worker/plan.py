@@ -140,18 +140,20 @@ def plan_work(
         raise ValueError("station and hour arrays differ in length")
     if len(hours) and (hours.min() < 0 or stations.min() < 0):
         raise ValueError("hours before 1970 or negative station indices")
-    changed_station, changed_hour = _unpack(np.unique(_pack(stations, hours)))
+    changed = np.unique(_pack(stations, hours))
+    changed_station, changed_hour = _unpack(changed)
 
-    reach = np.arange(0, NOWCAST_REACH + 1)
-    hour_station, hour_number = _unpack(
-        np.unique(_pack(changed_station[:, None], changed_hour[:, None] + reach).ravel())
-    )
+    # Each changed hour touches the NOWCAST_REACH hours after it and the days from
+    # DAY_REACH_BACK hours before it to the last of those: sorted runs, merged in one pass.
+    hour_station, hour_number = _unpack(union_of_runs(changed, changed + NOWCAST_REACH))
     begun = hour_number <= now_hour
     hour_station, hour_number = hour_station[begun], hour_number[begun]
 
-    touched = changed_hour[:, None] + np.arange(-DAY_REACH_BACK, NOWCAST_REACH + 1)
     day_station, day_number = _unpack(
-        np.unique(_pack(changed_station[:, None], calendar.day_of_hour(touched)).ravel())
+        union_of_runs(
+            _pack(changed_station, calendar.day_of_hour(changed_hour - DAY_REACH_BACK)),
+            _pack(changed_station, calendar.day_of_hour(changed_hour + NOWCAST_REACH)),
+        )
     )
     begun = calendar.first_hour(day_number) <= now_hour
     day_station, day_number = day_station[begun], day_number[begun]
@@ -196,6 +198,21 @@ def plan_work(
         hour_mask=hour_mask,
         day_mask=day_mask,
     )
+
+
+def union_of_runs(first: IntArray, last: IntArray) -> IntArray:
+    """Sorted distinct integers of the runs ``first[i] … last[i]`` (both ends included).
+
+    ``first`` and ``last`` must be non-decreasing (runs listed in order), as they are for
+    sorted changed hours; linear time, where ``np.unique`` of every member would sort.
+    """
+    begin = np.array(first, dtype=np.int64)
+    end = np.asarray(last, dtype=np.int64)
+    if len(begin) > 1:  # skip what the previous runs already covered
+        begin[1:] = np.maximum(begin[1:], end[:-1] + 1)
+    length = np.maximum(end - begin + 1, 0)
+    starts = np.cumsum(length) - length
+    return np.repeat(begin - starts, length) + np.arange(int(length.sum()), dtype=np.int64)
 
 
 def _pack(station: npt.ArrayLike, value: npt.ArrayLike) -> IntArray:

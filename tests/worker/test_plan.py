@@ -6,8 +6,10 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from worker.plan import plan_work
+from worker.plan import plan_work, union_of_runs
 from worker.timeline import LocalCalendar, datetime_of_hour, hour_number
 
 HCM = LocalCalendar.for_timezone("Asia/Ho_Chi_Minh")
@@ -86,3 +88,16 @@ def test_long_backlogs_are_split_into_rows_of_bounded_length() -> None:
     assert written.tolist() == list(range(first, first + 24 * 70 + 11))
     t0, t1 = plan.row_windows()
     assert (t1 - t0).tolist() == [12 + 24 * d + 7 for d in (31, 31, 10)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 200), st.integers(0, 30)), max_size=40))
+def test_union_of_runs_equals_the_set_of_every_member(
+    runs: list[tuple[int, int, int]],
+) -> None:
+    # Runs as plan_work makes them: in order of their first member, ends non-decreasing.
+    ordered = sorted((station * 1000 + start, width) for station, start, width in runs)
+    first = np.array([a for a, _ in ordered], dtype=np.int64)
+    last = np.maximum.accumulate(first + np.array([w for _, w in ordered], dtype=np.int64))
+    pairs = zip(first.tolist(), last.tolist(), strict=True)
+    expected = sorted({v for a, b in pairs for v in range(a, b + 1)})
+    assert union_of_runs(first, last).tolist() == expected
