@@ -176,8 +176,12 @@ def openssl(*args: str, cwd: Path) -> None:
 
 
 def make_ca(folder: Path, name: str) -> None:
+    # A CA as a real one is made: Python 3.13's default TLS context verifies strictly
+    # (VERIFY_X509_STRICT) and refuses a CA certificate without keyUsage.
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN=aqm test {name}", cwd=folder)
+            "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN=aqm test {name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
 
 
 @pytest.fixture
