@@ -39,7 +39,10 @@ from worker.timeline import LocalCalendar
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_DAYS = 14
+DEFAULT_CHUNK_DAYS = 31
+"""Days per transaction. Each chunk also recomputes the hours and day its NowCasts and
+days reach past its end, which the next chunk recomputes again: 14-day chunks took
+15–20 % longer than 31-day ones on a year of 100 stations; 62 and 92 gained nothing more."""
 MAX_CHUNK_ATTEMPTS = 3
 """A chunk rolled back by a deadlock or serialization failure is tried again this often."""
 

@@ -50,8 +50,11 @@ def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--to", dest="to_day", required=True, type=_date, metavar="DATE",
                    help="last local day (inclusive), YYYY-MM-DD")
     p.add_argument("--station", metavar="ID", help="only this station (default: all)")
-    p.add_argument("--chunk-days", type=int, default=14, metavar="N",
-                   help="days per transaction (default 14)")
+    # 31 = worker.backfill.DEFAULT_CHUNK_DAYS (not imported here: it would load numpy
+    # for every `aqm --help`); a test keeps the two equal.
+    p.add_argument("--chunk-days", type=int, default=31, metavar="N",
+                   help="days per transaction (default 31; shorter chunks hold station "
+                        "locks for less time but redo more of the overlap between chunks)")
     p.add_argument("--parallel", type=int, default=None, metavar="N",
                    help="station groups backfilled at once, one connection each "
                         "(default: the number of CPUs)")

@@ -19,7 +19,13 @@ import pytest
 
 from aqm.commands.backfill import add_backfill_parser
 from aqm.settings import Settings
-from worker.backfill import ChunkDone, UnknownStationError, run_backfill, station_groups
+from worker.backfill import (
+    DEFAULT_CHUNK_DAYS,
+    ChunkDone,
+    UnknownStationError,
+    run_backfill,
+    station_groups,
+)
 from worker.service import drain_once
 
 pytestmark = pytest.mark.services
@@ -227,6 +233,13 @@ def test_station_groups_are_balanced_and_skip_finished_stations() -> None:
                                                    sorted(set(cursors) - {"DONE"},
                                                           key=lambda s: (cursors[s], s))]  # fmt: skip
     assert station_groups({"DONE": cursors["DONE"]}, to_day, 2) == []
+
+
+def test_command_default_chunk_is_the_backfill_default() -> None:
+    parser = argparse.ArgumentParser(prog="aqm aqi")
+    add_backfill_parser(parser.add_subparsers(dest="aqi_command", required=True))
+    args = parser.parse_args(["backfill", "--from", "2025-01-01", "--to", "2025-01-31"])
+    assert args.chunk_days == DEFAULT_CHUNK_DAYS
 
 
 def _backfill_cli(argv: list[str]) -> int:
