@@ -149,9 +149,11 @@ def plan_work(
     begun = hour_number <= now_hour
     hour_station, hour_number = hour_station[begun], hour_number[begun]
 
+    # The day before 1970-01-01 (hours of its first day, west of UTC+7) would not pack.
+    first_day = np.maximum(calendar.day_of_hour(changed_hour - DAY_REACH_BACK), 0)
     day_station, day_number = _unpack(
         union_of_runs(
-            _pack(changed_station, calendar.day_of_hour(changed_hour - DAY_REACH_BACK)),
+            _pack(changed_station, first_day),
             _pack(changed_station, calendar.day_of_hour(changed_hour + NOWCAST_REACH)),
         )
     )

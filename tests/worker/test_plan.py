@@ -101,3 +101,10 @@ def test_union_of_runs_equals_the_set_of_every_member(
     pairs = zip(first.tolist(), last.tolist(), strict=True)
     expected = sorted({v for a, b in pairs for v in range(a, b + 1)})
     assert union_of_runs(first, last).tolist() == expected
+
+
+def test_hours_of_the_first_day_of_1970_plan_no_day_before_it() -> None:
+    utc = LocalCalendar.for_timezone("UTC")
+    plan = plan_work([0, 1], [3, 3], utc, FAR_FUTURE)
+    rows, _, days = plan.written_days()
+    assert plan.row_station[rows].tolist() == [0, 1] and days.tolist() == [0, 0]
