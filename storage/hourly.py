@@ -295,22 +295,30 @@ def _fetch_records(
 ) -> npt.NDArray[np.void] | None:
     """Rows of ``query`` (columns ``f0, f1, …``, NOT NULL) as numpy records, None if none.
 
-    The server packs every row into one ``bytea`` of big-endian fixed-width records
-    (``int4send``, ``float8send`` …), so the rows cross the connection as one value:
-    a COPY would hand them to Python one row at a time, at a cost per row that
-    dominated reading a backfill chunk's hundreds of thousands of hourly means.
+    The server packs the rows into ``bytea`` values of big-endian fixed-width records
+    (``int4send``, ``float8send`` …), so they cross the connection as a few values: a
+    COPY would hand them to Python one row at a time, at a cost per row that dominated
+    reading a backfill chunk's hundreds of thousands of hourly means. One value per
+    1,024 values of ``f0`` (window rows, stations: ≤ ~110 MB each even for a year-long
+    chunk) keeps every value below PostgreSQL's 1 GB limit for one ``bytea``.
     """
     packed = " || ".join(f"{_SEND[kind]}(q.f{i})" for i, kind in enumerate(kinds))
-    row = cur.execute(
-        f"SELECT count(*), string_agg({packed}, ''::bytea) FROM ({query}) AS q", params,
-        binary=True,
-    ).fetchone()  # fmt: skip
-    if row is None or not row[0]:
+    rows = cur.execute(
+        f"SELECT count(*), string_agg({packed}, ''::bytea) FROM ({query}) AS q"
+        " GROUP BY q.f0 / 1024",
+        params, binary=True,
+    ).fetchall()  # fmt: skip
+    if not rows:
         return None
-    count, data = row
     dtype = np.dtype([(f"f{i}", kind) for i, kind in enumerate(kinds)])
-    if not isinstance(count, int) or not isinstance(data, bytes | memoryview):
-        raise TypeError(f"unexpected result types {type(count)}, {type(data)}")
+    count = 0
+    parts: list[bytes] = []
+    for n, data in rows:
+        if not isinstance(n, int) or not isinstance(data, bytes):
+            raise TypeError(f"unexpected result types {type(n)}, {type(data)}")
+        count += n
+        parts.append(data)
+    data = b"".join(parts)
     if len(data) != count * dtype.itemsize:  # a NULL column drops its row from string_agg
         raise ValueError(f"{count} rows, {len(data)} bytes: a NULL in {query.strip()[:60]}…")
     return np.frombuffer(data, dtype=dtype)
