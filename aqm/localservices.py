@@ -91,6 +91,26 @@ def mosquitto_binary() -> Path:
     return Path(found)
 
 
+def available_memory_bytes(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """Memory this machine, or the container it runs in, may use.
+
+    Physical memory, or a lower limit of the control group (v2 ``memory.max``, v1
+    ``memory/memory.limit_in_bytes``), as timescaledb-tune reads it in a container.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 1 << 30
+    for limit in (cgroup / "memory.max", cgroup / "memory" / "memory.limit_in_bytes"):
+        try:
+            text = limit.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max" (v2) means no limit; v1 says so with a huge number
+            total = min(total, int(text))
+    return total
+
+
 def shared_buffers_mb(memory_bytes: int | None = None) -> int:
     """PostgreSQL's ``shared_buffers`` for this machine: a quarter of its memory.
 
@@ -99,10 +119,7 @@ def shared_buffers_mb(memory_bytes: int | None = None) -> int:
     pages it uses, so an idle test instance costs little.
     """
     if memory_bytes is None:
-        try:
-            memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError):
-            memory_bytes = 1 << 30
+        memory_bytes = available_memory_bytes()
     return int(min(max(memory_bytes // 4 >> 20, 128), 4096))
 
 
