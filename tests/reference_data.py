@@ -13,8 +13,6 @@ SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 def skip_without_reference_data(path: Path) -> Path:
     """``path`` if it exists; otherwise skip, saying which measured data the test needs."""
     if not path.exists():
-        pytest.skip(
-            reason=f"reference data {path} is absent: this test compares against real "
-            "measured data kept in ../shared/data beside the repository (never in it)"
-        )
+        pytest.skip(reason=f"reference data {path} is absent: this test compares against "
+                    "real measured data kept in ../shared/data beside the repository")
     return path
