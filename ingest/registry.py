@@ -1,4 +1,5 @@
-"""The station registry as ingest sees it: which stations exist and which are active."""
+"""The station registry as ingest sees it: which stations exist, which are active, and
+the datalogger names each station writes (its catalogue ``aliases``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ async def load_registry(database_url: str) -> dict[str, StationInfo]:
     async with await psycopg.AsyncConnection.connect(
         database_url, autocommit=True, connect_timeout=5, application_name="aqm-ingest-registry"
     ) as conn:
-        cur = await conn.execute("SELECT station_id, status FROM stations")
+        cur = await conn.execute("SELECT station_id, status, aliases FROM stations")
         rows = await cur.fetchall()
-    return {str(sid): StationInfo(active=(status == "active")) for sid, status in rows}
+    return {
+        str(sid): StationInfo(active=(status == "active"), aliases=dict(aliases))
+        for sid, status, aliases in rows
+    }

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from stations.catalogue import Catalogue, Station
 
@@ -46,16 +47,20 @@ class StationRow:
     retired_on: date | None
     report_interval_s: int
     parameters: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...]  # (datalogger name, parameter), sorted
     notes: str | None
 
     @classmethod
     def from_station(cls, station: Station) -> StationRow:
-        return cls(**{f.name: getattr(station, f.name) for f in fields(cls)})
+        values = {f.name: getattr(station, f.name) for f in fields(cls)}
+        values["aliases"] = tuple(sorted(station.aliases.items()))
+        return cls(**values)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> StationRow:
         values = {f.name: record[f.name] for f in fields(cls)}
         values["parameters"] = tuple(values["parameters"])
+        values["aliases"] = tuple(sorted(values["aliases"].items()))
         return cls(**values)
 
 
@@ -63,7 +68,7 @@ COLUMNS = tuple(f.name for f in fields(StationRow))
 # Types for COPY, in COLUMNS order.
 COLUMN_TYPES = (
     "text", "text", "text", "text", "float8", "float8", "float8", "text", "bool", "text",
-    "date", "date", "int4", "text[]", "text",
+    "date", "date", "int4", "text[]", "jsonb", "text",
 )
 
 # Tables whose rows show a station has history worth keeping.
@@ -200,6 +205,7 @@ def _write(conn: psycopg.Connection[Any], rows: list[StationRow]) -> None:
             for row in rows:
                 values = list(astuple(row))
                 values[COLUMNS.index("parameters")] = list(row.parameters)
+                values[COLUMNS.index("aliases")] = Jsonb(dict(row.aliases))
                 copy.write_row(values)
         cur.execute(
             sql.SQL(

@@ -70,6 +70,8 @@ def test_first_sync_writes_every_field_of_the_example(clean_db: str) -> None:
     assert kinhbac["station_type"] == "fixed_automatic" and kinhbac["public_aqi"] is True
     assert kinhbac["installed_on"] == date(2021, 6, 15) and kinhbac["retired_on"] is None
     assert kinhbac["report_interval_s"] == 300
+    assert kinhbac["aliases"] == {"PM2,5": "pm25"}  # what ingest reads for this station
+    assert rows["BN-BACGIANG"]["aliases"] == {}
     assert kinhbac["parameters"] == ["pm25", "pm10", "tsp", "no2", "so2", "o3", "co",
                                      "temperature", "humidity", "pressure", "wind_speed",
                                      "wind_direction", "rain"]
