@@ -28,16 +28,22 @@ def _table(*params: Parameter) -> MappingProxyType[str, Parameter]:
 
 # Plausible ranges reject physically impossible values, not high pollution: the upper
 # bounds sit well above the top breakpoints of Decision 1459 (e.g. PM2.5 ≥ 500 → AQI 500).
+# Pollutant floors are slightly negative: analysers and beta-attenuation PM monitors read
+# small negative values around zero, which are data (stored as measured, counted as 0 by
+# the AQI engine); only values below that instrument noise are invalid
+# (aqi-standards.md §5.8: "keep raw; flag values below −detection limit as invalid").
+# Floors: PM −15 µg/m³ (beta-attenuation noise near zero), NO2/SO2/O3 −20 µg/m³
+# (≈ −10 ppb), CO −1,000 µg/m³ (≈ −0.9 ppm).
 PARAMETERS = _table(
-    Parameter("pm25", "µg/m³", 0.0, 2000.0, "Bụi PM2.5", "PM2.5", True),
-    Parameter("pm10", "µg/m³", 0.0, 3000.0, "Bụi PM10", "PM10", True),
+    Parameter("pm25", "µg/m³", -15.0, 2000.0, "Bụi PM2.5", "PM2.5", True),
+    Parameter("pm10", "µg/m³", -15.0, 3000.0, "Bụi PM10", "PM10", True),
     Parameter(
-        "tsp", "µg/m³", 0.0, 5000.0, "Tổng bụi lơ lửng (TSP)", "Total suspended particles", True
+        "tsp", "µg/m³", -15.0, 5000.0, "Tổng bụi lơ lửng (TSP)", "Total suspended particles", True
     ),
-    Parameter("no2", "µg/m³", 0.0, 10000.0, "NO2", "Nitrogen dioxide", True),
-    Parameter("so2", "µg/m³", 0.0, 10000.0, "SO2", "Sulphur dioxide", True),
-    Parameter("o3", "µg/m³", 0.0, 5000.0, "O3", "Ozone", True),
-    Parameter("co", "µg/m³", 0.0, 500000.0, "CO", "Carbon monoxide", True),
+    Parameter("no2", "µg/m³", -20.0, 10000.0, "NO2", "Nitrogen dioxide", True),
+    Parameter("so2", "µg/m³", -20.0, 10000.0, "SO2", "Sulphur dioxide", True),
+    Parameter("o3", "µg/m³", -20.0, 5000.0, "O3", "Ozone", True),
+    Parameter("co", "µg/m³", -1000.0, 500000.0, "CO", "Carbon monoxide", True),
     Parameter("temperature", "°C", -20.0, 60.0, "Nhiệt độ", "Temperature", False),
     Parameter("humidity", "%", 0.0, 100.0, "Độ ẩm", "Relative humidity", False),
     Parameter("pressure", "hPa", 850.0, 1100.0, "Áp suất", "Air pressure", False),

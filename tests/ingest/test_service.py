@@ -201,7 +201,7 @@ async def test_station_mismatch_unknown_and_bad_readings_are_rejected_alone(
     forged = json.dumps({"station": "BN-02", "ts": ts, "values": {"pm25": 99.0}}).encode()
     partial = json.dumps(
         [
-            {"station": "BN-01", "ts": ts, "values": {"pm25": 15.0, "pm10": -4.0}},
+            {"station": "BN-01", "ts": ts, "values": {"pm25": 15.0, "pm10": -400.0}},
             {"station": "BN-01", "ts": ts, "values": {"no2": 20.0}, "units": {"no2": "furlongs"}},
         ]
     ).encode()
