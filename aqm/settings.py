@@ -117,7 +117,11 @@ class Settings(BaseSettings):
         default=300, ge=0, description="Readings this far in the future pass"
     )
     past_horizon_days: int = Field(
-        default=400, gt=0, description="Readings older than this are rejected"
+        default=400,
+        gt=0,
+        # Older readings would predate 1999 and the epoch arithmetic of the hourly plan.
+        le=10_000,
+        description="Readings older than this are rejected (at most 10,000 days)",
     )
     max_payload_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger payloads are rejected"

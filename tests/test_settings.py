@@ -46,3 +46,10 @@ def test_mqtt_urls() -> None:
     assert (plain.port, plain.tls, plain.username) == (1883, False, None)
     with pytest.raises(ValidationError, match="mqtt:// or mqtts://"):
         load_settings(mqtt_url="http://localhost")
+
+
+def test_past_horizon_is_bounded_by_name() -> None:
+    # 20,000 days back reaches 1971: hours before the epoch would stop the AQI worker.
+    with pytest.raises(ValidationError, match="past_horizon_days"):
+        load_settings(past_horizon_days=20_000)
+    assert load_settings(past_horizon_days=10_000).past_horizon_days == 10_000
