@@ -4,6 +4,11 @@
 Tolerant of what loggers do (whitespace instead of tabs, header lines, extra columns,
 a missing status, the older ``timestamp name value unit`` order); strict about what
 is stored: a line that cannot be read is rejected with its line number.
+
+A header line is text without a value, skipped only before the first data line. A line
+that looks like data — four or more fields with a number second, or a first field of
+eight or more digits (the older order) — is data even without a valid timestamp, and is
+rejected rather than skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from ingest.model import Decoded, RawReading, Reason, Rejection, SourceFormat
 
 _TIMESTAMP = re.compile(r"^\d{14}$")
 _STATUS = re.compile(r"^\d{2}$")
+_DIGITS = re.compile(r"^\d+$")
+_OLD_ORDER_TIME = re.compile(r"^\d{8,}$")
 MAX_LINES = 10_000
 
 
@@ -36,6 +43,32 @@ def _parse_value(text: str) -> float | None:
         return None
 
 
+def _looks_like_data(fields: list[str]) -> bool:
+    """True for a line shaped like a reading, whatever its timestamp: not a header."""
+    return bool(_OLD_ORDER_TIME.match(fields[0])) or (
+        len(fields) >= 4 and _parse_value(fields[1]) is not None
+    )
+
+
+def _unreadable(fields: list[str], number: int, index: int) -> Rejection:
+    """The rejection of a data line without a 14-digit timestamp where one belongs."""
+    if _OLD_ORDER_TIME.match(fields[0]):
+        stamp: str | None = fields[0]
+    else:
+        stamp = fields[3] if len(fields) >= 4 and _DIGITS.match(fields[3]) else None
+    if stamp is not None:
+        return Rejection(
+            Reason.BAD_TIMESTAMP,
+            f"line {number}: time {stamp[:32]!r} is not YYYYMMDDhhmmss",
+            index,
+        )
+    return Rejection(
+        Reason.MALFORMED_LINE,
+        f"line {number}: expected 'Name Value Unit YYYYMMDDhhmmss Status'",
+        index,
+    )
+
+
 def decode(text: str, local_tz: tzinfo) -> Decoded:
     readings: list[RawReading] = []
     rejections: list[Rejection] = []
@@ -51,11 +84,14 @@ def decode(text: str, local_tz: tzinfo) -> Decoded:
         if not fields:
             continue
         ts_at = next((i for i, f in enumerate(fields) if _TIMESTAMP.match(f)), None)
-        if ts_at is None and not seen_data:
+        if ts_at is None and not seen_data and not _looks_like_data(fields):
             continue  # a header line before the data
         seen_data = True
-        layout_ok = ts_at == 3 or (ts_at == 0 and len(fields) >= 4)
-        if ts_at is None or not layout_ok:
+        if ts_at is None:
+            rejections.append(_unreadable(fields, number, index))
+            index += 1
+            continue
+        if not (ts_at == 3 or (ts_at == 0 and len(fields) >= 4)):
             rejections.append(
                 Rejection(
                     Reason.MALFORMED_LINE,
