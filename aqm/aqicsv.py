@@ -22,7 +22,7 @@ import math
 import os
 import tempfile
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
@@ -43,6 +43,11 @@ DAY_HEADER: Final[tuple[str, ...]] = (
 )  # fmt: skip
 DEFAULT_TIMEZONE: Final[str] = "Asia/Ho_Chi_Minh"
 SECONDS_PER_HOUR: Final[int] = 3600
+FIRST_TIME: Final[dt.datetime] = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+END_TIME: Final[dt.datetime] = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+"""Times accepted: from ``FIRST_TIME`` up to, not including, ``END_TIME`` (a typo guard)."""
+MAX_STATION_HOURS: Final[int] = 10_000_000
+"""Largest ``stations × hours`` grid one run lays out (the hourly AQI peaks near 2 GB)."""
 
 
 class AqiCsvError(ValueError):
@@ -84,20 +89,24 @@ def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
     Raises
     ------
     AqiCsvError
-        Bad header, wrong number of fields, empty station, unparsable or offset-less
-        time, time not at the start of an hour, unknown parameter, unparsable or
-        non-finite value, duplicate station-hour-parameter.
+        Unreadable CSV (e.g. a field over the csv module's size limit), bad header, wrong
+        number of fields, empty station, unparsable or offset-less time, time not at the
+        start of an hour or outside 1970-2199 (UTC), unknown parameter, unparsable or
+        non-finite value, duplicate station-hour-parameter, more than
+        :data:`MAX_STATION_HOURS` stations × hours. The line named is the one the record
+        starts on; a record spanning several lines (quotes) says so.
     """
-    reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None:
-        raise AqiCsvError(f"{name}:1: empty file, expected the header {','.join(INPUT_HEADER)}")
+    expected = ",".join(INPUT_HEADER)
+    records = _records(stream, name)
+    record = next(records, None)
+    if record is None:
+        raise AqiCsvError(f"{name}:1: empty file, expected the header {expected}")
+    header, first, last = record
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
     if tuple(field.strip() for field in header) != INPUT_HEADER:
-        raise AqiCsvError(
-            f"{name}:1: expected the header {','.join(INPUT_HEADER)}, got {','.join(header)}"
-        )
+        got = ",".join(header)
+        raise AqiCsvError(_at(name, first, last, f"expected the header {expected}, got {got}"))
     parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
     station_ids: list[str] = []
     hours: list[int] = []
@@ -105,35 +114,20 @@ def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
     values: list[float] = []
     lines: list[int] = []
     hour_cache: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for row, first, last in records:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line
-        if len(row) != len(INPUT_HEADER):
-            raise AqiCsvError(f"{name}:{line}: expected 4 fields, got {len(row)}")
-        station_id, time_text, parameter, value_text = (field.strip() for field in row)
-        if not station_id:
-            raise AqiCsvError(f"{name}:{line}: empty station_id")
-        hour = hour_cache.get(time_text)
-        if hour is None:
-            hour = _parse_hour(time_text, f"{name}:{line}")
-            hour_cache[time_text] = hour
-        if parameter not in parameter_index:
-            raise AqiCsvError(
-                f"{name}:{line}: unknown parameter {parameter!r} "
-                f"(expected one of {', '.join(POLLUTANTS)})"
-            )
         try:
-            value = float(value_text)
-        except ValueError:
-            raise AqiCsvError(f"{name}:{line}: unparsable value {value_text!r}") from None
-        if not math.isfinite(value):
-            raise AqiCsvError(f"{name}:{line}: value {value_text!r} is not a finite number")
+            station_id, hour, parameter, value = _parse_row(
+                row, f"{name}:{first}", parameter_index, hour_cache
+            )
+        except AqiCsvError as exc:
+            raise AqiCsvError(f"{exc}{_span_note(first, last)}") from None
         station_ids.append(station_id)
         hours.append(hour)
-        parameters.append(parameter_index[parameter])
+        parameters.append(parameter)
         values.append(value)
-        lines.append(line)
+        lines.append(first)
 
     stations = tuple(sorted(set(station_ids)))
     position = {s: i for i, s in enumerate(stations)}
@@ -144,8 +138,67 @@ def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
         parameter=np.array(parameters, dtype=np.int64),
         value=np.array(values, dtype=np.float64),
     )
-    _reject_duplicates(readings, np.array(lines, dtype=np.int64), name)
+    line_array = np.array(lines, dtype=np.int64)
+    _reject_duplicates(readings, line_array, name)
+    _reject_oversized_grid(readings, line_array, name)
     return readings
+
+
+def _records(stream: TextIO, name: str) -> Iterator[tuple[list[str], int, int]]:
+    """Each CSV record with the lines it starts and ends on (a quoted field may span lines).
+
+    ``reader.line_num`` is the line a record *ends* on; the next one starts on the line after.
+    """
+    reader = csv.reader(stream)
+    while True:
+        first = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise AqiCsvError(_at(name, first, reader.line_num, f"unreadable CSV: {exc}")) from None
+        yield row, first, reader.line_num
+
+
+def _span_note(first: int, last: int) -> str:
+    if last <= first:
+        return ""
+    return (
+        f" (the record starting on line {first} spans lines {first}-{last}: "
+        "a line break inside quotes; an unclosed quote?)"
+    )
+
+
+def _at(name: str, first: int, last: int, message: str) -> str:
+    """``name:line: message`` for the record starting on ``first`` and ending on ``last``."""
+    return f"{name}:{first}: {message}{_span_note(first, last)}"
+
+
+def _parse_row(
+    row: list[str], where: str, parameter_index: dict[str, int], hour_cache: dict[str, int]
+) -> tuple[str, int, int, float]:
+    """Station id, hour, parameter index and value of one record; ``where`` is ``file:line``."""
+    if len(row) != len(INPUT_HEADER):
+        raise AqiCsvError(f"{where}: expected 4 fields, got {len(row)}")
+    station_id, time_text, parameter, value_text = (field.strip() for field in row)
+    if not station_id:
+        raise AqiCsvError(f"{where}: empty station_id")
+    hour = hour_cache.get(time_text)
+    if hour is None:
+        hour = _parse_hour(time_text, where)
+        hour_cache[time_text] = hour
+    if parameter not in parameter_index:
+        raise AqiCsvError(
+            f"{where}: unknown parameter {parameter!r} (expected one of {', '.join(POLLUTANTS)})"
+        )
+    try:
+        value = float(value_text)
+    except ValueError:
+        raise AqiCsvError(f"{where}: unparsable value {value_text!r}") from None
+    if not math.isfinite(value):
+        raise AqiCsvError(f"{where}: value {value_text!r} is not a finite number")
+    return station_id, hour, parameter_index[parameter], value
 
 
 def _parse_hour(text: str, where: str) -> int:
@@ -155,6 +208,11 @@ def _parse_hour(text: str, where: str) -> int:
         raise AqiCsvError(f"{where}: unparsable time {text!r} (expected ISO 8601)") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise AqiCsvError(f"{where}: time {text!r} has no UTC offset (e.g. +07:00)")
+    if not FIRST_TIME <= moment < END_TIME:
+        raise AqiCsvError(
+            f"{where}: time {text!r} is outside the accepted range, 1970-01-01T00:00Z to "
+            "2199-12-31T23:00Z (a typo in the year?)"
+        )
     seconds = moment.timestamp()
     if seconds % SECONDS_PER_HOUR:
         raise AqiCsvError(f"{where}: time {text!r} is not the start of an hour")
@@ -183,6 +241,27 @@ def _reject_duplicates(readings: HourlyReadings, lines: npt.NDArray[np.int64], n
     )
 
 
+def _reject_oversized_grid(
+    readings: HourlyReadings, lines: npt.NDArray[np.int64], name: str
+) -> None:
+    """Refuse a ``stations × hours`` grid too big for memory (usually a typo in a year)."""
+    if not len(lines):
+        return
+    first, last = int(np.argmin(readings.hour)), int(np.argmax(readings.hour))
+    n_hours = int(readings.hour[last] - readings.hour[first]) + 1
+    n_stations = len(readings.stations)
+    if n_stations * n_hours <= MAX_STATION_HOURS:
+        return
+    raise AqiCsvError(
+        f"{name}: the times run from {hour_text(int(readings.hour[first]), dt.UTC)} "
+        f"(line {lines[first]}) to {hour_text(int(readings.hour[last]), dt.UTC)} "
+        f"(line {lines[last]}): {n_hours:,} hours for {n_stations:,} stations make "
+        f"{n_stations * n_hours:,} station-hours, more than the {MAX_STATION_HOURS:,} one "
+        "run lays out in memory; a typo in a year? Otherwise split the input by time or "
+        "by station"
+    )
+
+
 def hour_text(hour: int, zone: dt.tzinfo) -> str:
     """ISO 8601 text of the hour starting at ``hour`` (UTC hours since the epoch) in ``zone``."""
     return dt.datetime.fromtimestamp(hour * SECONDS_PER_HOUR, tz=zone).isoformat()
@@ -192,8 +271,11 @@ def resolve_timezone(name: str) -> dt.tzinfo:
     """An IANA zone (``Asia/Ho_Chi_Minh``) or ``UTC``; ``AqiCsvError`` if unknown."""
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise AqiCsvError(f"unknown time zone {name!r} (use an IANA name)") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the tz database ("Asia"), a name too long for a file name.
+        raise AqiCsvError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Ho_Chi_Minh or UTC)"
+        ) from None
 
 
 def fixed_offset_hours(zone: dt.tzinfo, first_hour: int, last_hour: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,8 @@ NOWCAST_HISTORY_HOURS: Final[int] = 12
 """Hours before the first input hour laid out for the NowCast (11 needed) and 8-h means."""
 DAY_HOURS_AROUND: Final[int] = 7
 """Hours before/after the days for the 8-h O3 windows (VN trailing; US into the next day)."""
+STDIO: Final[str] = "-"
+"""``INPUT.csv`` / ``-o`` value meaning stdin / stdout."""
 
 
 def register(sub: Subparsers) -> None:
@@ -85,8 +88,10 @@ def add_compute(actions: Subparsers) -> None:
         "-o",
         "--output",
         metavar="OUTPUT.csv",
-        type=Path,
-        help="output CSV, replaced atomically (default: stdout)",
+        help=(
+            "output CSV (UTF-8), replaced atomically; - or no -o for stdout "
+            "(./- for a file named -)"
+        ),
     )
     compute.add_argument(
         "--timezone",
@@ -121,6 +126,9 @@ def run_compute(args: argparse.Namespace) -> int:
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
     try:
         zone = aqicsv.resolve_timezone(args.timezone)
+    except aqicsv.AqiCsvError as exc:
+        raise CliError(f"--timezone: {exc}") from exc
+    try:
         readings = _read(args.input)
         if args.period == "hour":
             text = _hourly_csv(readings, method, zone, args.nowcast_form)
@@ -129,27 +137,59 @@ def run_compute(args: argparse.Namespace) -> int:
     except aqicsv.AqiCsvError as exc:
         raise CliError(str(exc)) from exc
     # Everything is computed before anything is written: an error leaves no output.
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            aqicsv.write_atomically(args.output, text)
-        except OSError as exc:
-            raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
+    if args.output is None or args.output == STDIO:
+        return _write_stdout(text)
+    try:
+        aqicsv.write_atomically(Path(args.output), text)
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
     return 0
 
 
-def _read(name: str) -> aqicsv.HourlyReadings:
-    if name == "-":
-        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-        return aqicsv.read_hourly_csv(stdin, "<stdin>")
+def _write_stdout(text: str) -> int:
+    """Write UTF-8 whatever the locale; exit 1 quietly if the reader went away (``| head``).
+
+    The recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout at
+    devnull so the flush at exit does not fail again.
+    """
     try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+    except OSError as exc:  # e.g. a full disk
+        _stdout_to_devnull()
+        raise CliError(f"<stdout>: cannot write: {exc.strerror or exc}") from exc
+    return 0
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _read(name: str) -> aqicsv.HourlyReadings:
+    label = "<stdin>" if name == STDIO else name
+    try:
+        if name == STDIO:
+            return _read_stdin(label)
         with open(name, encoding="utf-8-sig", newline="") as stream:
             return aqicsv.read_hourly_csv(stream, name)
     except OSError as exc:
-        raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+        raise CliError(f"{label}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise CliError(f"{name}: not UTF-8 text ({exc.reason})") from exc
+        raise CliError(f"{label}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _read_stdin(label: str) -> aqicsv.HourlyReadings:
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    try:
+        return aqicsv.read_hourly_csv(stdin, label)
+    finally:
+        stdin.detach()  # leave sys.stdin open
 
 
 def _hourly_csv(
