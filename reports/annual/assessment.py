@@ -366,17 +366,14 @@ def _province(
         having = [s for s in stations if parameter in s.parameters]
         means = [next(a for a in s.annual if a.parameter == parameter) for s in having]
         mean, used = _mean_of_means([a.mean for a in means])
-        # like for like: both years over the stations with a mean in both
+        # like for like: both years over the stations with a mean in both; none → no
+        # comparison (one year's stations against another's would compare places, not years)
         both = [a for a in means if a.previous is not None and a.previous.value is not None
                 and a.mean.value is not None]
-        prev_means = [a.previous for a in means if a.previous is not None]
         previous = comparable = None
         if both:
             previous = _mean_of_means([a.previous for a in both if a.previous is not None])[0]
             comparable = _mean_of_means([a.mean for a in both])[0]
-        elif prev_means:
-            previous = _mean_of_means(prev_means)[0]
-            comparable = mean
         annual.append(AnnualMean(parameter, mean, grid.annual_limits[parameter], previous,
                                  comparable, used))
         monthly[parameter] = [
