@@ -137,6 +137,18 @@ def limit_in_force(pollutant: str, averaging: str, day: dt.date) -> LimitValue |
     return None
 
 
+def regulations_in_force(first: dt.date, last: dt.date) -> tuple[str, ...]:
+    """Names of the regulations whose limits apply to some day of ``first … last``, oldest
+    first: ``('QCVN 05:2013/BTNMT',)`` for 2022, both for 2023, the 2023 one after."""
+    names = {
+        lim.regulation
+        for lim in QCVN_LIMITS
+        if (lim.valid_from is None or lim.valid_from <= last)
+        and (lim.valid_until is None or lim.valid_until >= first)
+    }
+    return tuple(sorted(names))
+
+
 def limits_in_force(day: dt.date) -> dict[tuple[str, str], LimitValue]:
     """All limits in force on ``day``, keyed by ``(pollutant, averaging)``."""
     return {(lim.pollutant, lim.averaging): lim for lim in QCVN_LIMITS if lim.applies_on(day)}

@@ -161,7 +161,7 @@ def _scope_tables(
     writer.table(tables.category_days.rows_for(key), f"Số ngày theo mức VN_AQI — {name}")
     writer.table(tables.annual_means.rows_for(key), f"Trung bình năm so với QCVN — {name}")
     writer.table(tables.exceedances.rows_for(key), f"Số lần vượt giới hạn QCVN — {name}",
-                 empty="Không có thông số nào có giới hạn ngắn hạn trong QCVN 05:2023/BTNMT.")
+                 empty="Không có thông số nào có giới hạn ngắn hạn trong QCVN 05/BTNMT.")
     writer.table(tables.worst_days.rows_for(key), f"10 ngày có VN_AQI cao nhất — {name}",
                  empty="Không có ngày nào có VN_AQI.")
     writer.table(tables.monthly_means.rows_for(key),

@@ -35,6 +35,17 @@ def annual_limit(parameter: str, year: int) -> float | None:
     return limit_on(parameter, "year", date(year, 12, 31))
 
 
+def regulations_of_year(year: int) -> str:
+    """The regulation(s) whose limits the report applies in ``year``, for titles and text:
+    ``QCVN 05:2013/BTNMT`` before 12/09/2023, both in 2023, ``QCVN 05:2023/BTNMT`` after."""
+    return " và ".join(qcvn.regulations_in_force(date(year, 1, 1), date(year, 12, 31)))
+
+
+def annual_regulation(year: int) -> str:
+    """The regulation of the annual limits applied to ``year`` (in force on its last day)."""
+    return qcvn.regulations_in_force(date(year, 12, 31), date(year, 12, 31))[-1]
+
+
 def has_limit(parameter: str, averaging: str, days: Sequence[date]) -> bool:
     """Whether ``parameter`` has a limit over ``averaging`` on any of ``days``."""
     return any(limit_on(parameter, averaging, day) is not None for day in days)

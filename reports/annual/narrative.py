@@ -16,6 +16,7 @@ from reports.annual.assessment import (
     Findings,
     StationFindings,
 )
+from reports.annual.limits_in_force import annual_regulation, regulations_of_year
 from reports.annual.tables import AVERAGING_LABELS, parameter_label, pollutant_short
 
 MAX_NAMES_IN_TEXT = 10
@@ -68,7 +69,8 @@ def worst_month_sentence(f: Findings) -> str | None:
     return None
 
 
-def annual_pm25_sentence(f: Findings) -> str | None:
+def annual_pm25_sentence(f: Findings, regulation: str) -> str | None:
+    """The PM2.5 annual mean against the annual limit of ``regulation`` (its name)."""
     annual = _annual(f, "pm25")
     if annual is None:
         return None
@@ -77,12 +79,13 @@ def annual_pm25_sentence(f: Findings) -> str | None:
                 "có dữ liệu hợp lệ (cần ≥ 75 %), không đủ dữ liệu để tính.")
     limit = "" if annual.limit is None else (
         f", {'vượt' if annual.exceeds else 'không vượt'} giới hạn năm "
-        f"{w.number(annual.limit, 0)} µg/m³ của QCVN 05:2023/BTNMT"
+        f"{w.number(annual.limit, 0)} µg/m³ của {regulation}"
     )
     return f"Nồng độ PM2.5 trung bình năm là {w.number(annual.mean.value)} µg/m³{limit}."
 
 
-def exceedance_sentence(f: Findings, per_station: bool) -> str | None:
+def exceedance_sentence(f: Findings, per_station: bool, regulations: str) -> str | None:
+    """Exceedance counts; ``regulations`` names the regulation(s) of the year's limits."""
     parts = []
     for e in f.exceedances:
         if e.exceeded == 0 or (e.averaging == "1h" and e.parameter != "no2"):
@@ -94,8 +97,8 @@ def exceedance_sentence(f: Findings, per_station: bool) -> str | None:
     scope = "" if per_station else " (tính theo ngày/giờ có ít nhất một trạm vượt)"
     if not parts:
         tail = " và giới hạn 1 giờ của NO2" if no2 is not None else ""
-        return f"Không có lần vượt giới hạn 24 giờ{tail} nào của QCVN 05:2023/BTNMT{scope}."
-    return f"Số lần vượt giới hạn QCVN 05:2023/BTNMT{scope}: " + "; ".join(parts) + "."
+        return f"Không có lần vượt giới hạn 24 giờ{tail} nào của {regulations}{scope}."
+    return f"Số lần vượt giới hạn {regulations}{scope}: " + "; ".join(parts) + "."
 
 
 def network_paragraphs(report: AnnualAssessment) -> list[str]:
@@ -128,7 +131,7 @@ def province_paragraphs(report: AnnualAssessment) -> list[str]:
     if month:
         paragraphs.append("Trên toàn tỉnh: " + month[0].lower() + month[1:])
     paragraphs.append(stations_over_pm25_limit(report))
-    exceed = exceedance_sentence(p, per_station=False)
+    exceed = exceedance_sentence(p, per_station=False, regulations=regulations_of_year(report.year))
     if exceed:
         paragraphs.append(exceed)
     return paragraphs
@@ -151,15 +154,16 @@ def stations_over_pm25_limit(report: AnnualAssessment) -> str:
         elif annual.exceeds:
             over.append(f"{s.name} ({w.number(annual.mean.value)} µg/m³)")
     limit_text = "" if limit is None else f" ({w.number(limit, 0)} µg/m³)"
+    regulation = annual_regulation(report.year)
     if len(over) > MAX_NAMES_IN_TEXT:
         text = (f"{len(over)} trạm có nồng độ PM2.5 trung bình năm vượt giới hạn năm của "
-                f"QCVN 05:2023/BTNMT{limit_text} (xem bảng trung bình năm).")
+                f"{regulation}{limit_text} (xem bảng trung bình năm).")
     elif over:
         text = (f"Các trạm có nồng độ PM2.5 trung bình năm vượt giới hạn năm của "
-                f"QCVN 05:2023/BTNMT{limit_text}: {', '.join(over)}.")
+                f"{regulation}{limit_text}: {', '.join(over)}.")
     else:
         text = (f"Không trạm nào có nồng độ PM2.5 trung bình năm vượt giới hạn năm của "
-                f"QCVN 05:2023/BTNMT{limit_text}.")
+                f"{regulation}{limit_text}.")
     if len(insufficient) > MAX_NAMES_IN_TEXT:
         text += f" Không đủ dữ liệu để tính trung bình năm PM2.5 tại {len(insufficient)} trạm."
     elif insufficient:
@@ -181,8 +185,10 @@ def station_paragraphs(report: AnnualAssessment, s: StationFindings) -> list[str
         f"{report.year}{period}; thông số đo: {measured}.",
         category_sentence(s.category_days),
     ]
-    for sentence in (worst_month_sentence(s), annual_pm25_sentence(s),
-                     exceedance_sentence(s, per_station=True)):
+    regulations = regulations_of_year(report.year)
+    annual_pm25 = annual_pm25_sentence(s, annual_regulation(report.year))
+    exceeded = exceedance_sentence(s, per_station=True, regulations=regulations)
+    for sentence in (worst_month_sentence(s), annual_pm25, exceeded):
         if sentence:
             paragraphs.append(sentence)
     return paragraphs

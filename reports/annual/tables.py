@@ -23,6 +23,7 @@ from reports.annual.assessment import (
     Findings,
     LimitRegime,
 )
+from reports.annual.limits_in_force import annual_regulation, regulations_of_year
 from reports.annual.statistics import PeriodMean
 
 Cell = str | int | float | date | datetime | None
@@ -199,7 +200,8 @@ def annual_means_table(report: AnnualAssessment) -> Table:
             ))  # fmt: skip
     return Table(
         "Trung bình năm",
-        f"Nồng độ trung bình năm {report.year} so với giới hạn năm của QCVN 05:2023/BTNMT",
+        f"Nồng độ trung bình năm {report.year} so với giới hạn năm của "
+        f"{annual_regulation(report.year)}",
         (
             Column("Mã trạm", width=16), Column("Tên trạm", width=30),
             Column("Thông số", width=22), Column("Trung bình năm (µg/m³)", "0.0", 18),
@@ -220,8 +222,8 @@ def exceedances_table(report: AnnualAssessment) -> Table:
     ]  # fmt: skip
     return Table(
         "Vượt giới hạn",
-        "Số lần vượt giới hạn QCVN 05:2023/BTNMT (giá trị lớn hơn giới hạn có hiệu lực "
-        "vào ngày đó)",
+        f"Số lần vượt giới hạn {regulations_of_year(report.year)} (giá trị lớn hơn giới hạn "
+        "có hiệu lực vào ngày đó)",
         (
             Column("Mã trạm", width=16), Column("Tên trạm", width=30),
             Column("Thông số", width=22), Column("Thời gian trung bình", width=12),

@@ -1,0 +1,86 @@
+"""Report rules checked on small hand-made years (no database): the province's comparison
+with the previous year, and the regulation named for the limits of each year."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from aqi.limits import regulations_in_force
+from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
+from reports.annual.source import StationRecord, YearData, local_year
+from reports.annual.tables import build_tables
+
+ZONE = "Asia/Ho_Chi_Minh"
+Q2013, Q2023 = "QCVN 05:2013/BTNMT", "QCVN 05:2023/BTNMT"
+
+
+def year_data(year: int, pm25: dict[int, tuple[int, int, float]]) -> YearData:
+    """Two stations A (0) and B (1); ``pm25[station] = (first day, end day, value)``."""
+    start, days = local_year(year, ZONE)
+    hourly = np.full((2, len(REPORT_PARAMETERS), len(days) * 24), np.nan)
+    for station, (first, end, value) in pm25.items():
+        hourly[station, REPORT_PARAMETERS.index("pm25"), first * 24 : end * 24] = value
+    empty = np.full((2, len(days)), np.nan)
+    return YearData(year, start, days, ("A", "B"), REPORT_PARAMETERS, hourly, empty,
+                    np.full((2, len(days)), None, dtype=object))  # fmt: skip
+
+
+def registry(a_retired: date | None, b_installed: date | None) -> list[StationRecord]:
+    return [
+        StationRecord("A", "Trạm A", None, None, "fixed_automatic",
+                      "retired" if a_retired else "active", None, a_retired, ("pm25",)),
+        StationRecord("B", "Trạm B", None, None, "fixed_automatic", "active", b_installed,
+                      None, ("pm25",)),
+    ]  # fmt: skip
+
+
+def report(year: int, current: YearData, previous: YearData | None, stations: list[StationRecord]
+           ) -> AnnualAssessment:  # fmt: skip
+    return assess(stations, current, "Bắc Ninh", datetime(year, 1, 1, tzinfo=ZoneInfo(ZONE)),
+                  previous)  # fmt: skip
+
+
+def province_pm25(r: AnnualAssessment) -> tuple[float | None, float | None]:
+    annual = next(a for a in r.province_findings.annual if a.parameter == "pm25")
+    return (None if annual.previous is None else annual.previous.value,
+            None if annual.comparable is None else annual.comparable.value)  # fmt: skip
+
+
+def test_province_compares_years_only_over_stations_with_both() -> None:
+    # A: full 2024 at 20, closed on 31/01/2025; B: opened 01/11/2024 (61 days), 60 all
+    # 2025. Neither station has an annual mean in both years (75 % of days needed), so
+    # there is nothing like for like to compare: 20 → 60 would compare A with B.
+    previous = year_data(2024, {0: (0, 366, 20.0), 1: (305, 366, 60.0)})
+    current = year_data(2025, {0: (0, 31, 20.0), 1: (0, 365, 60.0)})
+    r = report(2025, current, previous, registry(date(2025, 1, 31), date(2024, 11, 1)))
+    assert province_pm25(r) == (None, None)
+
+    # B present all of 2024 too (at 40): B alone is compared, 40 → 60; A is left out.
+    previous = year_data(2024, {0: (0, 366, 20.0), 1: (0, 366, 40.0)})
+    r = report(2025, current, previous, registry(date(2025, 1, 31), None))
+    before, after = province_pm25(r)
+    assert before is not None and after is not None
+    assert (round(before, 9), round(after, 9)) == (40.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("year", "names"),
+    [(2022, (Q2013,)), (2023, (Q2013, Q2023)), (2024, (Q2023,)), (2026, (Q2023,))],
+)
+def test_the_regulations_of_a_year(year: int, names: tuple[str, ...]) -> None:
+    # QCVN 05:2023 took effect on 12/09/2023 (Circular 01/2023/TT-BTNMT).
+    assert regulations_in_force(date(year, 1, 1), date(year, 12, 31)) == names
+
+
+def test_a_2022_report_names_qcvn_05_2013_for_its_limits() -> None:
+    current = year_data(2022, {0: (0, 365, 120.0), 1: (0, 365, 10.0)})
+    r = report(2022, current, None, registry(None, None))
+    tables = build_tables(r)
+    assert Q2013 in tables.annual_means.title and Q2023 not in tables.annual_means.title
+    assert Q2013 in tables.exceedances.title and Q2023 not in tables.exceedances.title
+    r2023 = report(2023, year_data(2023, {0: (0, 365, 20.0)}), None, registry(None, None))
+    assert f"{Q2013} và {Q2023}" in build_tables(r2023).exceedances.title
