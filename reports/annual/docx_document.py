@@ -79,7 +79,8 @@ def methodology(report: AnnualAssessment) -> list[str]:
         "µg/m³ đến 31/12/2025, 45 µg/m³ từ 01/01/2026).",
         "Ngày là 24 giờ tính từ 00:00 giờ Việt Nam (UTC+7); giờ được đặt tên theo thời điểm "
         "bắt đầu. Dữ liệu là trung bình 1 giờ hợp lệ (bảng hourly, cờ valid); số liệu trạng "
-        "thái 01/02 (hiệu chuẩn, lỗi) không được dùng.",
+        "thái 01/02 (hiệu chuẩn, lỗi) không được dùng. Giá trị âm nhỏ (nhiễu của thiết bị "
+        "quanh 0) được giữ nguyên khi tính trung bình; khi tính VN_AQI chúng được tính là 0.",
         "Quy tắc đầy đủ dữ liệu: trung bình 24 giờ chỉ được tính khi có ít nhất 18 giá trị 1 "
         "giờ hợp lệ (75 %); trung bình 8 giờ cần 6/8 giờ và giá trị 8 giờ lớn nhất của ngày "
         "cần 18/24 giá trị 8 giờ; trung bình năm (tháng) là trung bình các giá trị ngày hợp lệ "
@@ -88,7 +89,9 @@ def methodology(report: AnnualAssessment) -> list[str]:
         "Vượt giới hạn: giá trị lớn hơn hẳn (>) giới hạn. Giới hạn 24 giờ: đếm số ngày có "
         "trung bình 24 giờ vượt; giới hạn 8 giờ: đếm số ngày có trung bình 8 giờ lớn nhất "
         "vượt; giới hạn 1 giờ: đếm số giờ vượt. Bên cạnh mỗi số lần vượt là số giá trị hợp lệ "
-        "và số giá trị có thể trong thời gian trạm hoạt động.",
+        "và số giá trị có thể trong thời gian trạm hoạt động. Việc so sánh dùng giá trị chưa "
+        "làm tròn; các bảng hiển thị làm tròn đến 0,1 µg/m³, nên một trung bình 25,04 µg/m³ "
+        "hiển thị là 25,0 nhưng vẫn vượt giới hạn 25 µg/m³.",
         "Toàn tỉnh: số ngày theo mức VN_AQI là tổng số ngày-trạm; trung bình năm (tháng) là "
         "trung bình của các trạm đủ dữ liệu; số lần vượt là số ngày (giờ) có ít nhất một trạm "
         "vượt; 10 ngày ô nhiễm nhất là 10 ngày-trạm có VN_AQI cao nhất.",
