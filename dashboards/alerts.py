@@ -5,7 +5,8 @@ label), reduced to its last value and compared with a threshold:
 
 - hourly AQI above the top of "Kém" (> 150: Xấu or worse) at any station;
 - daily AQI above the top of "Xấu" (> 200: Rất xấu or worse);
-- a station silent for more than 30 minutes.
+- a silent station: no reading for longer than the greater of 30 minutes and two of its
+  report intervals (``stations.report_interval_s``; :func:`sql_fragments.last_seen_cte`).
 
 "No data" is kept apart from "clean air": the AQI rules treat an empty result as OK
 (no AQI means nothing to warn the public about), and silence is its own rule measured from
@@ -23,7 +24,7 @@ from dashboards.aqi_style import VN_STANDARD
 from dashboards.datasources import EXPRESSION_UID, POSTGRES
 from dashboards.sql_fragments import (
     SILENCE_LOOKBACK,
-    SILENT_AFTER,
+    SILENCE_RULE_VI,
     TIME_TO,
     last_seen_cte,
     local_day_start,
@@ -70,15 +71,20 @@ WHERE a.standard = '{VN_STANDARD}' AND a.aqi IS NOT NULL AND s.status = 'active'
 ORDER BY 1, 2
 """
 
-# A station not seen within the lookback counts as silent for the whole lookback.
+# Minutes silent for a silent station, 0 for one that is not: each station has its own
+# threshold (``last_seen.silent``), so the rule's threshold is 0. A station not seen within
+# the lookback counts as silent for the whole lookback.
 SILENT_SQL = f"""
 WITH {last_seen_cte()}
 SELECT {TIME_TO} AS "time", station_id,
-       coalesce({silent_minutes("last_ts")},
-                {int(SILENCE_LOOKBACK.total_seconds() // 60)})::double precision AS value
+       (CASE WHEN silent
+             THEN coalesce({silent_minutes("last_ts")},
+                           {int(SILENCE_LOOKBACK.total_seconds() // 60)})
+             ELSE 0 END)::double precision AS value
 FROM last_seen
 ORDER BY station_id
 """
+SILENT_THRESHOLD = 0
 
 
 def _sql_data(sql: str, lookback: dt.timedelta) -> dict[str, Any]:
@@ -156,7 +162,6 @@ def _rule(
 
 def rules() -> list[dict[str, Any]]:
     """Every rule, in the order of the provisioning file."""
-    silent_min = SILENT_AFTER.total_seconds() / 60
     return [
         _rule(
             HOURLY_RULE_UID,
@@ -185,14 +190,15 @@ def rules() -> list[dict[str, Any]]:
         ),
         _rule(
             SILENT_RULE_UID,
-            f"Trạm im lặng quá {silent_min:g} phút",
+            "Trạm im lặng",
             SILENT_SQL,
             HOURLY_RANGE,
-            silent_min,
+            SILENT_THRESHOLD,
             # An empty result means no active station at all, which is worth a look.
             no_data="NoData",
             summary="Trạm {{ $labels.station_id }} không gửi số đo {{ $values.B }} phút",
             description=(
+                f"Trạm im lặng: {SILENCE_RULE_VI}. "
                 "Tính từ số đo mới nhất đã lưu (readings.ts), không phải từ giá trị AQI. "
                 f"{int(SILENCE_LOOKBACK.total_seconds() // 60)} phút nghĩa là không có số đo nào "
                 f"trong {SILENCE_LOOKBACK.days} ngày."

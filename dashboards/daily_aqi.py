@@ -9,7 +9,7 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
-from dashboards.panels import Json, Panel, dashboard, sql_query
+from dashboards.panels import DAILY_GAP_MS, Json, Panel, dashboard, sql_query
 from dashboards.sql_fragments import LOCAL_TZ, local_day_start, local_days_in_range
 from dashboards.variables import standard_variable, station_variable
 
@@ -67,7 +67,7 @@ def build() -> Json:
             height=10,
             description=(
                 "Mỗi ô là một ngày địa phương (00:00–24:00 giờ Việt Nam) tô màu theo mức AQI ngày. "
-                "Ô trống: ngày không đủ số liệu để tính AQI."
+                "Ô trống: ngày không đủ số liệu để tính AQI hoặc không có số liệu."
             ),
             threshold=aqi_thresholds(),
             colour_mode="thresholds",
@@ -78,7 +78,10 @@ def build() -> Json:
                 "rowHeight": 0.8,
                 "legend": {"showLegend": False},
             },
-            custom={"fillOpacity": 90, "lineWidth": 0},
+            # A value lasts until the next point: without this the last colour before an
+            # outage would cover the days without an aqi_daily row, and the newest day would
+            # stretch to the end of the range.
+            custom={"fillOpacity": 90, "lineWidth": 0, "insertNulls": DAILY_GAP_MS},
         ),
         Panel(
             "barchart",

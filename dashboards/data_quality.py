@@ -9,25 +9,38 @@ from dashboards.variables import station_variable
 UID = "aqm-chat-luong-du-lieu"
 
 # Hour starts inside the range, counted exactly as $__timeFilter(h.hour) selects them.
+# Rows: every parameter each selected active station declares (stations.parameters) or has
+# hourly rows for, so a dead sensor is a row at 0 %, not a missing row.
 COMPLETENESS_SQL = f"""
 WITH span AS (
   SELECT count(*) AS hours
   FROM generate_series(time_bucket('1 hour', {TIME_FROM}), {TIME_TO}, interval '1 hour') g
   WHERE g >= {TIME_FROM}
+),
+pairs AS (
+  SELECT s.station_id, unnest(s.parameters) AS parameter
+  FROM stations s
+  WHERE s.status = 'active' AND s.station_id IN ($station)
+  UNION
+  SELECT DISTINCT h.station_id, h.parameter
+  FROM hourly h
+  JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
+  WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
 )
-SELECT s.name AS "Trạm", p.name_vi AS "Thông số",
+SELECT s.name AS "Trạm", coalesce(p.name_vi, pr.parameter) AS "Thông số",
        count(*) FILTER (WHERE h.valid) AS "Giờ hợp lệ",
        round(100.0 * count(*) FILTER (WHERE h.valid) / greatest(span.hours, 1), 1)
          AS "Giờ hợp lệ (%)",
        round(100.0 * sum(h.n_valid) / nullif(sum(h.n_expected), 0), 1) AS "Mẫu hợp lệ (%)",
-       sum(h.n_flagged) AS "Mẫu gắn cờ 01/02"
-FROM hourly h
-JOIN stations s ON s.station_id = h.station_id
-JOIN parameters p ON p.parameter = h.parameter
+       coalesce(sum(h.n_flagged), 0) AS "Mẫu gắn cờ 01/02"
+FROM pairs pr
+JOIN stations s ON s.station_id = pr.station_id
+LEFT JOIN hourly h
+  ON h.station_id = pr.station_id AND h.parameter = pr.parameter AND $__timeFilter(h.hour)
+LEFT JOIN parameters p ON p.parameter = pr.parameter
 CROSS JOIN span
-WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
-GROUP BY s.name, h.station_id, p.name_vi, h.parameter, span.hours
-ORDER BY h.station_id, h.parameter
+GROUP BY s.name, pr.station_id, p.name_vi, pr.parameter, span.hours
+ORDER BY pr.station_id, pr.parameter
 """
 
 REJECTS_OVER_TIME_SQL = """
@@ -89,8 +102,10 @@ def build() -> Json:
             width=24,
             height=10,
             description=(
-                "Giờ hợp lệ: giờ có trung bình đạt tỷ lệ mẫu tối thiểu, so với số giờ của khoảng "
-                "thời gian. Mẫu hợp lệ: mẫu mã 00 so với số mẫu kỳ vọng của các giờ có số liệu."
+                "Mỗi thông số khai báo của trạm đang hoạt động có một dòng, kể cả khi không có số "
+                "liệu nào (0 %). Giờ hợp lệ: giờ có trung bình đạt tỷ lệ mẫu tối thiểu, so với số "
+                "giờ của khoảng thời gian. Mẫu hợp lệ: mẫu mã 00 so với số mẫu kỳ vọng của các "
+                "giờ có số liệu (để trống khi không có giờ nào có số liệu)."
             ),
             options={"showHeader": True, "cellHeight": "sm"},
             overrides=[

@@ -14,7 +14,7 @@ from dashboards.panels import (
     prom_query,
     thresholds,
 )
-from dashboards.sql_fragments import LOCAL_TZ, SILENT_AFTER
+from dashboards.sql_fragments import LOCAL_TZ, SILENT_AFTER, SILENT_REPORT_INTERVALS
 
 UID = "aqm-van-hanh-ingest"
 RATE = "[$__rate_interval]"
@@ -174,7 +174,13 @@ def build() -> Json:
             width=12,
             height=8,
             unit="s",
-            description=f"Đỏ: trạm không gửi thông điệp quá {silent_s / 60:g} phút.",
+            # Prometheus does not know stations.report_interval_s: this is the rule's floor.
+            description=(
+                f"Đỏ: trạm không gửi thông điệp quá {silent_s / 60:g} phút. Trạm gửi thưa hơn "
+                f"{silent_s / 60 / SILENT_REPORT_INTERVALS:g} phút một lần chỉ bị coi là im lặng "
+                f"khi quá {SILENT_REPORT_INTERVALS} chu kỳ gửi (xem bảng điều khiển Tổng quan và "
+                "cảnh báo «Trạm im lặng»)."
+            ),
             threshold=thresholds("green", [(silent_s, "red")]),
             colour_mode="thresholds",
             options={"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True},

@@ -12,11 +12,20 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
-from dashboards.panels import Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.panels import (
+    HOURLY_GAP_MS,
+    Json,
+    Panel,
+    dashboard,
+    number_text_mappings,
+    override,
+    sql_query,
+    thresholds,
+)
 from dashboards.sql_fragments import (
     CURRENT_AQI_MAX_AGE,
     LOCAL_TZ,
-    SILENT_AFTER,
+    SILENCE_RULE_VI,
     TIME_TO,
     interval_sql,
     last_seen_cte,
@@ -25,7 +34,10 @@ from dashboards.sql_fragments import (
 from dashboards.variables import standard_variable
 
 UID = "aqm-tong-quan"
-SILENT_MINUTES = SILENT_AFTER.total_seconds() / 60
+
+SIGNAL_COLUMN = "Tín hiệu"
+SIGNAL_MAPPINGS = number_text_mappings([(0, "Đang gửi", "green"), (1, "Im lặng", "red")])
+"""``Tín hiệu``: 1 when the station is silent (per-station rule of ``last_seen_cte``)."""
 
 # Centre of Bắc Ninh province, used until the map has fitted itself to the stations.
 MAP_CENTRE = (21.12, 106.11)
@@ -66,13 +78,14 @@ SELECT ls.station_id AS "Mã trạm", ls.name AS "Trạm",
        coalesce(p.name_vi, l.dominant) AS "Chất ô nhiễm chính",
        l.hour AS "Giờ AQI",
        ls.last_ts AS "Số liệu cuối",
-       {silent_minutes("ls.last_ts")} AS "Im lặng (phút)"
+       ls.silent::int AS "{SIGNAL_COLUMN}",
+       {silent_minutes("ls.last_ts")} AS "Im lặng (phút)",
+       ls.silent_after_min AS "Ngưỡng im lặng (phút)"
 FROM last_seen ls
 LEFT JOIN latest l ON l.station_id = ls.station_id
 LEFT JOIN {bands_values_sql()} ON {band_join("l", "l.aqi")}
 LEFT JOIN parameters p ON p.parameter = l.dominant
-ORDER BY (ls.last_ts IS NULL OR ls.last_ts < {TIME_TO} - {interval_sql(SILENT_AFTER)}) DESC,
-         l.aqi DESC NULLS LAST, ls.station_id
+ORDER BY ls.silent DESC, l.aqi DESC NULLS LAST, ls.station_id
 """
 
 ACTIVE_STATIONS_SQL = """
@@ -81,9 +94,7 @@ SELECT count(*) AS "Trạm hoạt động" FROM stations WHERE status = 'active'
 
 SILENT_COUNT_SQL = f"""
 WITH {last_seen_cte()}
-SELECT count(*) FILTER (
-         WHERE last_ts IS NULL OR last_ts < {TIME_TO} - {interval_sql(SILENT_AFTER)}
-       ) AS "Trạm im lặng"
+SELECT count(*) FILTER (WHERE silent) AS "Trạm im lặng"
 FROM last_seen
 """
 
@@ -152,7 +163,6 @@ def _map_panel() -> Panel:
 
 
 def _latest_table() -> Panel:
-    silent = thresholds("transparent", [(SILENT_MINUTES, "red")])
     return Panel(
         "table",
         "AQI giờ mới nhất và tín hiệu trạm",
@@ -160,8 +170,8 @@ def _latest_table() -> Panel:
         width=12,
         height=14,
         description=(
-            "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng quá "
-            f"{SILENT_MINUTES:g} phút (không có số đo mới) được tô đỏ và xếp lên đầu."
+            "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng "
+            f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu."
         ),
         options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
         overrides=[
@@ -181,9 +191,18 @@ def _latest_table() -> Panel:
                 },
             ),
             override(
+                SIGNAL_COLUMN,
+                {
+                    "mappings": SIGNAL_MAPPINGS,
+                    "custom.cellOptions": {"type": "color-background", "mode": "basic"},
+                },
+            ),
+            # The threshold differs per station: the colour comes from "Tín hiệu"; here only
+            # "never seen in the lookback" is red.
+            override(
                 "Im lặng (phút)",
                 {
-                    "thresholds": silent,
+                    "thresholds": thresholds("transparent"),
                     "color": {"mode": "thresholds"},
                     "custom.cellOptions": {"type": "color-background", "mode": "basic"},
                     "mappings": [
@@ -216,13 +235,13 @@ def build() -> Json:
         ),
         Panel(
             "stat",
-            f"Trạm im lặng quá {SILENT_MINUTES:g} phút",
+            "Trạm im lặng",
             [sql_query(SILENT_COUNT_SQL)],
             width=6,
             height=4,
             description=(
-                f"Trạm hoạt động không gửi số đo nào trong {SILENT_MINUTES:g} phút tính đến "
-                "cuối khoảng thời gian."
+                f"Trạm hoạt động {SILENCE_RULE_VI}, tính đến cuối khoảng thời gian (ngưỡng mỗi "
+                "trạm: lớn hơn trong hai giá trị đó)."
             ),
             threshold=thresholds("green", [(1, "red")]),
             colour_mode="thresholds",
@@ -238,7 +257,12 @@ def build() -> Json:
             new_row=True,
             threshold=aqi_thresholds(),
             colour_mode="palette-classic",
-            custom={"thresholdsStyle": {"mode": "area"}, "fillOpacity": 0, "spanNulls": False},
+            custom={
+                "thresholdsStyle": {"mode": "area"},
+                "fillOpacity": 0,
+                "spanNulls": False,
+                "insertNulls": HOURLY_GAP_MS,
+            },
             min_value=0,
         ),
     ]

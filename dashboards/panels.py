@@ -26,6 +26,17 @@ STACKED_BARS: Json = {
 }
 """Field config of a time series drawn as stacked bars (counts per reason or status)."""
 
+HOURLY_GAP_MS = 3_600_000
+"""``custom.insertNulls`` of hourly series: a gap longer than one hour is drawn as a gap.
+
+SQL rows exist only for hours that have them, and Grafana inserts no nulls into SQL
+series by itself: without this a line runs straight across an outage. Grafana (time
+series and state timeline alike) puts a null one threshold after a point followed by a
+longer gap, and one after the last point when the range goes on.
+"""
+DAILY_GAP_MS = 86_400_000
+"""``custom.insertNulls`` of series with one point per local day."""
+
 
 def sql_query(sql: str, *, ref_id: str = "A", fmt: SqlFormat = "table") -> Json:
     """A raw SQL target for the TimescaleDB data source (what the SDK has no builder for)."""
@@ -97,6 +108,14 @@ def override(field_name: str, properties: dict[str, Any]) -> Json:
     """Field override matched by the field's display name."""
     return {
         "matcher": {"id": "byName", "options": field_name},
+        "properties": [{"id": key, "value": value} for key, value in properties.items()],
+    }
+
+
+def query_override(ref_id: str, properties: dict[str, Any]) -> Json:
+    """Override of every field (the time field included) returned by one query."""
+    return {
+        "matcher": {"id": "byFrameRefID", "options": ref_id},
         "properties": [{"id": key, "value": value} for key, value in properties.items()],
     }
 

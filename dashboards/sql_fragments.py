@@ -19,7 +19,16 @@ LOCAL_TZ: str = Settings.model_fields["timezone"].default
 """The zone of local days (the default of the ``timezone`` setting)."""
 
 SILENT_AFTER = dt.timedelta(minutes=30)
-"""A station with no reading for longer than this is "silent" (alert and highlight)."""
+"""The shortest silence that counts: a station is "silent" (alert and highlight) when its
+last reading is older than the longer of this and ``SILENT_REPORT_INTERVALS`` report intervals."""
+SILENT_REPORT_INTERVALS = 2
+"""Missed reports (``stations.report_interval_s``) before a slow-reporting station is silent."""
+SILENT_MINUTES = SILENT_AFTER.total_seconds() / 60
+SILENCE_RULE_VI = (
+    f"không có số đo mới quá {SILENT_MINUTES:g} phút và quá {SILENT_REPORT_INTERVALS} "
+    "chu kỳ gửi số liệu của trạm"
+)
+"""The silence rule in words, for titles and descriptions."""
 SILENCE_LOOKBACK = dt.timedelta(days=30)
 """How far back the last reading is searched; older means "not seen for 30 days"."""
 CURRENT_AQI_MAX_AGE = dt.timedelta(hours=3)
@@ -59,22 +68,43 @@ def local_days_in_range(date_column: str) -> str:
     return f"{date_column} BETWEEN {local_date(TIME_FROM)} AND {local_date(TIME_TO)}"
 
 
+def silent_after_sql(report_interval_s: str) -> str:
+    """A station's silence threshold (an interval): ``greatest(30 min, 2 × report interval)``.
+
+    A station that reports every hour is not silent 31 minutes after its last reading,
+    and one that reports every 5 minutes is not silent after only 10.
+    """
+    return (
+        f"greatest({interval_sql(SILENT_AFTER)}, "
+        f"{SILENT_REPORT_INTERVALS} * ({report_interval_s}) * interval '1 second')"
+    )
+
+
 def last_seen_cte() -> str:
-    """CTE ``last_seen(station_id, name, last_ts, last_received)`` of every active station.
+    """CTE ``last_seen`` of every active station; the one definition of "silent".
+
+    Columns: ``station_id, name, last_ts, last_received``, ``silent_after`` (the station's
+    threshold, :func:`silent_after_sql`), ``silent_after_min`` (the same in minutes) and
+    ``silent`` (no reading within ``silent_after`` before the end of the range, or none in
+    the lookback at all).
 
     Silence is measured from the newest *measurement* stored (``max(readings.ts)``) as of
     the end of the time range, never from AQI values: a station measuring clean air is
     not silent, and a silent station is not clean.
     """
+    silent_after = silent_after_sql("s.report_interval_s")
     return f"""last_seen AS (
-    SELECT s.station_id, s.name, max(r.ts) AS last_ts, max(r.received_at) AS last_received
+    SELECT s.station_id, s.name, max(r.ts) AS last_ts, max(r.received_at) AS last_received,
+           {silent_after} AS silent_after,
+           round((extract(epoch from {silent_after}) / 60)::numeric, 1) AS silent_after_min,
+           (max(r.ts) IS NULL OR max(r.ts) < {TIME_TO} - {silent_after}) AS silent
     FROM stations s
     LEFT JOIN readings r
       ON r.station_id = s.station_id
      AND r.ts > {TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}
      AND r.ts <= {TIME_TO}
     WHERE s.status = 'active'
-    GROUP BY s.station_id, s.name
+    GROUP BY s.station_id, s.name, s.report_interval_s
   )"""
 
 

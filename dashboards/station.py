@@ -9,21 +9,31 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
-from dashboards.overview import SILENT_MINUTES
-from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.overview import SIGNAL_COLUMN, SIGNAL_MAPPINGS
+from dashboards.panels import (
+    HOURLY_GAP_MS,
+    STACKED_BARS,
+    Json,
+    Panel,
+    dashboard,
+    override,
+    query_override,
+    sql_query,
+)
 from dashboards.sql_fragments import (
     CURRENT_AQI_MAX_AGE,
     DAILY_MIN_VALID_HOURS,
     EIGHT_HOUR_MIN_VALID,
     EIGHT_HOUR_WINDOW,
     LOCAL_TZ,
+    SILENCE_LOOKBACK,
+    SILENCE_RULE_VI,
     TIME_FROM,
     TIME_TO,
     interval_sql,
     last_seen_cte,
     limit_sql,
     local_date,
-    local_day_bucket,
     local_day_start,
     silent_minutes,
 )
@@ -47,7 +57,8 @@ LIMIT 1
 
 SILENCE_SQL = f"""
 WITH {last_seen_cte()}
-SELECT {silent_minutes("last_ts")} AS "Im lặng (phút)", last_ts AS "Số liệu cuối"
+SELECT silent::int AS "{SIGNAL_COLUMN}", {silent_minutes("last_ts")} AS "Im lặng (phút)",
+       silent_after_min AS "Ngưỡng im lặng (phút)", last_ts AS "Số liệu cuối"
 FROM last_seen
 WHERE station_id = '$station'
 """
@@ -77,11 +88,30 @@ GROUP BY 1, 2
 ORDER BY 1
 """
 
-COMPLETENESS_SQL = """
-SELECT h.hour AS "time", p.name_vi AS metric, round((100 * h.completeness)::numeric, 1) AS value
-FROM hourly h
-JOIN parameters p ON p.parameter = h.parameter
-WHERE h.station_id = '$station' AND $__timeFilter(h.hour)
+# Every hour starting in the range (as $__timeFilter selects them) for every parameter the
+# station declares or has data for: an hour without an hourly row is 0 % once it has ended
+# (a dead sensor shows as 0, not as a gap); the hour still running stays blank.
+COMPLETENESS_SQL = f"""
+WITH params AS (
+  SELECT unnest(s.parameters) AS parameter FROM stations s WHERE s.station_id = '$station'
+  UNION
+  SELECT DISTINCT h.parameter FROM hourly h
+  WHERE h.station_id = '$station' AND $__timeFilter(h.hour)
+),
+hours AS (
+  SELECT g AS hour
+  FROM generate_series(time_bucket('1 hour', {TIME_FROM}), {TIME_TO}, interval '1 hour') g
+  WHERE g >= {TIME_FROM}
+)
+SELECT hr.hour AS "time", coalesce(p.name_vi, pr.parameter) AS metric,
+       round((100 * coalesce(h.completeness,
+                             CASE WHEN hr.hour + interval '1 hour' <= {TIME_TO} THEN 0 END)
+             )::numeric, 1) AS value
+FROM params pr
+CROSS JOIN hours hr
+LEFT JOIN hourly h
+  ON h.station_id = '$station' AND h.parameter = pr.parameter AND h.hour = hr.hour
+LEFT JOIN parameters p ON p.parameter = pr.parameter
 ORDER BY 1, 2
 """
 
@@ -103,23 +133,47 @@ ORDER BY 1
 """
 
 
+DAY_END_OFFSET = "interval '1 second'"
+"""The second point of a day is drawn this long before the next local midnight."""
+
+
 def daily_sql(pollutant: str) -> str | None:
-    """24-h means of local days (≥ the engine's minimum of valid hours) and the 24-h limit."""
-    limit = limit_sql(pollutant, "24h", local_date("d.day_start"))
+    """24-h means of every local day the range touches, and the 24-h limit in force.
+
+    Each day is two points, at its local midnight and one second before the next, holding
+    the same values: the line spans the whole day (the newest day included), and a day
+    whose mean is NULL (fewer valid hours than the engine's minimum, or no data) is a gap
+    rather than the previous day's value carried forward. A day's mean uses all its hours,
+    also those after the end of the range, so it does not depend on the range.
+    """
+    limit = limit_sql(pollutant, "24h", "d.day")
     if limit is None:
         return None
     return f"""
-SELECT d.day_start AS "time", d.mean_24h AS "TB 24 giờ", {limit} AS "Giới hạn 24 giờ"
-FROM (
-  SELECT {local_day_bucket("h.hour")} AS day_start,
+WITH days AS (
+  SELECT g::date AS day
+  FROM generate_series({local_date(TIME_FROM)}::timestamp, {local_date(TIME_TO)}::timestamp,
+                       interval '1 day') g
+),
+means AS (
+  SELECT {local_date("h.hour")} AS day,
          avg(h.mean) FILTER (WHERE h.valid) AS mean_24h,
          count(*) FILTER (WHERE h.valid) AS n_valid
   FROM hourly h
   WHERE h.station_id = '$station' AND h.parameter = '{pollutant}'
-    AND h.hour >= {local_day_start(local_date(TIME_FROM))} AND h.hour <= {TIME_TO}
+    AND h.hour >= {local_day_start(local_date(TIME_FROM))}
+    AND h.hour < {local_day_start(local_date(TIME_TO) + " + 1")}
   GROUP BY 1
-) d
-WHERE d.n_valid >= {DAILY_MIN_VALID_HOURS}
+)
+SELECT e.at AS "time",
+       CASE WHEN m.n_valid >= {DAILY_MIN_VALID_HOURS} THEN m.mean_24h END AS "TB 24 giờ",
+       {limit} AS "Giới hạn 24 giờ"
+FROM days d
+LEFT JOIN means m ON m.day = d.day
+CROSS JOIN LATERAL (
+  VALUES ({local_day_start("d.day")}),
+         ({local_day_start("d.day + 1")} - {DAY_END_OFFSET})
+) e(at)
 ORDER BY 1
 """
 
@@ -174,6 +228,9 @@ def pollutant_panel(pollutant: str) -> Panel:
         overrides += [
             _limit_style("Giới hạn 24 giờ"),
             override("TB 24 giờ", {"custom.lineInterpolation": "stepAfter"}),
+            # Every local day is in the result (NULL when incomplete): no nulls to insert,
+            # and the hourly threshold would cut each day after its first hour.
+            query_override("C", {"custom.insertNulls": False}),
         ]
     return Panel(
         "timeseries",
@@ -182,19 +239,25 @@ def pollutant_panel(pollutant: str) -> Panel:
         width=12,
         height=8,
         description=(
-            "Trung bình 1 giờ hợp lệ (giờ thiếu số liệu bị bỏ trống), trung bình 8 giờ và 24 giờ "
-            "theo ngày địa phương, cùng giới hạn QCVN có hiệu lực vào ngày đó (đường đỏ nét đứt)."
+            "Trung bình 1 giờ hợp lệ (giờ thiếu số liệu bị bỏ trống), trung bình 8 giờ, trung "
+            "bình 24 giờ của từng ngày địa phương (00:00–24:00; bỏ trống ngày có dưới "
+            f"{DAILY_MIN_VALID_HOURS} giờ hợp lệ), cùng giới hạn QCVN có hiệu lực vào ngày đó "
+            "(đường đỏ nét đứt)."
         ),
         unit=CONCENTRATION_UNIT,
         colour_mode="palette-classic",
-        custom={"fillOpacity": 0, "spanNulls": False, "showPoints": "never"},
+        custom={
+            "fillOpacity": 0,
+            "spanNulls": False,
+            "showPoints": "never",
+            "insertNulls": HOURLY_GAP_MS,
+        },
         overrides=overrides,
         min_value=0,
     )
 
 
 def build() -> Json:
-    silent = thresholds("green", [(SILENT_MINUTES, "red")])
     panels = [
         Panel(
             "stat",
@@ -225,22 +288,45 @@ def build() -> Json:
         ),
         Panel(
             "stat",
-            "Thời gian im lặng (phút)",
+            "Tín hiệu trạm và thời gian im lặng (phút)",
             [sql_query(SILENCE_SQL)],
             width=6,
             height=5,
-            threshold=silent,
-            colour_mode="thresholds",
-            description="Phút kể từ số đo gần nhất đến cuối khoảng thời gian.",
+            description=(
+                f"Im lặng: {SILENCE_RULE_VI} (ngưỡng của trạm: lớn hơn trong hai giá trị đó). "
+                "Phút kể từ số đo gần nhất đến cuối khoảng thời gian."
+            ),
             options={
                 "reduceOptions": {
                     "values": False,
                     "calcs": ["lastNotNull"],
-                    "fields": "/^Im lặng \\(phút\\)$/",
+                    "fields": f"/^({SIGNAL_COLUMN}|Im lặng \\(phút\\))$/",
                 },
                 "colorMode": "background",
                 "graphMode": "none",
+                "textMode": "value_and_name",
             },
+            overrides=[
+                override(SIGNAL_COLUMN, {"mappings": SIGNAL_MAPPINGS}),
+                override(
+                    "Im lặng (phút)",
+                    {
+                        "color": {"mode": "fixed", "fixedColor": "transparent"},
+                        "mappings": [
+                            {
+                                "type": "special",
+                                "options": {
+                                    "match": "null",
+                                    "result": {
+                                        "text": f"không có số liệu {SILENCE_LOOKBACK.days} ngày",
+                                        "color": "red",
+                                    },
+                                },
+                            }
+                        ],
+                    },
+                ),
+            ],
         ),
         Panel(
             "timeseries",
@@ -251,7 +337,12 @@ def build() -> Json:
             new_row=True,
             threshold=aqi_thresholds(),
             colour_mode="thresholds",
-            custom={"gradientMode": "scheme", "fillOpacity": 20, "spanNulls": False},
+            custom={
+                "gradientMode": "scheme",
+                "fillOpacity": 20,
+                "spanNulls": False,
+                "insertNulls": HOURLY_GAP_MS,
+            },
             min_value=0,
         ),
         Panel(
@@ -262,7 +353,7 @@ def build() -> Json:
             height=8,
             unit=CONCENTRATION_UNIT,
             colour_mode="palette-classic",
-            custom={"fillOpacity": 0, "spanNulls": False},
+            custom={"fillOpacity": 0, "spanNulls": False, "insertNulls": HOURLY_GAP_MS},
             min_value=0,
         ),
         *[pollutant_panel(p) for p in pollutants()],
@@ -285,8 +376,13 @@ def build() -> Json:
             [sql_query(COMPLETENESS_SQL, fmt="time_series")],
             width=12,
             height=8,
+            description=(
+                "Tỷ lệ mẫu hợp lệ (mã 00) so với số mẫu kỳ vọng của mỗi giờ, cho mọi thông số "
+                "của trạm: giờ đã qua không có số liệu là 0 %; giờ đang diễn ra để trống."
+            ),
             unit="percent",
             colour_mode="palette-classic",
+            custom={"spanNulls": False, "insertNulls": HOURLY_GAP_MS},
             min_value=0,
             max_value=100,
         ),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import psycopg
 import pytest
 
-from dashboards import alerts
+from dashboards import alerts, overview, station
 from dashboards.macros import TimeRange
+from dashboards.sql_fragments import SILENT_AFTER, interval_sql, last_seen_cte
 from tests.provisioning.seed import END, Runner
 
 pytestmark = pytest.mark.services
@@ -67,3 +69,41 @@ def test_no_data_is_not_clean_air() -> None:
     # silence is measured from readings, and an empty result (no active station) is shown
     assert states[alerts.SILENT_RULE_UID] == "NoData"
     assert "readings" in alerts.SILENT_SQL and "aqi" not in alerts.SILENT_SQL.lower()
+
+
+def test_silence_alert_follows_each_station_report_interval(
+    seeded_db: str, run_sql: Runner
+) -> None:
+    # BN02 reports hourly: silent only after 2 × 60 min, not after 30 min.
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        conn.execute("UPDATE stations SET report_interval_s = 3600 WHERE station_id = 'BN02'")
+    assert firing(run_sql, alerts.SILENT_RULE_UID) == {"BN03": 43200.0}
+    # 74 min later BN02 has been quiet 119 min; BN01 (79 min) and BN05 (76 min) are silent
+    at_74 = END + dt.timedelta(minutes=74)
+    assert firing(run_sql, alerts.SILENT_RULE_UID, at_74) == {
+        "BN01": 79.0,
+        "BN03": 43200.0,
+        "BN05": 76.0,
+    }
+    at_76 = END + dt.timedelta(minutes=76)
+    assert firing(run_sql, alerts.SILENT_RULE_UID, at_76) == {
+        "BN01": 81.0,
+        "BN02": 121.0,
+        "BN03": 43200.0,
+        "BN05": 78.0,
+    }
+
+
+def test_every_silence_query_uses_the_one_rule() -> None:
+    cte = last_seen_cte()
+    floor = interval_sql(SILENT_AFTER)
+    assert floor in cte and "report_interval_s" in cte
+    for sql in (
+        alerts.SILENT_SQL,
+        overview.SILENT_COUNT_SQL,
+        overview.LATEST_TABLE_SQL,
+        station.SILENCE_SQL,
+    ):
+        assert cte in sql
+        rest = sql.replace(cte, "")
+        assert floor not in rest and "report_interval_s" not in rest

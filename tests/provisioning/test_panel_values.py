@@ -15,6 +15,7 @@ from tests.provisioning.seed import (
     LAST_24H,
     MARCH,
     UTC,
+    H,
     Runner,
     insert_hourly,
     insert_reading,
@@ -149,10 +150,53 @@ def test_daily_means_use_local_days_and_the_limit_in_force(
     sql = station.daily_sql("pm25")
     assert sql is not None
     rows = run_sql(sql, window, BN01).rows
+    # Each local day is drawn from its midnight to one second before the next one.
+    # 31/12: 20 valid hours at 48 (the 4 invalid hours at 500 are left out), limit 50;
+    # 01/01: 18 valid hours alternating 48/46, limit 45 from that day;
+    # 02/01: 10 valid hours only, under 18: no mean, but the limit line goes on.
     assert rows == [
-        (dt.datetime(2025, 12, 30, 17, tzinfo=UTC), pytest.approx(48.0), 50),
-        (dt.datetime(2025, 12, 31, 17, tzinfo=UTC), pytest.approx(47.0), 45),
+        (dt.datetime(2025, 12, 31, 0, tzinfo=ICT), pytest.approx(48.0), 50),
+        (dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=ICT), pytest.approx(48.0), 50),
+        (dt.datetime(2026, 1, 1, 0, tzinfo=ICT), pytest.approx(47.0), 45),
+        (dt.datetime(2026, 1, 1, 23, 59, 59, tzinfo=ICT), pytest.approx(47.0), 45),
+        (dt.datetime(2026, 1, 2, 0, tzinfo=ICT), None, 45),
+        (dt.datetime(2026, 1, 2, 23, 59, 59, tzinfo=ICT), None, 45),
     ]
+
+
+def test_daily_means_leave_missing_days_blank_and_draw_the_newest_day(
+    clean_db: str, run_sql: Runner
+) -> None:
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        for hour in _hours(dt.datetime(2025, 3, 5, tzinfo=ICT), 24):
+            insert_hourly(conn, "BN01", "pm10", hour, 80.0)
+        # nothing at all on 6 March
+        for i, hour in enumerate(_hours(dt.datetime(2025, 3, 7, tzinfo=ICT), 20)):
+            invalid = i in (3, 4)
+            insert_hourly(conn, "BN01", "pm10", hour, 999.0 if invalid else 60.0, valid=not invalid)
+    sql = station.daily_sql("pm10")
+    assert sql is not None
+    window = TimeRange(
+        dt.datetime(2025, 3, 5, 6, tzinfo=ICT), dt.datetime(2025, 3, 7, 20, tzinfo=ICT)
+    )
+    day_5, day_6, day_7 = (dt.datetime(2025, 3, d, tzinfo=ICT) for d in (5, 6, 7))
+    last_second = dt.timedelta(days=1, seconds=-1)
+    expected = [
+        (day_5, 80.0, 100),
+        (day_5 + last_second, 80.0, 100),
+        # 6 March is a gap, not 5 March's 80 carried forward
+        (day_6, None, 100),
+        (day_6 + last_second, None, 100),
+        # 7 March (18 valid hours of 20 → mean 60) is the newest day and spans all of it
+        (day_7, 60.0, 100),
+        (day_7 + last_second, 60.0, 100),
+    ]
+    assert run_sql(sql, window, BN01).rows == expected
+    # A day's mean does not depend on where the range ends: at 10:00 on 7 March only 9 of
+    # its valid hours lie in the range, the day still has its 18.
+    morning = TimeRange(window.start, dt.datetime(2025, 3, 7, 10, tzinfo=ICT))
+    assert run_sql(sql, morning, BN01).rows == expected
 
 
 def test_hourly_means_hide_invalid_hours_next_to_the_1h_limit(
@@ -244,3 +288,93 @@ def test_arrival_lag_by_station(seeded_db: str, run_sql: Runner) -> None:
         "Trạm Từ Sơn": (3, 40.0, 40.0),
         "Trạm Yên Phong": (3, 30.0, 30.0),
     }
+
+
+def test_station_completeness_shows_dead_hours_and_sensors_as_zero(
+    clean_db: str, run_sql: Runner
+) -> None:
+    h0 = dt.datetime(2025, 3, 10, 1, tzinfo=UTC)
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        conn.execute("UPDATE stations SET parameters = '{pm25,no2}' WHERE station_id = 'BN01'")
+        # pm25: 12/12, 9/12, nothing at h0+2h, 6/12; no2 declared but never received;
+        # so2 not declared but received once
+        for offset, n_valid in ((0, 12), (1, 9), (3, 6)):
+            insert_hourly(
+                conn, "BN01", "pm25", h0 + offset * H, 40.0, valid=n_valid >= 9, n_valid=n_valid
+            )
+        insert_hourly(conn, "BN01", "so2", h0 + H, 20.0)
+    # hour starts h0 … h0+4h; the last one begins at the end of the range and is not over
+    window = TimeRange(h0, h0 + 4 * H)
+    rows = run_sql(station.COMPLETENESS_SQL, window, BN01).rows
+    got = [(t, metric, None if v is None else float(v)) for t, metric, v in rows]
+    expected_pm25 = [100.0, 75.0, 0.0, 50.0, None]
+    expected_no2 = [0.0, 0.0, 0.0, 0.0, None]
+    expected_so2 = [0.0, 100.0, 0.0, 0.0, None]
+    assert got == [
+        row
+        for i in range(5)
+        for row in (
+            (h0 + i * H, "Bụi PM2.5", expected_pm25[i]),
+            (h0 + i * H, "NO2", expected_no2[i]),
+            (h0 + i * H, "SO2", expected_so2[i]),
+        )
+    ]
+
+
+def test_completeness_lists_declared_parameters_without_data(
+    seeded_db: str, run_sql: Runner
+) -> None:
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        conn.execute("UPDATE stations SET parameters = '{pm25,no2}' WHERE station_id = 'BN01'")
+        conn.execute("UPDATE stations SET parameters = '{pm10}' WHERE station_id = 'BN02'")
+        conn.execute("UPDATE stations SET parameters = '{pm25}' WHERE station_id = 'BN04'")
+    rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables()).rows
+    got = [
+        (name, param, valid_hours, float(pct), None if samples is None else float(samples), flagged)
+        for name, param, valid_hours, pct, samples, flagged in rows
+    ]
+    assert got == [
+        # declared, nothing received: a row at 0 % instead of no row (ordered by parameter id)
+        ("Trạm Bắc Ninh", "NO2", 0, 0.0, None, 0),
+        # 23 valid hours of the 25 hour starts; samples (23 × 12 + 6) / (24 × 12)
+        ("Trạm Bắc Ninh", "Bụi PM2.5", 23, 92.0, 97.9, 0),
+        ("Trạm Từ Sơn", "Bụi PM10", 0, 0.0, None, 0),
+        # BN03 and BN05 declare nothing and sent no hourly data; retired BN04 is not listed
+    ]
+
+
+def _set_report_intervals(url: str, intervals: dict[str, int]) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for station_id, seconds in intervals.items():
+            conn.execute(
+                "UPDATE stations SET report_interval_s = %s WHERE station_id = %s",
+                (seconds, station_id),
+            )
+
+
+def test_silence_follows_each_station_report_interval(seeded_db: str, run_sql: Runner) -> None:
+    # BN02 reports hourly: 45 min without a reading is not silence (threshold 2 × 60 min).
+    # BN05 reports every 20 min: threshold 40 min. BN01 every 10 min: still 30 min (the floor).
+    _set_report_intervals(seeded_db, {"BN01": 600, "BN02": 3600, "BN05": 1200})
+    assert run_sql(overview.SILENT_COUNT_SQL).rows == [(1,)]  # BN03 only
+    rows = run_sql(overview.LATEST_TABLE_SQL).as_dicts()
+    assert [r["Mã trạm"] for r in rows] == ["BN03", "BN01", "BN02", "BN05"]
+    got = {r["Mã trạm"]: (r["Tín hiệu"], float(r["Ngưỡng im lặng (phút)"])) for r in rows}
+    assert got == {"BN01": (0, 30.0), "BN02": (0, 120.0), "BN03": (1, 30.0), "BN05": (0, 40.0)}
+    # 35 min later: BN01 (40 min) is silent, BN05 (37 min < 40) and BN02 (80 min) are not
+    later = TimeRange(END + dt.timedelta(minutes=35 - 24 * 60), END + dt.timedelta(minutes=35))
+    assert run_sql(overview.SILENT_COUNT_SQL, later).rows == [(2,)]
+    signal = {
+        r["Mã trạm"]: r["Tín hiệu"] for r in run_sql(overview.LATEST_TABLE_SQL, later).as_dicts()
+    }
+    assert signal == {"BN01": 1, "BN02": 0, "BN03": 1, "BN05": 0}
+    bn02 = station_variables(("BN02",), multi=False)
+    assert run_sql(station.SILENCE_SQL, LAST_24H, bn02).as_dicts() == [
+        {
+            "Tín hiệu": 0,
+            "Im lặng (phút)": pytest.approx(45.0),
+            "Ngưỡng im lặng (phút)": pytest.approx(120.0),
+            "Số liệu cuối": END - dt.timedelta(minutes=45),
+        }
+    ]

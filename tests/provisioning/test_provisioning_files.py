@@ -197,3 +197,47 @@ def test_promql_uses_only_metrics_the_ingest_service_exports() -> None:
         if query.fmt == "promql":
             used |= set(re.findall(r"aqm_ingest_[a-z_]+", query.text))
     assert used and used <= exported, f"not exported by ingest/metrics.py: {used - exported}"
+
+
+def _panel(board: str, title: str) -> dict[str, Any]:
+    return next(p for p in _boards()[board]["panels"] if p["title"] == title)
+
+
+def test_hourly_series_break_at_missing_hours() -> None:
+    """SQL rows exist only for hours with data: Grafana must insert the gaps (insertNulls)."""
+    tram = _boards()["tram.json"]
+    hourly = [
+        p
+        for p in tram["panels"]
+        if p["type"] == "timeseries"
+        and any(
+            key in json.dumps(p["targets"], ensure_ascii=False)
+            for key in ("FROM hourly", "FROM aqi_hourly")
+        )
+    ]
+    titles = {p["title"] for p in hourly}
+    assert {"AQI giờ", "NowCast bụi (µg/m³)", "Độ đầy đủ số liệu theo giờ (%)"} <= titles
+    assert sum("so với QCVN" in t for t in titles) >= 5
+    for panel in [*hourly, _panel("tong-quan.json", "AQI giờ theo trạm")]:
+        custom = panel["fieldConfig"]["defaults"]["custom"]
+        assert custom["insertNulls"] == 3_600_000, panel["title"]
+        assert custom["spanNulls"] is False, panel["title"]
+
+
+def test_daily_series_are_not_cut_after_one_hour() -> None:
+    """The 24-h query returns every local day itself; the hourly gap rule must not apply."""
+    for panel in _boards()["tram.json"]["panels"]:
+        daily = [t["refId"] for t in panel["targets"] if '"TB 24 giờ"' in t.get("rawSql", "")]
+        if not daily:
+            continue
+        frame_overrides = [
+            o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["id"] == "byFrameRefID"
+        ]
+        assert [o["matcher"]["options"] for o in frame_overrides] == daily, panel["title"]
+        assert frame_overrides[0]["properties"] == [{"id": "custom.insertNulls", "value": False}]
+
+
+def test_daily_aqi_cells_end_with_their_day() -> None:
+    calendar = _panel("aqi-ngay.json", "AQI ngày theo trạm")
+    assert calendar["type"] == "state-timeline"
+    assert calendar["fieldConfig"]["defaults"]["custom"]["insertNulls"] == 86_400_000
