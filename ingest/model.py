@@ -38,6 +38,9 @@ class Reason(StrEnum):
     NO_READINGS = "no_readings"
     DECODER_ERROR = "decoder_error"
     STORE_FAILED = "store_failed"
+    CONFLICTING_VALUE = "conflicting_value"
+    """A reading of a station, parameter and time already stored (or twice in one batch)
+    with another value or status: the first stays stored, this one is kept as a reject."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +84,4 @@ class Reading:
     original_unit: str
     status: str
     source_format: SourceFormat
+    index: int = -1  # position within the message, for a reject found when storing

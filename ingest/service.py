@@ -294,21 +294,7 @@ class IngestService:
                 failed = message.failed(f"database refused the message: {exc}"[:500])
                 result = await write_batch(conn, [failed])
                 batch.messages[i] = failed
-            total = WriteResult(
-                *(
-                    a + b
-                    for a, b in zip(
-                        (total.stored, total.duplicates, total.rejected, total.rejected_duplicates),
-                        (
-                            result.stored,
-                            result.duplicates,
-                            result.rejected,
-                            result.rejected_duplicates,
-                        ),
-                        strict=True,
-                    )
-                )
-            )
+            total = total + result
         return total
 
     # -- the pipeline ---------------------------------------------------------------
@@ -375,6 +361,7 @@ class IngestService:
         m.readings_stored.inc(result.stored)
         m.readings_duplicate.inc(result.duplicates)
         m.rejected_duplicate.inc(result.rejected_duplicates)
+        m.readings_rejected.labels(reason=Reason.CONFLICTING_VALUE.value).inc(result.conflicts)
         for message in batch.messages:
             for rejection in message.rejections:
                 m.readings_rejected.labels(reason=rejection.code.value).inc()

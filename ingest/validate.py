@@ -115,5 +115,13 @@ def _judge_one(
     if raw.status not in STATUSES:
         return reject(Reason.BAD_STATUS, f"{parameter}: status {raw.status!r} is not 00, 01 or 02")
     return Reading(
-        topic_station, parameter, raw.ts, value, raw.value, raw.unit or spec.unit, raw.status, fmt
+        topic_station,
+        parameter,
+        raw.ts,
+        value,
+        raw.value,
+        raw.unit or spec.unit,
+        raw.status,
+        fmt,
+        raw.index,
     )

@@ -2,7 +2,12 @@
 
 Readings go through ``INSERT … SELECT … ON CONFLICT (station_id, parameter, ts) DO
 NOTHING``: the first stored value of a reading wins and a redelivered message is
-harmless. The station-hours of the rows actually inserted are queued for the AQI
+harmless. A reading that is not stored because its key already holds *another* value or
+status (a corrected re-upload, one parameter twice in a message) is not a harmless
+duplicate: it goes to ``rejected_messages`` as ``conflicting_value`` with its payload, so
+nothing received is lost. Only batches with unstored readings pay for that check.
+
+The station-hours of the rows actually inserted are queued for the AQI
 worker in the same statement, and rejects are stored in the same transaction, so a
 batch is either wholly committed or not at all — and only then acknowledged.
 """
@@ -46,6 +51,11 @@ WITH inserted AS (
 )
 SELECT count(*) FROM inserted
 """
+
+# Positions (1-based, in batch order) of readings whose key now holds another value or
+# status than theirs: stored by an earlier batch, or by this one from another reading.
+# A function of migration 0008: ingest may not read stored values itself.
+CONFLICTING_READINGS = "SELECT item FROM ingest_conflicting_readings(%s, %s, %s, %s, %s)"
 
 MERGE_REJECTED = """
 WITH inserted AS (
@@ -93,7 +103,9 @@ class ReceivedMessage:
         rejections: list[Rejection],
     ) -> ReceivedMessage:
         digest = hashlib.sha256(topic.encode() + b"\0" + payload).digest()
-        kept = payload[:STORED_PAYLOAD_LIMIT] if rejections else b""
+        # Kept for every message: a conflicting value is only found when storing. A slice
+        # of a payload within the limit is the payload itself (no copy).
+        kept = payload[:STORED_PAYLOAD_LIMIT]
         return cls(topic, kept, digest, received_at, station_id, readings, rejections)
 
     def failed(self, why: str) -> ReceivedMessage:
@@ -134,6 +146,17 @@ class WriteResult:
     duplicates: int
     rejected: int
     rejected_duplicates: int
+    conflicts: int = 0
+    """Readings not stored because their key holds another value (rejected, not duplicates)."""
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            self.rejected_duplicates + other.rejected_duplicates,
+            self.conflicts + other.conflicts,
+        )
 
 
 async def prepare(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
@@ -147,8 +170,8 @@ async def write_batch(
 ) -> WriteResult:
     """Store a batch of messages in one transaction; returns what happened to each item."""
     n_readings = sum(len(m.readings) for m in messages)
-    n_rejections = sum(len(m.rejections) for m in messages)
     stored = rejected = 0
+    conflicts: list[tuple[ReceivedMessage, Rejection]] = []
     async with conn.transaction(), conn.cursor() as cur:
         if n_readings:
             async with cur.copy(
@@ -174,27 +197,59 @@ async def write_batch(
             await cur.execute(MERGE_READINGS)
             row = await cur.fetchone()
             stored = int(row[0]) if row else 0  # type: ignore[call-overload]
-        if n_rejections:
+            if stored < n_readings:
+                conflicts = await _conflicts(cur, messages)
+        rejects = [(m, j) for m in messages for j in m.rejections] + conflicts
+        if rejects:
             async with cur.copy(
                 "COPY staging_rejected (received_at, topic, station_id, reason_code, reason,"
                 " reading_index, payload, payload_digest) FROM STDIN"
             ) as copy:
-                for m in messages:
-                    topic, station = text(m.topic), text(m.station_id)
-                    for j in m.rejections:
-                        await copy.write_row(
-                            (
-                                m.received_at,
-                                topic,
-                                station,
-                                j.code.value,
-                                text(j.message),
-                                j.index,
-                                m.payload,
-                                m.digest,
-                            )
+                for m, j in rejects:
+                    await copy.write_row(
+                        (
+                            m.received_at,
+                            text(m.topic),
+                            text(m.station_id),
+                            j.code.value,
+                            text(j.message),
+                            j.index,
+                            m.payload,
+                            m.digest,
                         )
+                    )
             await cur.execute(MERGE_REJECTED)
             row = await cur.fetchone()
             rejected = int(row[0]) if row else 0  # type: ignore[call-overload]
-    return WriteResult(stored, n_readings - stored, rejected, n_rejections - rejected)
+    return WriteResult(
+        stored,
+        n_readings - stored - len(conflicts),
+        rejected,
+        len(rejects) - rejected,
+        len(conflicts),
+    )
+
+
+async def _conflicts(
+    cur: psycopg.AsyncCursor[tuple[object, ...]], messages: list[ReceivedMessage]
+) -> list[tuple[ReceivedMessage, Rejection]]:
+    """The readings of ``messages`` not stored because their key holds another value."""
+    items = [(m, r) for m in messages for r in m.readings]
+    columns = (
+        [r.station_id for _, r in items],
+        [r.parameter for _, r in items],
+        [r.ts for _, r in items],
+        [r.value for _, r in items],
+        [r.status for _, r in items],
+    )
+    await cur.execute(CONFLICTING_READINGS, columns)
+    conflicts = []
+    for (position,) in await cur.fetchall():
+        assert isinstance(position, int)
+        message, r = items[position - 1]
+        why = (
+            f"{r.parameter} at {r.ts.isoformat()}: {r.value:g} (status {r.status}) differs"
+            " from the value or status already stored, which is kept"
+        )
+        conflicts.append((message, Rejection(Reason.CONFLICTING_VALUE, why, r.index)))
+    return conflicts

@@ -193,6 +193,42 @@ async def test_redelivered_and_resent_messages_are_stored_once(
     assert reconciled(svc)
 
 
+async def test_a_different_value_for_a_stored_reading_is_kept_as_a_reject(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    svc = await start_service(make_settings(ingest_db, broker))
+    ts = recent_hour().isoformat()
+    first = json.dumps({"station": "BN-01", "ts": ts, "values": {"pm25": 20.0}}).encode()
+    publish(broker, "aqm/v1/stations/BN-01/readings", [first])
+    await wait_until(lambda: count(ingest_db, "SELECT count(*) FROM readings") == 1, what="1")
+    # A corrected re-upload (25 instead of 20), an identical resend, and one message that
+    # names PM10 twice with two values (the first stored wins).
+    corrected = json.dumps({"station": "BN-01", "ts": ts, "values": {"pm25": 25.0}}).encode()
+    twice = json.dumps(
+        [
+            {"station": "BN-01", "ts": ts, "values": {"pm10": 40.0}},
+            {"station": "BN-01", "ts": ts, "values": {"PM10": 41.0}},
+        ]
+    ).encode()
+    publish(broker, "aqm/v1/stations/BN-01/readings", [corrected, first])
+    publish(broker, "aqm/v1/stations/BN-01/readings", [twice])
+    await wait_until(lambda: svc.metrics.readings_received._value.get() == 5, what="5 items")
+    stored = rows(ingest_db, "SELECT parameter, value FROM readings ORDER BY parameter")
+    assert stored == [("pm10", 40.0), ("pm25", 20.0)]
+    rejected = rows(
+        ingest_db,
+        "SELECT reason_code, payload, reading_index, reason FROM rejected_messages"
+        " ORDER BY reading_index",
+    )
+    assert [(r[0], bytes(r[1]), r[2]) for r in rejected] == [
+        ("conflicting_value", corrected, 0),
+        ("conflicting_value", twice, 1),
+    ]
+    assert "25 (status 00) differs from the value or status already stored" in rejected[0][3]
+    assert svc.metrics.readings_duplicate._value.get() == 1  # the identical resend only
+    assert reconciled(svc)
+
+
 async def test_station_mismatch_unknown_and_bad_readings_are_rejected_alone(
     ingest_db: str, broker: MosquittoInstance, start_service: Any
 ) -> None:
