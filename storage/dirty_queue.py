@@ -55,21 +55,33 @@ def claim_dirty_hours(conn: Connection, limit: int) -> list[tuple[str, dt.dateti
     return [(str(station), _as_datetime(hour)) for station, hour in rows]
 
 
-MARK_SILENT_HOUR = """
+# Hour H is queued for a station with a reading in [H − 3 h, H): a reading of hour b
+# queues b + 1 h, b + 2 h and b + 3 h, those of them within first … last.
+MARK_SILENT_HOURS = """
 INSERT INTO aqi_dirty_hours (station_id, hour)
-SELECT DISTINCT station_id, %(hour)s::timestamptz FROM readings
-WHERE ts >= %(hour)s::timestamptz - INTERVAL '3 hours' AND ts < %(hour)s::timestamptz
+SELECT DISTINCT r.station_id, time_bucket(INTERVAL '1 hour', r.ts) + k * INTERVAL '1 hour'
+FROM readings AS r CROSS JOIN generate_series(1, 3) AS k
+WHERE r.ts >= %(first)s::timestamptz - INTERVAL '3 hours' AND r.ts < %(last)s::timestamptz
+  AND time_bucket(INTERVAL '1 hour', r.ts) + k * INTERVAL '1 hour'
+      BETWEEN %(first)s::timestamptz AND %(last)s::timestamptz
 """
 
 
-def mark_new_hour(conn: Connection, hour: dt.datetime) -> int:
-    """Queue ``hour`` for every station that reported in the three hours before it.
+def mark_new_hours(conn: Connection, first: dt.datetime, last: dt.datetime) -> int:
+    """Queue each hour of ``first … last`` for every station that reported in the three
+    hours before it.
 
     A station that falls silent still has a NowCast for the next hours (2 of the 3
     latest hours suffice), and an index that says "no data" after that; nothing else
-    would queue those hours, since no reading arrives to mark them.
+    would queue those hours, since no reading arrives to mark them. Several hours at
+    once: those that began while the worker was stopped.
     """
-    return conn.execute(MARK_SILENT_HOUR, {"hour": hour}).rowcount
+    return conn.execute(MARK_SILENT_HOURS, {"first": first, "last": last}).rowcount
+
+
+def mark_new_hour(conn: Connection, hour: dt.datetime) -> int:
+    """:func:`mark_new_hours` for one hour."""
+    return mark_new_hours(conn, hour, hour)
 
 
 def queue_length(conn: Connection) -> int:

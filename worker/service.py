@@ -22,7 +22,7 @@ from collections.abc import Callable
 import psycopg
 
 from aqm.settings import Settings, load_settings
-from storage.dirty_queue import mark_new_hour
+from storage.dirty_queue import mark_new_hours
 from worker.recompute import BatchReport, prepare, process_dirty_batch
 from worker.timeline import LocalCalendar
 
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 MAX_RECONNECT_PAUSE_S = 30.0
+CATCH_UP = dt.timedelta(hours=48)
+"""Hours queued again at start for stations that were reporting: a stop of up to two days
+loses no hour; longer ones need `aqm aqi backfill` (recomputing is idempotent)."""
 
 
 def drain_once(
@@ -99,13 +102,18 @@ def run_worker(
 def _tick_new_hour(
     conn: psycopg.Connection[tuple[object, ...]], ticked: dt.datetime | None, clock: Clock | None
 ) -> dt.datetime:
-    """At each new hour, queue it for the stations that were reporting (see mark_new_hour)."""
+    """At each new hour, queue the hours begun since the last tick for the stations that
+    were reporting (see mark_new_hours); at start, the last :data:`CATCH_UP` as well:
+    hours that began while the worker was stopped would otherwise never be computed for
+    stations that fell silent meanwhile."""
     now = clock() if clock else dt.datetime.now(dt.UTC)
     hour = now.replace(minute=0, second=0, microsecond=0)
     if ticked is None or hour > ticked:
-        n = mark_new_hour(conn, hour)
+        first = hour - CATCH_UP if ticked is None else ticked + dt.timedelta(hours=1)
+        n = mark_new_hours(conn, first, hour)
         if n:
-            log.info("new hour %s: queued %d reporting stations", hour.isoformat(), n)
+            log.info("new hour %s: queued %d station-hours of stations that were reporting",
+                     hour.isoformat(), n)
     return hour
 
 

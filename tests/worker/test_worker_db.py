@@ -347,3 +347,43 @@ def test_a_station_falling_silent_gets_its_next_hour_computed_at_the_new_hour(
         "SELECT aqi, nowcast_pm25 FROM aqi_hourly WHERE hour = %s AND standard = 'vn_1459_2019'",
         h,
     ) == [(60, 30.0)]
+
+
+def test_hours_that_began_while_the_worker_was_stopped_are_computed_at_start(
+    db: str, settings: Settings, add_station: Callable[..., None],
+    add_readings: Callable[..., int], series: Callable[..., list[Any]],
+) -> None:  # fmt: skip
+    from worker.service import run_worker
+
+    add_station("BN01")
+    h = DAY_START + dt.timedelta(hours=10)
+    # 30 at h−2 and h−1, then silence; the worker stops before h and starts at h+2:05.
+    add_readings(series("BN01", "pm25", h - dt.timedelta(hours=2), [30.0, 30.0]))
+    drain_once(settings=settings, clock=lambda: h - dt.timedelta(minutes=20))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker,
+        args=(settings, stop),
+        kwargs={"clock": lambda: h + dt.timedelta(hours=2, minutes=5)},
+    )
+    query = (
+        "SELECT hour, aqi, missing_reason FROM aqi_hourly"
+        " WHERE hour >= %s AND standard = 'vn_1459_2019' ORDER BY hour"
+    )
+    thread.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while len(_rows(db, query, h)) < 3:
+            assert dt.datetime.now() < deadline, f"hours after h missing: {_rows(db, query, h)}"
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(20)
+    # h: 2 of the 3 latest hours (h−2, h−1) → NowCast 30 → VN 60 (as in the test above);
+    # h+1: only h−1 of its 3 latest hours → no NowCast; h+2: its 3-hour look-back still
+    # holds h−1's reading, so it is queued and says why there is no AQI.
+    assert _rows(db, query, h) == [
+        (h, 60, None),
+        (h + dt.timedelta(hours=1), None, "insufficient_data"),
+        (h + dt.timedelta(hours=2), None, "insufficient_data"),
+    ]
