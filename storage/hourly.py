@@ -115,6 +115,22 @@ SELECT EXISTS (
 )
 """
 
+# Stored means whose readings are all gone (deleted by hand to correct them): an hour
+# recomputed without a reading of a parameter has no mean for it any more. Recomputing
+# only produces the keys that still have readings, so these must be removed explicitly.
+DELETE_VANISHED_IN_RANGE = f"""
+DELETE FROM hourly AS o
+WHERE o.station_id = ANY(%(stations)s::text[]) AND {_IN_BOUNDS}
+  AND NOT EXISTS (SELECT FROM staging_hourly AS s WHERE {_KEY_MATCH})
+"""
+
+DELETE_VANISHED_IN_DIRTY_HOURS = f"""
+DELETE FROM hourly AS o
+USING work_dirty_hours AS w
+WHERE o.station_id = w.station_id AND o.hour = w.hour AND {_IN_BOUNDS}
+  AND NOT EXISTS (SELECT FROM staging_hourly AS s WHERE {_KEY_MATCH})
+"""
+
 INSERT_NEW_HOURLY = f"""
 INSERT INTO hourly (station_id, parameter, hour, {", ".join(_HOURLY_VALUES)}, computed_at)
 SELECT s.*, now() FROM staging_hourly AS s
@@ -167,7 +183,8 @@ def upsert_hourly_for_dirty_hours(
 ) -> int:
     """Recompute ``hourly`` for the given station-hours from their readings.
 
-    Returns the number of rows inserted or changed (unchanged rows are not rewritten).
+    Means whose readings are gone are deleted. Returns the number of rows inserted,
+    changed or deleted (unchanged rows are not rewritten).
     """
     if not station_hours:
         return 0
@@ -178,7 +195,8 @@ def upsert_hourly_for_dirty_hours(
         hours = [h for _, h in station_hours]
         bounds = {"t_min": min(hours), "t_max": max(hours) + dt.timedelta(hours=1)}
         cur.execute(AGGREGATE_DIRTY_HOURS, {"min_completeness": min_completeness, **bounds})
-        return _write_staged(cur, bounds)
+        cur.execute(DELETE_VANISHED_IN_DIRTY_HOURS, bounds)
+        return cur.rowcount + _write_staged(cur, bounds)
 
 
 def upsert_hourly_for_range(
@@ -190,14 +208,20 @@ def upsert_hourly_for_range(
 ) -> int:
     """Recompute ``hourly`` for every reading of ``stations`` in ``[t_min, t_max)``.
 
-    Returns the number of rows inserted or changed (unchanged rows are not rewritten).
+    Means whose readings are gone are deleted. Returns the number of rows inserted,
+    changed or deleted (unchanged rows are not rewritten).
     """
     bounds = {"t_min": t_min, "t_max": t_max}
     with conn.cursor() as cur:
         params = {"min_completeness": min_completeness, "stations": list(stations), **bounds}
         cur.execute(AGGREGATE_RANGE, params)
         row = cur.execute(ANY_STORED_HOURLY, params).fetchone()
-        return _write_staged(cur, bounds, any_stored=bool(row and row[0]))
+        any_stored = bool(row and row[0])
+        deleted = 0
+        if any_stored:
+            cur.execute(DELETE_VANISHED_IN_RANGE, params)
+            deleted = cur.rowcount
+        return deleted + _write_staged(cur, bounds, any_stored=any_stored)
 
 
 def _write_staged(

@@ -319,3 +319,33 @@ def test_indices_only_backfill_recomputes_the_aqi_tables_from_stored_hourly_mean
     # a full backfill of the same range is a different job and does read the readings
     full = run_backfill(worker_url, settings, FIRST, FIRST + dt.timedelta(days=9), chunk_days=5)
     assert full.days_done == 10 and snapshot() != reference
+
+
+def test_backfill_removes_means_whose_readings_were_deleted(
+    db: str, worker_url: str, settings: Settings, add_station: Callable[..., None],
+    add_readings: Callable[..., int], series: Callable[..., list[Any]],
+) -> None:  # fmt: skip
+    # 24 hours of PM2.5 at 30 µg/m³ except a wrong 200 at hour 5, which an operator then
+    # deletes by hand (the correction path: a different value re-sent is kept as a reject).
+    add_station("BN01")
+    values: list[float | None] = [30.0] * 24
+    values[5] = 200.0
+    add_readings(series("BN01", "pm25", START, values))
+    drain_once(settings=settings)
+    wrong_hour = START + dt.timedelta(hours=5)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM readings WHERE station_id = 'BN01' AND ts >= %s"
+            " AND ts < %s + interval '1 hour'",
+            (wrong_hour, wrong_hour),
+        )
+    run_backfill(worker_url, settings, FIRST, FIRST)
+    with psycopg.connect(db) as conn:
+        stale = conn.execute("SELECT count(*) FROM hourly WHERE hour = %s", (wrong_hour,))
+        assert stale.fetchone() == (0,)
+        day = conn.execute(
+            "SELECT pm25_mean, aqi FROM aqi_daily WHERE standard = 'vn_1459_2019' AND day = %s",
+            (FIRST,),
+        ).fetchone()
+    # 23 valid hours of 30 (≥ 18): mean 30 → VN (100 − 50) / (50 − 25) · (30 − 25) + 50 = 60.
+    assert day == (30.0, 60)
