@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aqm import __version__
+from aqm.settings import SettingsError
 
 # Rooms that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -31,7 +32,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class CliError(Exception):
-    """An error the user can fix; printed without a traceback, exit status 2."""
+    """An error the user can fix; printed without a traceback, exit status 2.
+
+    :class:`aqm.settings.SettingsError` (a bad ``AQM_*`` variable, option or aqm.toml
+    line, from :func:`aqm.settings.load_settings`) is reported the same way.
+    """
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except CliError as exc:
+    except (CliError, SettingsError) as exc:
         print(f"aqm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,16 +3,24 @@
 Precedence (highest first): explicit arguments, environment variables, the file named by
 ``AQM_CONFIG`` (default ``aqm.toml`` in the working directory, if present), defaults.
 The defaults point at the private services that ``make run`` starts under ``.aqm/``.
+
+:func:`load_settings` is the one place settings are read: whatever is wrong (a value, a
+TOML file that does not parse, an ``AQM_CONFIG`` naming no file) becomes a
+:class:`SettingsError` naming the variable, the command-line option or the file and line.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +31,60 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 55432
 DEFAULT_MQTT_PORT = 51883
+MAX_PORT = 65535
+
+
+class SettingsError(ValueError):
+    """Settings cannot be used; the message names the variable, option or file:line at fault."""
+
+
+# key=value connection strings and URL query parameters: password=secret or password='a b'
+_PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&']*)", re.I)
+
+
+def _password_spans(url: str) -> list[tuple[int, int]]:
+    """Where passwords sit in a URL or connection string (start, end), in order."""
+    spans = [m.span(2) for m in _PASSWORD_PARAMETER.finditer(url) if m.group(2)]
+    scheme_end = url.find("://")
+    if scheme_end >= 0:
+        start = scheme_end + 3
+        # The user info ends at the last "@" of the part before any query or fragment,
+        # whatever a careless password holds ("/", "@"): masking too much beats leaking.
+        end = min(
+            (i for i in (url.find("?", start), url.find("#", start)) if i >= 0), default=len(url)
+        )
+        at = url.rfind("@", start, end)
+        colon = url.find(":", start, at) if at >= 0 else -1
+        if colon >= 0:
+            spans.append((colon + 1, at))
+    return sorted(spans)
+
+
+def redact(url: str) -> str:
+    """The URL (or key=value connection string) without its password, for messages."""
+    masked, last = [], 0
+    for start, end in _password_spans(url):
+        if start < last:
+            continue
+        masked += [url[last:start], "***"]
+        last = end
+    return "".join(masked) + url[last:]
+
+
+def redact_in(text: str, url: str) -> str:
+    """``text`` (e.g. a driver's error about ``url``) with the password of ``url`` masked.
+
+    Drivers quote pieces of a URL they cannot parse, password included.
+    """
+    text = text.replace(url, redact(url))
+    secrets = {url[a:b] for a, b in _password_spans(url)}
+    secrets |= {unquote(s) for s in secrets}
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        # A very short password would mask unrelated letters; mask it where quoted.
+        quoted = f"(?<=[\"']){re.escape(secret)}(?=[\"'])"
+        pattern = re.escape(secret) if len(secret) >= 4 else quoted
+        text = re.sub(pattern, "***", text)
+    return text
 
 
 class MqttEndpoint(BaseModel):
@@ -38,9 +100,9 @@ class MqttEndpoint(BaseModel):
     def parse(cls, url: str) -> MqttEndpoint:
         parts = urlsplit(url)
         if parts.scheme not in {"mqtt", "mqtts"}:
-            raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
+            raise ValueError(f"MQTT URL {redact(url)!r} must start with mqtt:// or mqtts://")
         if not parts.hostname:
-            raise ValueError(f"MQTT URL {url!r} has no host")
+            raise ValueError(f"MQTT URL {redact(url)!r} has no host")
         tls = parts.scheme == "mqtts"
         return cls(
             host=parts.hostname,
@@ -51,8 +113,28 @@ class MqttEndpoint(BaseModel):
         )
 
 
-def _config_file() -> Path:
-    return Path(os.environ.get("AQM_CONFIG", "aqm.toml"))
+CONFIG_VARIABLE = "AQM_CONFIG"
+DEFAULT_CONFIG_FILE = Path("aqm.toml")
+
+
+def config_file() -> Path | None:
+    """The TOML file settings come from: the one ``AQM_CONFIG`` names, which must exist
+    (an empty ``AQM_CONFIG`` means none), else ``aqm.toml`` in the working directory if
+    there is one."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    if named is None:
+        return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+    if not named:
+        return None
+    path = Path(named).expanduser()
+    if path.is_dir():
+        raise SettingsError(f"{CONFIG_VARIABLE}={path}: is a folder, not a TOML file")
+    if not path.is_file():
+        raise SettingsError(
+            f"{CONFIG_VARIABLE}={path}: no such file (leave {CONFIG_VARIABLE} "
+            "empty to read no file)"
+        )
+    return path
 
 
 class Settings(BaseSettings):
@@ -94,11 +176,13 @@ class Settings(BaseSettings):
         default=REPO_ROOT / ".aqm", description="Private data folder for local services"
     )
     pg_port: int = Field(
-        default=DEFAULT_PG_PORT, description="Port of the local PostgreSQL (make run)"
-    )
+        default=DEFAULT_PG_PORT, ge=1, le=MAX_PORT,
+        description="Port of the local PostgreSQL (make run)",
+    )  # fmt: skip
     mqtt_port: int = Field(
-        default=DEFAULT_MQTT_PORT, description="Port of the local Mosquitto (make run)"
-    )
+        default=DEFAULT_MQTT_PORT, ge=1, le=MAX_PORT,
+        description="Port of the local Mosquitto (make run)",
+    )  # fmt: skip
     batch_size: int = Field(default=5000, gt=0, description="Readings per database batch")
     batch_max_age_ms: int = Field(
         default=200, gt=0, description="Oldest reading waits at most this long"
@@ -130,7 +214,7 @@ class Settings(BaseSettings):
         default=0.75, gt=0, le=1, description="Share of expected samples an hourly mean needs"
     )
     metrics_port: int = Field(
-        default=9108, ge=0, description="Prometheus metrics and /healthz (0: off)"
+        default=9108, ge=0, le=MAX_PORT, description="Prometheus metrics and /healthz (0: off)"
     )
     worker_poll_s: float = Field(default=1.0, gt=0, description="AQI worker idle poll interval")
     worker_batch_hours: int = Field(
@@ -141,6 +225,51 @@ class Settings(BaseSettings):
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
         MqttEndpoint.parse(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        # psycopg.connect parses with the same function; a bad URL fails here, named.
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(value)
+        except psycopg.ProgrammingError as exc:
+            reason = redact_in(str(exc).strip(), value)
+            raise ValueError(f"{redact(value)!r} is not a PostgreSQL URL: {reason}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError, OSError):  # not found, malformed key, a tz folder
+            raise ValueError(
+                f"{value!r} is not an IANA time zone such as Asia/Ho_Chi_Minh"
+            ) from None
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_topic_prefix(cls, value: str) -> str:
+        # The prefix is written into ACL lines and published to: a wildcard there would
+        # grant or publish on every matching topic, and "$" topics belong to the broker.
+        problem = (
+            "is empty" if not value
+            else "contains the MQTT wildcard '#' or '+'" if "#" in value or "+" in value
+            else "contains a NUL character" if "\0" in value
+            else "starts with '$' (reserved for the broker's topics)" if value.startswith("$")
+            else "starts or ends with '/'" if value.startswith("/") or value.endswith("/")
+            else "has an empty level ('//')" if "//" in value
+            else None
+        )  # fmt: skip
+        if problem:
+            raise ValueError(
+                f"topic prefix {value!r} {problem}; expected levels like aqm/v1/stations"
+            )
         return value
 
     @property
@@ -156,10 +285,75 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml, file_secret_settings)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and the config file, with explicit overrides."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+def load_settings(
+    *, options: Mapping[str, tuple[str, object | None]] | None = None, **overrides: object
+) -> Settings:
+    """Read settings from the environment and the config file, with explicit overrides.
+
+    ``options`` maps a field to the command-line option that sets it and the value given
+    (``{"metrics_port": ("--metrics-port", 8000)}``); ``None`` (not given) is left out.
+    Raises :class:`SettingsError`, naming the option, the ``AQM_*`` variable or the
+    TOML file and line of each bad value.
+    """
+    named = {field: option for field, (option, value) in (options or {}).items()
+             if value is not None}  # fmt: skip
+    given = {field: value for field, (_, value) in (options or {}).items() if value is not None}
+    given |= overrides
+    path = config_file()
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [_describe(error, named, path) for error in exc.errors()]
+        raise SettingsError("; ".join(problems)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(_toml_error(path, exc)) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SettingsError(f"{exc.filename or path}: cannot read: {exc.strerror}") from None
+
+
+def _toml_error(path: Path | None, exc: tomllib.TOMLDecodeError) -> str:
+    """``file:line: message`` from tomllib's "message (at line L, column C)"."""
+    text = str(exc)
+    where = re.search(r"\s*\(at line (\d+), column \d+\)$", text)
+    if where is None:
+        return f"{path}: not valid TOML: {text}"
+    return f"{path}:{where[1]}: not valid TOML: {text[: where.start()]}"
+
+
+def _describe(error: Mapping[str, object], options: Mapping[str, str], path: Path | None) -> str:
+    """One validation error as ``<where>: <message>``; where the value came from first."""
+    loc = error.get("loc")
+    field = str(loc[0]) if isinstance(loc, tuple) and loc else ""
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    variable = f"AQM_{field.upper()}"
+    if field in options:
+        where = options[field]
+    elif given_variable := next((k for k in os.environ if k.upper() == variable), None):
+        where = given_variable
+    elif path is not None and (line := _toml_line(path, field)) is not None:
+        where = f"{path}:{line}: {field}"
+    else:
+        where = field or "settings"
+    return f"{where}: {message}"
+
+
+def _toml_line(path: Path, key: str) -> int | None:
+    """The line of ``path`` that sets the top-level ``key``, if one does."""
+    name = re.escape(key)
+    assignment = re.compile(rf"""^\s*(?:{name}|"{name}"|'{name}')\s*=""")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        if line.lstrip().startswith("["):
+            return None  # a table: keys below are not settings
+        if assignment.match(line):
+            return number
+    return None

@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,7 +26,25 @@ SALT_BYTES = 12
 
 
 class PasswordFileError(ValueError):
-    """A password file line aqm cannot read; names the file and line."""
+    """A password file (or a line of it) aqm cannot read; names the file and line."""
+
+
+def username_problem(user: str) -> str | None:
+    """Why ``user`` cannot be a user of a password file, or None if it can.
+
+    A line is ``user:hash`` split at the first ':', '#' starts a comment, and the ACL
+    names users after ``user ``: a name with ':', whitespace or control characters, or
+    a leading '#', would be read back as another user, or not at all.
+    """
+    if not user:
+        return "is empty"
+    if ":" in user:
+        return "contains ':'"
+    if user.startswith("#"):
+        return "starts with '#'"
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in user):
+        return "contains whitespace or a control character"
+    return None
 
 
 def hash_password(password: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
@@ -55,11 +74,22 @@ def new_password() -> str:
 
 
 def read_password_file(path: Path) -> dict[str, str]:
-    """``username -> hash`` from ``path``; an absent file is empty."""
+    """``username -> hash`` from ``path``; an absent file is empty.
+
+    Raises :class:`PasswordFileError`, naming ``path``, when it cannot be read.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except OSError as exc:  # a folder, a file where a folder should be, no permission
+        raise PasswordFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise PasswordFileError(f"{path}:{bad_line}: not UTF-8 text; is this a Mosquitto "
+                                "password file?") from exc
     entries: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -79,6 +109,9 @@ def write_password_file(path: Path, entries: Mapping[str, str], header: str = ""
     An existing file keeps its mode and owner (the broker's user must still read it);
     a new one is readable by its owner only (set its owner to the broker's user).
     """
+    for user in entries:
+        if problem := username_problem(user):
+            raise PasswordFileError(f"{path}: user {user!r} {problem}")
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     lines += [f"{user}:{encoded}" for user, encoded in entries.items()]
     write_atomically(path, "\n".join(lines) + "\n")

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from aqm.cli import CliError
-from aqm.settings import load_settings
+from aqm.commands.db import database_error, settings_with_database_url
 
 if TYPE_CHECKING:
     from storage.dirty_queue import BackfillJob
@@ -83,8 +83,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"--chunk-days must be at least 1, got {args.chunk_days}")
     if args.parallel is not None and args.parallel < 1:
         raise CliError(f"--parallel must be at least 1, got {args.parallel}")
-    settings = load_settings()
-    url = args.database_url or settings.database_url
+    settings = settings_with_database_url(args.database_url)
+    url = settings.database_url
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())
@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         except psycopg.OperationalError as exc:
-            raise CliError(f"database ({url}): {exc}") from exc
+            raise database_error(url, exc) from exc
 
     if summary.resumed_from:
         print(f"resumed at {summary.resumed_from}")

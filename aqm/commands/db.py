@@ -1,4 +1,9 @@
-"""``aqm db migrate``: bring the database schema up to date."""
+"""``aqm db migrate``: bring the database schema up to date.
+
+Also the database helpers every command shares: settings with ``--database-url``
+checked like ``AQM_DATABASE_URL``, :func:`connect`, and :func:`database_error`, whose
+messages never show the password.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,31 @@ import argparse
 import psycopg
 
 from aqm.cli import CliError
-from aqm.settings import load_settings
+from aqm.settings import Settings, load_settings, redact, redact_in
+
+DATABASE_URL_OPTION = "--database-url"
+
+
+def settings_with_database_url(database_url: str | None) -> Settings:
+    """Settings, with the URL of ``--database-url`` (when given) over AQM_DATABASE_URL.
+
+    A URL libpq cannot parse is a settings error naming the option or the variable.
+    """
+    return load_settings(options={"database_url": (DATABASE_URL_OPTION, database_url or None)})
+
+
+def database_error(url: str, exc: psycopg.Error) -> CliError:
+    """A one-line CliError for a database that cannot be reached, password masked."""
+    reason = " ".join(redact_in(str(exc), url).split())
+    return CliError(f"cannot connect to the database at {redact(url)}: {reason}")
+
+
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection to ``url``; a failure is a :class:`CliError` naming the URL."""
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # down; unparsable
+        raise database_error(url, exc) from exc
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,12 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _migrate(args: argparse.Namespace) -> int:
     from storage.migrate import MigrationError, migrate
 
-    url = args.database_url or load_settings().database_url
+    url = settings_with_database_url(args.database_url).database_url
     try:
         applied = migrate(url)
     except MigrationError as exc:
-        raise CliError(str(exc)) from exc
-    except psycopg.OperationalError as exc:
-        raise CliError(f"cannot connect to the database ({url}): {exc}") from exc
+        raise CliError(redact_in(str(exc), url)) from exc
+    except psycopg.OperationalError as exc:  # a URL libpq cannot parse failed in settings
+        raise database_error(url, exc) from exc
     print(f"applied migrations: {', '.join(applied)}" if applied else "schema is up to date")
     return 0

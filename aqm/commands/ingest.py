@@ -7,7 +7,10 @@ import asyncio
 import logging
 import signal
 
-from aqm.settings import load_settings
+from aqm.cli import CliError
+from aqm.settings import Settings, load_settings
+
+DEFAULT_METRICS_PORT = Settings.model_fields["metrics_port"].default
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--shared-group", help="join the shared subscription $share/GROUP/… to split the load"
     )
-    p.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz (0: off)")
+    p.add_argument(
+        "--metrics-port", type=int, metavar="PORT",
+        help="port for /metrics and /healthz (default: AQM_METRICS_PORT if set, else "
+             f"{DEFAULT_METRICS_PORT}; 0: off)",
+    )  # fmt: skip
     p.set_defaults(handler=_run)
 
 
@@ -36,22 +43,25 @@ def _run(args: argparse.Namespace) -> int:
     from ingest.metrics import IngestMetrics, serve_http
     from ingest.service import IngestService
 
-    overrides: dict[str, object] = {}
-    if args.client_id:
-        overrides["mqtt_client_id"] = args.client_id
-    if args.shared_group:
-        overrides["mqtt_shared_group"] = args.shared_group
-    if args.metrics_port is not None:
-        overrides["metrics_port"] = args.metrics_port
-    settings = load_settings(**overrides)
+    settings = load_settings(
+        options={
+            "mqtt_client_id": ("--client-id", args.client_id or None),
+            "mqtt_shared_group": ("--shared-group", args.shared_group or None),
+            "metrics_port": ("--metrics-port", args.metrics_port),
+        }
+    )
     logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
     metrics = IngestMetrics()
     service = IngestService(settings, metrics)
-    server = (
-        serve_http(metrics, settings.metrics_port, metrics.healthy)
-        if settings.metrics_port
-        else None
-    )
+    try:
+        server = (
+            serve_http(metrics, settings.metrics_port, metrics.healthy)
+            if settings.metrics_port
+            else None
+        )
+    except OSError as exc:  # in use, or privileged
+        where = "--metrics-port" if args.metrics_port is not None else "AQM_METRICS_PORT"
+        raise CliError(f"{where} {settings.metrics_port}: cannot listen: {exc.strerror}") from exc
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -6,12 +6,12 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from aqm.cli import CliError
-from aqm.settings import load_settings
+from aqm.commands.db import database_error, settings_with_database_url
+from aqm.settings import load_settings, redact
 
 FIRST_YEAR = 2000
 
@@ -50,15 +50,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     annual.set_defaults(handler=_annual)
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _check_arguments(args: argparse.Namespace) -> None:
     last_year = date.today().year
     if not FIRST_YEAR <= args.year <= last_year:
@@ -79,8 +70,8 @@ def _annual(args: argparse.Namespace) -> int:
     from reports.annual.build import ReportDataError, build_annual_report
 
     _check_arguments(args)
-    settings = load_settings()
-    url = args.database_url or settings.database_url
+    settings = settings_with_database_url(args.database_url)
+    url = settings.database_url
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=Console(stderr=True), disable=args.quiet,
@@ -96,7 +87,7 @@ def _annual(args: argparse.Namespace) -> int:
         raise CliError(f"database role of {redact(url)} may not read what the report needs: "
                        f"{exc}") from exc
     except psycopg.OperationalError as exc:
-        raise CliError(f"cannot connect to the database ({redact(url)}): {exc}") from exc
+        raise database_error(url, exc) from exc
     except PermissionError as exc:
         raise CliError(f"--out {args.out}: cannot write there ({exc})") from exc
     print(f"report: {files.docx}", file=sys.stdout)

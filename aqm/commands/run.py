@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 
 from aqm.cli import CliError
 from aqm.localservices import MissingBinaryError
@@ -51,13 +52,30 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    if not math.isfinite(args.speedup) or args.speedup < 0:
+        raise CliError(f"--speedup {args.speedup}: must be a positive number "
+                       "(0: as fast as possible)")
+    if not math.isfinite(args.history_hours) or args.history_hours < 0:
+        raise CliError(f"--history-hours {args.history_hours}: must be a number of hours, "
+                       "0 or more")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise CliError(f"--duration {args.duration}: must be a positive number of seconds")
+
+
 def _run(args: argparse.Namespace) -> int:
+    from aqm.commands.db import connect
     from aqm.commands.services import local_services
+    from aqm.commands.stations import load_checked_catalogue
     from aqm.run import Child, run_pipeline
     from aqm.settings import load_settings
+    from stations.registry import RegistryError, sync_catalogue
     from storage.migrate import migrate
 
+    _check_arguments(args)
     settings = load_settings()
+    # A catalogue that cannot be used stops here, before any service starts.
+    catalogue = load_checked_catalogue(settings.stations_file)
     try:
         pg, mq = local_services(settings)
     except MissingBinaryError as exc:
@@ -66,7 +84,11 @@ def _run(args: argparse.Namespace) -> int:
     mq.start()
     try:
         migrate(pg.url())
-        _load_catalogue(settings, pg.url())
+        with connect(pg.url()) as conn:  # stations are what ingest accepts
+            try:
+                sync_catalogue(conn, catalogue)
+            except RegistryError as exc:
+                raise CliError(str(exc)) from exc
         logs = settings.data_dir / "run" / "logs"
         children = [
             Child(
@@ -98,14 +120,3 @@ def _run(args: argparse.Namespace) -> int:
             mq.stop()
             pg.stop()
 
-
-def _load_catalogue(settings: object, url: str) -> None:
-    """Sync the station catalogue into the database (stations are what ingest accepts)."""
-    import psycopg
-
-    from stations.catalogue import load_catalogue
-    from stations.registry import sync_catalogue
-
-    catalogue = load_catalogue(settings.stations_file)  # type: ignore[attr-defined]
-    with psycopg.connect(url) as conn:
-        sync_catalogue(conn, catalogue)

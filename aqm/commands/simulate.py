@@ -4,6 +4,7 @@ real hourly PM2.5 series as one station, to the MQTT broker ingest listens to.""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -115,13 +115,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def parse_when(text: str, now: datetime, local_tz: tzinfo) -> datetime:
-    """'now', '-24h'/'+2h', or a local ISO date or date-time (an offset in it is kept)."""
+    """'now', '-24h'/'+2h', or a local ISO date or date-time (an offset in it is kept).
+
+    Raises ValueError for anything else, and for times outside the years 1-9999.
+    """
     text = text.strip()
     if text == "now":
         return now
     text = text.removeprefix("now")
     if text[:1] in "+-":
-        return now + (1 if text[0] == "+" else -1) * parse_span(text[1:])
+        span = parse_span(text[1:])
+        try:
+            return now + span if text[0] == "+" else now - span
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches beyond the years 1-9999") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -129,25 +136,25 @@ def parse_when(text: str, now: datetime, local_tz: tzinfo) -> datetime:
                          "2025-01-01T07:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=local_tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 in a zone east of UTC is in year 0
+        raise ValueError(f"{text!r} in UTC is outside the years 1-9999") from None
 
 
 def parse_span(text: str) -> timedelta:
+    """'90m', '6h', '2d', '1w'; ValueError for anything else or a span over 999,999,999 days."""
     match = _SPAN.match(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a span like 90m, 6h, 2d, 1w")
-    return timedelta(seconds=float(match["number"]) * _UNIT_SECONDS[match["unit"]])
+    try:
+        return timedelta(seconds=float(match["number"]) * _UNIT_SECONDS[match["unit"]])
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a span") from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        overrides = {"mqtt_url": args.mqtt_url} if args.mqtt_url else {}
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"AQM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise CliError(f"settings: {problems}") from exc
+    return load_settings(options={"mqtt_url": ("--mqtt-url", args.mqtt_url)})
 
 
 def _load_catalogue(path: Path) -> Catalogue:
@@ -163,16 +170,23 @@ def _load_catalogue(path: Path) -> Catalogue:
 def _time_range(
     args: argparse.Namespace, now: datetime, local_tz: tzinfo, replaying: bool
 ) -> tuple[datetime | None, datetime | None]:
+    start_text = args.start or (None if replaying else DEFAULT_HISTORY)
+    option = "--start"
     try:
-        start_text = args.start or (None if replaying else DEFAULT_HISTORY)
         start = parse_when(start_text, now, local_tz) if start_text else None
+        option = "--end"
         end = parse_when(args.end, now, local_tz) if args.end else None
         if args.duration:
+            option = "--duration"
             if start is None:
-                raise ValueError("--duration needs --start")
-            end = start + parse_span(args.duration)
+                raise ValueError("needs --start")
+            try:
+                end = start + parse_span(args.duration)
+            except OverflowError:
+                raise ValueError(f"{args.duration!r} after --start reaches beyond the year "
+                                 "9999") from None
     except ValueError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(f"{option}: {exc}") from exc
     if start is not None and end is not None and end <= start:
         raise CliError(f"--end {end.astimezone(local_tz):%Y-%m-%d %H:%M} is not after --start "
                        f"{start.astimezone(local_tz):%Y-%m-%d %H:%M}")
@@ -277,13 +291,14 @@ def _logins(args: argparse.Namespace, endpoint: MqttEndpoint,
 def _simulate(args: argparse.Namespace) -> int:
     from stations.publisher import Broker, PublishError, PublishReport, publish
 
+    if not math.isfinite(args.speedup) or args.speedup < 0:
+        raise CliError(f"--speedup {args.speedup}: must be a positive number "
+                       "(0: as fast as possible)")
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
+        raise CliError(f"--rate {args.rate}: must be a positive number")
     settings = _settings(args)
     local_tz = ZoneInfo(settings.timezone)
     now = datetime.now(UTC)
-    if args.speedup < 0:
-        raise CliError("--speedup must be positive (0: as fast as possible)")
-    if args.rate is not None and args.rate <= 0:
-        raise CliError("--rate must be positive")
     stream, start, end, station_ids = _publications(args, settings, now, local_tz)
 
     if args.print_only:

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from aqm.cli import CliError
+from aqm.commands.db import connect, settings_with_database_url
 from aqm.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -128,26 +128,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     credentials.set_defaults(handler=_credentials)
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"AQM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise CliError(f"settings: {problems}") from exc
-
-
 def _catalogue_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:
     if args.file is not None and args.file_option is not None:
         raise CliError("give the catalogue once, as FILE (--file is the old spelling)")
     chosen = args.file if args.file is not None else args.file_option
     if chosen is not None:
         return Path(chosen)
-    return (settings or _settings()).stations_file
+    return (settings or load_settings()).stations_file
 
 
-def _load(path: Path) -> Catalogue:
+def load_checked_catalogue(path: Path) -> Catalogue:
+    """The catalogue at ``path``; its problems, by line, are a :class:`CliError`."""
     from stations.catalogue import CatalogueError, load_catalogue
 
     try:
@@ -168,13 +159,6 @@ def _where(url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        return psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise CliError(f"cannot connect to the database at {_where(url)}: {exc}") from exc
-
-
 def _console() -> Console:
     # Piped output would be squeezed into rich's default 80 columns.
     return Console() if sys.stdout.isatty() else Console(width=140)
@@ -182,7 +166,7 @@ def _console() -> Console:
 
 def _check(args: argparse.Namespace) -> int:
     path = _catalogue_path(args)
-    catalogue = _load(path)
+    catalogue = load_checked_catalogue(path)
     table = Table(title=f"{path}" + (f" — {catalogue.province}" if catalogue.province else ""))
     table.add_column("station", no_wrap=True)
     for column in ("name", "type", "status", "public AQI", "every", "measures"):
@@ -207,10 +191,10 @@ def _measures(parameters: tuple[str, ...]) -> str:
 def _sync(args: argparse.Namespace) -> int:
     from stations.registry import RegistryError, sync_catalogue
 
-    settings = _settings()
-    catalogue = _load(_catalogue_path(args, settings))
-    url = args.database_url or settings.database_url
-    with _connect(url) as conn:
+    settings = settings_with_database_url(args.database_url)
+    catalogue = load_checked_catalogue(_catalogue_path(args, settings))
+    url = settings.database_url
+    with connect(url) as conn:
         try:
             report = sync_catalogue(conn, catalogue, prune=args.prune, dry_run=args.dry_run)
         except RegistryError as exc:
@@ -236,9 +220,9 @@ def _sync(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from stations.registry import last_readings, registered_stations
 
-    settings = _settings()
-    url = args.database_url or settings.database_url
-    with _connect(url) as conn:
+    settings = settings_with_database_url(args.database_url)
+    url = settings.database_url
+    with connect(url) as conn:
         try:
             rows = registered_stations(conn)
             newest = last_readings(conn)
@@ -286,13 +270,16 @@ def _credentials(args: argparse.Namespace) -> int:
     from stations.mosquitto_passwords import (
         PasswordFileError,
         read_password_file,
+        username_problem,
         write_atomically,
         write_password_file,
     )
 
-    settings = _settings()
-    catalogue = _load(_catalogue_path(args, settings))
+    settings = load_settings()
+    catalogue = load_checked_catalogue(_catalogue_path(args, settings))
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out}: exists and is not a folder")
     _refuse_committable(out, "--out")
     secrets: dict[str, str] = {}
     if args.secrets is not None:
@@ -303,7 +290,12 @@ def _credentials(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from exc
 
     endpoint = settings.mqtt
-    ingest_user = args.ingest_user or endpoint.username or DEFAULT_INGEST_USER
+    ingest_user = (args.ingest_user if args.ingest_user is not None
+                   else endpoint.username or DEFAULT_INGEST_USER)
+    if problem := username_problem(ingest_user):
+        source = ("--ingest-user" if args.ingest_user is not None
+                  else "AQM_MQTT_URL: the user name")
+        raise CliError(f"{source} {ingest_user!r}: not a broker user name ({problem})")
     url_password = endpoint.password if endpoint.username == ingest_user else None
     if url_password is not None and ingest_user in secrets and secrets[ingest_user] != url_password:
         raise CliError(f"{args.secrets}: {ingest_user}: differs from the password in "
@@ -325,6 +317,8 @@ def _credentials(args: argparse.Namespace) -> int:
         write_atomically(acl_file, access.acl, new_mode=0o600)
     except OSError as exc:
         raise CliError(f"{exc.filename}: {exc.strerror}") from exc
+    except PasswordFileError as exc:
+        raise CliError(str(exc)) from exc
     if access.new_credentials:
         print(f"# generated by `aqm stations credentials` for {out}; "
               "append to the secrets file, they are shown only once")

@@ -10,7 +10,7 @@ import threading
 import psycopg
 
 from aqm.cli import CliError
-from aqm.settings import load_settings
+from aqm.commands.db import database_error, settings_with_database_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,11 +43,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.batch_hours is not None and args.batch_hours < 1:
         raise CliError(f"--batch-hours must be at least 1, got {args.batch_hours}")
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        raise CliError(f"settings (AQM_* variables or aqm.toml): {exc}") from exc
-    url = args.database_url or settings.database_url
+    settings = settings_with_database_url(args.database_url)
+    url = settings.database_url
     logging.getLogger("worker").setLevel(min(logging.getLogger().level, logging.INFO))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,5 +58,5 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # e.g. AQM_TIMEZONE with DST or a fractional offset
         raise CliError(str(exc)) from exc
     except psycopg.OperationalError as exc:
-        raise CliError(f"database ({url}): {exc}") from exc
+        raise database_error(url, exc) from exc
     return 0

@@ -17,9 +17,9 @@ ACTIVE = ["BN-KINHBAC", "BN-BACGIANG", "BN-TUSON", "BN-QUEVO-LCS1", "BN-MOBILE-0
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only what each test sets: no aqm.toml from the working directory, no AQM_* leaks.
-    monkeypatch.setenv("AQM_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("AQM_CONFIG", "")
     monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
     monkeypatch.setenv("AQM_MQTT_URL", "mqtt://aqm-ingest:ingest%20pw@127.0.0.1:1883")
 
@@ -90,8 +90,39 @@ def test_sync_without_a_database_names_it(
     monkeypatch.setenv("AQM_DATABASE_URL", f"postgresql://u:topsecret@127.0.0.1:{port}/aqm")
     assert main(["stations", "sync"]) == 2
     err = capsys.readouterr().err
-    assert f"cannot connect to the database at 127.0.0.1:{port}/aqm" in err
+    assert err.startswith("aqm stations: error: cannot connect to the database at "
+                          f"postgresql://u:***@127.0.0.1:{port}/aqm: connection failed: ")
+    assert len(err.splitlines()) == 1  # libpq's two lines joined
     assert "topsecret" not in err
+
+
+@pytest.mark.parametrize("action", ["sync", "list"])
+def test_a_database_url_that_does_not_parse_is_named(
+    action: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["stations", action, "--database-url", "bad url"]) == 2
+    assert capsys.readouterr().err == (
+        "aqm stations: error: --database-url: 'bad url' is not a PostgreSQL URL: "
+        'missing "=" after "bad" in connection info string\n'
+    )
+    monkeypatch.setenv("AQM_DATABASE_URL", "postgresql://u:top secret@h/aqm")
+    assert main(["stations", action]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aqm stations: error: AQM_DATABASE_URL: "
+                          "'postgresql://u:***@h/aqm' is not a PostgreSQL URL: ")
+    assert "top secret" not in err
+
+
+def test_a_config_file_that_does_not_parse_is_named_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "aqm.toml"
+    config.write_text('province = "Bắc Ninh"\nbatch_size =\n', encoding="utf-8")
+    monkeypatch.setenv("AQM_CONFIG", str(config))
+    assert main(["stations", "validate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aqm stations: error: {config}:2: not valid TOML: ")
+    assert len(err.splitlines()) == 1
 
 
 def generated(out: str) -> dict[str, str]:
@@ -169,6 +200,87 @@ def test_credentials_take_passwords_from_the_secrets_file(
     secrets.write_text('aqm-ingest: "ingest passphrase"\nBN-TUSSON: "tuson passphrase 2"\n')
     assert main(args) == 2
     assert "the secrets name BN-TUSSON: neither an active station" in capsys.readouterr().err
+
+
+def test_credentials_name_an_out_path_they_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder\n")
+    base = ["stations", "credentials", str(EXAMPLE), "--out"]
+    assert main([*base, str(a_file)]) == 2
+    assert capsys.readouterr().err == f"aqm stations: error: --out {a_file}: exists and is " \
+                                      "not a folder\n"
+    assert main([*base, str(a_file / "sub")]) == 2
+    assert capsys.readouterr().err == f"aqm stations: error: {a_file}/sub/passwd: cannot " \
+                                      "read: Not a directory\n"
+    folder = tmp_path / "broker"
+    (folder / "passwd").mkdir(parents=True)
+    assert main([*base, str(folder)]) == 2
+    assert capsys.readouterr().err == f"aqm stations: error: {folder}/passwd: cannot read: " \
+                                      "Is a directory\n"
+    (folder / "passwd").rmdir()
+    (folder / "passwd").write_bytes(b"# users\nBN-TUSON:$7$101$\xff\xfe\n")
+    assert main([*base, str(folder)]) == 2
+    assert capsys.readouterr().err == f"aqm stations: error: {folder}/passwd:2: not UTF-8 " \
+                                      "text; is this a Mosquitto password file?\n"
+    assert not (folder / "acl").exists()
+
+
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [("a:b", "contains ':'"), ("a b", "contains whitespace or a control character"),
+     ("a\tb", "contains whitespace or a control character"), ("", "is empty"),
+     ("#ingest", "starts with '#'")],
+)
+def test_credentials_refuse_an_ingest_user_the_password_file_cannot_hold(
+    user: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "broker"
+    args = ["stations", "credentials", str(EXAMPLE), "--out", str(out), "--ingest-user", user]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"aqm stations: error: --ingest-user {user!r}: not a broker user name ({problem})\n"
+    )
+    assert not out.exists()
+
+
+def test_credentials_refuse_a_user_in_the_mqtt_url_the_password_file_cannot_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AQM_MQTT_URL", "mqtt://aqm%3Aingest:ingest%20pw@127.0.0.1:1883")
+    out = tmp_path / "broker"
+    assert main(["stations", "credentials", str(EXAMPLE), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == ("aqm stations: error: AQM_MQTT_URL: the user name "
+                                       "'aqm:ingest': not a broker user name (contains ':')\n")
+    assert not out.exists()
+
+
+def test_a_good_ingest_user_is_stable_across_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "broker"
+    args = ["stations", "credentials", str(EXAMPLE), "--out", str(out),
+            "--ingest-user", "ingest-2"]
+    assert main(args) == 0
+    assert "ingest-2" in generated(capsys.readouterr().out)
+    assert main(args) == 0  # read back as the same user: nothing removed, nothing new
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "0 generated, 6 kept, 0 removed" in captured.err
+
+
+@pytest.mark.parametrize("prefix", ["aqm/#", "aqm/+", "/aqm", "aqm//x", "$SYS/aqm"])
+def test_credentials_refuse_a_topic_prefix_that_is_not_a_plain_topic(
+    prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AQM_TOPIC_PREFIX", prefix)
+    out = tmp_path / "broker"
+    assert main(["stations", "credentials", str(EXAMPLE), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aqm stations: error: AQM_TOPIC_PREFIX: topic prefix {prefix!r} ")
+    assert not out.exists()
 
 
 def test_credentials_never_write_into_the_repository(

@@ -122,7 +122,7 @@ def test_cli_publishes_an_hour_of_history_and_exits(
     broker: MosquittoInstance, subscriber: Subscriber, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("AQM_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("AQM_CONFIG", "")  # read no file
     monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
     monkeypatch.setenv("AQM_MQTT_URL", broker.url())
     args = ["simulate", "--start", "-1d", "--end", "-23h", "--speedup", "0", "--stations",
@@ -139,7 +139,7 @@ def test_cli_publishes_an_hour_of_history_and_exits(
 def test_cli_refuses_unknown_stations_and_bad_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("AQM_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("AQM_CONFIG", "")  # read no file
     monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
     assert main(["simulate", "--stations", "BN-NOPE", "--print"]) == 2
     assert f"{EXAMPLE}: no active station BN-NOPE" in capsys.readouterr().err
@@ -156,7 +156,7 @@ def test_cli_refuses_unknown_stations_and_bad_times(
 def test_cli_print_writes_what_generate_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("AQM_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("AQM_CONFIG", "")  # read no file
     monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
     assert main(["simulate", "--start", "2025-01-15T07:00", "--duration", "1h", "--seed", "4",
                  "--format", "senml", "--print"]) == 0
@@ -217,7 +217,7 @@ def test_with_acls_each_station_publishes_as_itself(
         # the CLI reads the stations' passwords from a secrets file
         secrets = tmp_path / "secrets.yaml"
         secrets.write_text("".join(f'{sid}: "{pw}"\n' for sid, pw in passwords.items()))
-        monkeypatch.setenv("AQM_CONFIG", str(tmp_path / "absent.toml"))
+        monkeypatch.setenv("AQM_CONFIG", "")  # read no file
         monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
         monkeypatch.setenv("AQM_MQTT_URL", instance.url())
         assert main(["simulate", "--start", "-20m", "--end", "-10m", "--speedup", "0",
@@ -241,7 +241,7 @@ def test_ctrl_c_stops_a_live_run_cleanly(
     import subprocess
     import sys
 
-    env = os.environ | {"AQM_CONFIG": str(tmp_path / "absent.toml"),
+    env = os.environ | {"AQM_CONFIG": "",
                         "AQM_STATIONS_FILE": str(EXAMPLE), "AQM_MQTT_URL": broker.url()}
     # three hours of history at 60x would take three minutes: interrupted on the way
     proc = subprocess.Popen([sys.executable, "-m", "aqm", "simulate", "--speedup", "60"],

@@ -272,7 +272,7 @@ def test_worker_command_drains_once_and_stops_on_sigterm(
     add_station("BN01")
     add_readings(series("BN01", "pm25", START, [30.0] * 5))
     env = {**os.environ, "AQM_DATABASE_URL": worker_url, "AQM_WORKER_POLL_S": "0.1",
-           "AQM_CONFIG": "/nonexistent/aqm.toml"}  # fmt: skip
+           "AQM_CONFIG": ""}  # read no file  # fmt: skip
     command = [sys.executable, "-m", "aqm.cli", "worker"]
     once = subprocess.run([*command, "--once"], env=env, cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
