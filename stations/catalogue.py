@@ -15,11 +15,16 @@ officer would otherwise find out about months later:
 * Hourly completeness counts ``3600 / report_interval_s`` expected samples, so the
   interval must divide the hour.
 * A retired station keeps its entry (its readings stay in reports) with the date.
+* YAML 1.1 types plain scalars by their look, so a value is checked as it was written,
+  not only as YAML read it: ``0020`` (octal 16), ``21:11:10`` (base 60: 76270) and
+  ``true`` are refused where a number is expected, quoting the text, and so is an
+  unquoted number or date where text is expected.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +42,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yaml.nodes import ScalarNode
 
 from ingest.parameters import PARAMETERS, canonical_parameter
-from stations.located_yaml import LocatedDocument, YamlSourceError, load_located
+from stations.located_yaml import LocatedDocument, YamlSourceError, dotted, load_located
 
 # Same pattern as the CHECK on stations.station_id: the id is also the MQTT username and
 # a topic level, so it may not hold '/', '+', '#' or spaces.
@@ -64,9 +70,42 @@ class StationRuleError(ValueError):
         super().__init__("; ".join(f"{name}: {message}" for name, message in self.problems))
 
 
+# The YAML tags (last part) of plain scalars YAML 1.1 reads as something other than text.
+_YAML_TYPED = frozenset({"int", "float", "bool", "timestamp"})
+# A number as a person writes it in decimal: no leading zero on an integer, no "_",
+# no base-60 "1:30", no ".inf"/".nan". YAML 1.1 reads 0020 as octal 16.
+_DECIMAL_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_DECIMAL = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A plain scalar that YAML 1.1 typed by its look, with the text it was written as.
+
+    The catalogue loader hands these to the model for the fields in
+    :data:`_WRITTEN_FIELDS`, so a refusal can quote what the editor wrote (``0020``,
+    ``on``) rather than what YAML made of it (16, True). The fields' validators unwrap it.
+    """
+
+    value: object
+    text: str
+    kind: str  # the YAML tag's last part: int, float, bool or timestamp
+
+    def read_as(self) -> str:
+        if self.kind == "bool":
+            read = str(self.value).lower()
+            return "a yes/no value" + ("" if self.text.lower() == read else f" ({read})")
+        if self.kind in ("int", "float"):
+            return f"the number {self.value}"
+        return "a date"
+
+
 def _text(value: object) -> object:
     # Vietnamese typed on different keyboards arrives composed or decomposed; store one
     # form so names compare equal in SQL and Grafana variables.
+    if isinstance(value, Written):
+        raise ValueError(f"must be text, but YAML reads {value.text} as {value.read_as()}; "
+                         "put it in quotes")
     if isinstance(value, str):
         value = unicodedata.normalize("NFC", value.strip())
         return value or None
@@ -81,10 +120,85 @@ def _one_line(value: str | None) -> str | None:
 
 
 def _station_id(value: object) -> object:
+    if isinstance(value, Written):
+        return _text(value)  # refuses it, quoting the text
     if value is not None and not isinstance(value, str):
         raise ValueError(
             f"must be text, but YAML read {value!r} ({type(value).__name__}); put it in quotes"
         )
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, Written):
+        problem = _written_number_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value.value
+    if isinstance(value, bool):  # pydantic would take True as 1
+        raise ValueError(f"must be a number, not {value}")
+    return value
+
+
+def _degrees(value: object) -> object:
+    # Coordinates copied as degrees:minutes:seconds are base-60 numbers to YAML 1.1.
+    if isinstance(value, Written) and value.kind in ("int", "float") and ":" in value.text:
+        hint = _decimal_degrees(value.text)
+        if hint is not None:
+            raise ValueError(f"YAML 1.1 reads {value.text} as the base-60 number {value.value}; "
+                             f"write decimal degrees ({hint} for {value.text} as "
+                             "degrees:minutes:seconds)")
+    return _number(value)
+
+
+def _written_number_problem(value: Written) -> str | None:
+    text = value.text
+    if value.kind not in ("int", "float"):
+        return f"must be a number, but YAML reads {text} as {value.read_as()}"
+    digits = text.lstrip("+-")
+    if ":" in text:
+        return (f"YAML 1.1 reads {text} as the base-60 number {value.value}; write the "
+                "number in decimal")
+    if value.kind == "int":
+        if digits[:2].lower() in ("0x", "0b"):
+            base = "hexadecimal" if digits[1] in "xX" else "binary"
+            return (f"YAML 1.1 reads {text} as the {base} number {value.value}; write it in "
+                    f"decimal ({value.value})")
+        if _DECIMAL_INTEGER.fullmatch(text) is None:
+            meant = int(text.replace("_", ""), 10)
+            if digits.startswith("0"):
+                return (f"YAML 1.1 reads {text} as the octal number {value.value}; write {meant} "
+                        "without the leading zero")
+            return f"YAML 1.1 reads {text} as {value.value}; write {meant}"
+        return None
+    if digits.lower() in (".inf", ".nan"):
+        return f"{text} is not a finite number"
+    if _DECIMAL.fullmatch(text) is None:
+        return f"YAML 1.1 reads {text} as {value.value}; write {value.value}"
+    return None
+
+
+def _decimal_degrees(text: str) -> str | None:
+    """``21.186111`` for ``21:11:10`` read as degrees:minutes:seconds."""
+    sign = -1 if text.startswith("-") else 1
+    parts = text.lstrip("+-").replace("_", "").split(":")
+    if len(parts) > 3:
+        return None
+    try:
+        degrees = sum(float(part) / 60**power for power, part in enumerate(parts))
+    except ValueError:
+        return None
+    return f"{sign * degrees:.6f}"
+
+
+def _date(value: object) -> object:
+    if isinstance(value, Written):
+        if value.kind == "timestamp":
+            return value.value
+        raise ValueError(f"must be a date written YYYY-MM-DD, but YAML reads {value.text} as "
+                         f"{value.read_as()}")
+    if isinstance(value, int | float):  # pydantic would count seconds since 1970
+        raise ValueError(f"must be a date written YYYY-MM-DD, not the number {value}")
     return value
 
 
@@ -109,6 +223,17 @@ OptionalText = Annotated[str | None, BeforeValidator(_text)]
 OptionalLine = Annotated[str | None, BeforeValidator(_text), AfterValidator(_one_line)]
 ParameterName = Annotated[str, AfterValidator(_parameter_name)]
 AliasName = Annotated[str, AfterValidator(_alias_name)]
+Number = Annotated[float, BeforeValidator(_number)]
+Degrees = Annotated[float, BeforeValidator(_degrees)]
+OptionalDate = Annotated[date | None, BeforeValidator(_date)]
+
+# Station fields given to the model as Written when YAML typed their plain scalar; each
+# has a validator above that checks and unwraps it.
+_WRITTEN_FIELDS = frozenset({
+    "station_id", "name", "ward", "district", "notes",
+    "latitude", "longitude", "elevation_m", "report_interval_s",
+    "installed_on", "retired_on",
+})
 
 
 class Station(BaseModel):
@@ -120,15 +245,16 @@ class Station(BaseModel):
     name: Annotated[str, BeforeValidator(_text), AfterValidator(_one_line)] = Field(min_length=1)
     ward: OptionalLine = None
     district: OptionalLine = None
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    elevation_m: float | None = None
+    latitude: Degrees = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: Degrees = Field(ge=-180, le=180, allow_inf_nan=False)
+    elevation_m: Number | None = Field(default=None, allow_inf_nan=False)
     station_type: StationType
     public_aqi: bool = False
     status: StationStatus = "active"
-    installed_on: date | None = None
-    retired_on: date | None = None
-    report_interval_s: int = Field(default=300, ge=1, le=3600)
+    installed_on: OptionalDate = None
+    retired_on: OptionalDate = None
+    report_interval_s: Annotated[int, BeforeValidator(_number)] = Field(default=300, ge=1,
+                                                                        le=3600)
     parameters: tuple[ParameterName, ...] = Field(min_length=1)
     # Datalogger names this station writes that the global alias table does not know,
     # e.g. {"BUI PM2.5": pm25}; passed to ingest.parameters.canonical_parameter.
@@ -265,7 +391,9 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         doc = load_located(path)
     except YamlSourceError as exc:
-        raise CatalogueError([Problem(exc.path, exc.line, "", exc.message)]) from exc
+        partial = LocatedDocument(exc.path, None, exc.root)
+        raise CatalogueError([Problem(exc.path, exc.line, _describe(exc.location, partial),
+                                      exc.message)]) from exc
     if not isinstance(doc.data, dict):
         found = "nothing" if doc.data is None else type(doc.data).__name__
         raise CatalogueError([Problem(path, doc.line_of(()), "",
@@ -275,6 +403,9 @@ def load_catalogue(path: Path) -> Catalogue:
     problems = _repeated_ids(doc)
     # Top-level "x-" keys hold YAML anchors shared by several stations (as in Compose files).
     data = {k: v for k, v in doc.data.items() if not str(k).startswith("x-")}
+    entries = data.get("stations")
+    if isinstance(entries, list):
+        data["stations"] = [_as_written(entry, index, doc) for index, entry in enumerate(entries)]
     try:
         parsed = CatalogueDocument.model_validate(data)
     except ValidationError as exc:
@@ -282,6 +413,21 @@ def load_catalogue(path: Path) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return Catalogue(path=path, province=parsed.province, stations=parsed.stations)
+
+
+def _as_written(entry: object, index: int, doc: LocatedDocument) -> object:
+    """``entry`` with each YAML-typed plain scalar of :data:`_WRITTEN_FIELDS` as Written."""
+    if not isinstance(entry, dict):
+        return entry
+    copy = dict(entry)
+    for name in _WRITTEN_FIELDS.intersection(copy):
+        node = doc.node_at(("stations", index, name))
+        if not isinstance(node, ScalarNode) or node.style is not None:
+            continue
+        kind = node.tag.rsplit(":", 1)[-1]
+        if kind in _YAML_TYPED:
+            copy[name] = Written(copy[name], node.value, kind)
+    return copy
 
 
 def _problems_from(exc: ValidationError, doc: LocatedDocument) -> list[Problem]:
@@ -320,23 +466,19 @@ def _describe(loc: Sequence[str | int], doc: LocatedDocument) -> str:
     """``station BN-01: latitude`` rather than pydantic's ``stations.0.latitude``."""
     if len(loc) >= 2 and loc[0] == "stations" and isinstance(loc[1], int):
         label = f"stations[{loc[1]}]"
-        stations = doc.data.get("stations") if isinstance(doc.data, dict) else None
-        if isinstance(stations, list) and loc[1] < len(stations):
-            entry = stations[loc[1]]
-            if isinstance(entry, dict) and isinstance(entry.get("station_id"), str):
-                label = f"station {entry['station_id']}"
+        # Read from the node tree, which a document that failed to load still has.
+        node = doc.node_at(("stations", loc[1], "station_id"))
+        if (isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str"
+                and isinstance(node.value, str) and node.value):
+            label = f"station {node.value}"
         rest = _dotted(loc[2:])
         return f"{label}: {rest}" if rest else label
     return _dotted(loc)
 
 
 def _dotted(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a fault in a mapping key, not its value
-            continue
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+    # "[key]" is pydantic's marker for a fault in a mapping key, not its value.
+    return dotted(part for part in loc if part != "[key]")
 
 
 def _repeated_ids(doc: LocatedDocument) -> list[Problem]:

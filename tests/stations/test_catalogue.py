@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 import unicodedata
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from aqm.settings import Settings
 from ingest.parameters import canonical_parameter
 from stations.catalogue import CatalogueError, Station, load_catalogue
+from stations.located_yaml import MAX_ALIAS_EXPANSION
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "stations" / "catalogue.example.yaml"
 # The CHECK constraint of stations.station_id in storage/migrations/0001_core.sql.
@@ -131,7 +133,7 @@ def test_unquoted_numeric_id_asks_for_quotes(tmp_path: Path) -> None:
     (only,) = problems(path)
     # YAML 1.1 reads 0012 as octal 10: exactly the surprise the message must explain
     assert only == (f"{path}:{line_of(path, '0012')}: stations[0]: station_id: must be text, "
-                    "but YAML read 10 (int); put it in quotes")
+                    "but YAML reads 0012 as the number 10; put it in quotes")
 
 
 def test_repeated_ids_name_both_lines_even_with_other_faults(tmp_path: Path) -> None:
@@ -314,3 +316,236 @@ def test_parameter_listed_twice_is_refused(tmp_path: Path) -> None:
                                                                 "[pm25, no2, pm25]"))
     assert problems(path) == [f"{path}:{line_of(path, 'parameters')}: station BN-01: "
                               "parameters: listed more than once: pm25"]
+
+
+# --- values YAML 1.1 cannot construct: located errors, never a traceback ---------------
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("installed_on: 2021-02-30", "installed_on: 2021-02-30 is not a date "
+                                     "(day is out of range for month)"),
+        ("installed_on: 2021-13-01", "installed_on: 2021-13-01 is not a date "
+                                     "(month must be in 1..12)"),
+        ("installed_on: 2021-06-15 25:00:00", "installed_on: 2021-06-15 25:00:00 is not a date "
+                                              "(hour must be in 0..23)"),
+        ("elevation_m: " + "1" * 5000, "elevation_m: 11111111111111111111… (5000 characters) "
+                                       "is not a whole number (too many digits)"),
+        ("notes: !!int abc", "notes: abc is not a whole number"),
+        ("notes: !!int ''", "notes: '' is not a whole number"),
+        ("notes: !!float abc", "notes: abc is not a number"),
+        ("notes: !!bool maybe", "notes: maybe is not true or false"),
+        ("notes: !!timestamp soon", "notes: soon is not a date"),
+    ],
+)
+def test_value_yaml_cannot_construct_is_a_located_error(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + f"    {line}\n")
+    assert problems(path) == [f"{path}:{line_of(path, line[:20])}: station BN-01: {message}"]
+
+
+def test_impossible_date_in_a_shared_anchor_names_where_it_is_written(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        x-common: &common
+          installed_on: 2021-02-29
+        stations:
+          - <<: *common
+            station_id: BN-01
+        """)
+    assert problems(path) == [f"{path}:2: x-common.installed_on: 2021-02-29 is not a date "
+                              "(day is out of range for month)"]
+
+
+# --- aliases: recursion and exponential expansion fail fast, with the line --------------
+
+@pytest.mark.parametrize(
+    ("body", "alias_line"),
+    [
+        ("stations: &s [ *s ]\n", 1),
+        ("stations:\n  - &st\n    station_id: BN-01\n    notes: *st\n", 4),
+        ("stations:\n  - &st\n    <<: *st\n    station_id: BN-01\n", 3),
+        ("x-a: &a\n  - [1, *a]\nstations: []\n", 2),
+    ],
+)
+def test_recursive_alias_is_refused_with_its_line(
+    tmp_path: Path, body: str, alias_line: int
+) -> None:
+    path = write(tmp_path, body)
+    (only,) = problems(path)
+    assert only.startswith(f"{path}:{alias_line}: recursive alias *"), only
+    assert "it is inside the value" in only
+
+
+def _nested_aliases(levels: int, width: int, *, merge: bool) -> str:
+    """A "billion laughs": each anchor repeats the previous one ``width`` times."""
+    if merge:  # merge keys multiply too: every level doubles a mapping's pairs
+        lines = ["x-l0: &l0 {k: 1}"]
+        lines += [f"x-l{n}: &l{n} {{<<: [{', '.join([f'*l{n - 1}'] * width)}]}}"
+                  for n in range(1, levels)]
+    else:
+        lines = [f"x-l0: &l0 [{', '.join(['1'] * width)}]"]
+        lines += [f"x-l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * width)}]"
+                  for n in range(1, levels)]
+    lines.append(f"stations: *l{levels - 1}" if not merge else "stations: []")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("levels", "width", "merge"), [(9, 9, False), (30, 2, True)])
+def test_exponentially_nested_aliases_fail_fast_with_the_line(
+    tmp_path: Path, levels: int, width: int, merge: bool
+) -> None:
+    path = write(tmp_path, _nested_aliases(levels, width, merge=merge))
+    (only,) = problems(path)
+    match = re.fullmatch(
+        rf"{re.escape(str(path))}:(\d+): alias \*(l\d+): aliases repeat more than "
+        rf"{MAX_ALIAS_EXPANSION} values in this file \(nested aliases multiply\); write the "
+        "values out, or share fewer of them", only)
+    assert match, only
+    line_text = path.read_text().splitlines()[int(match.group(1)) - 1]
+    assert f"*{match.group(2)}" in line_text
+
+
+def test_many_stations_sharing_fields_stay_under_the_alias_limit(tmp_path: Path) -> None:
+    shared = """\
+        x-automatic: &automatic
+          station_type: fixed_automatic
+          public_aqi: true
+          report_interval_s: 300
+          parameters: [pm25, pm10, tsp, no2, so2, o3, co, temperature, humidity, pressure,
+                       wind_speed, wind_direction, rain]
+        stations:
+        """
+    body = textwrap.dedent(shared) + "".join(
+        f"  - <<: *automatic\n    station_id: BN-{n:03d}\n    name: Trạm {n}\n"
+        f"    latitude: 21.1\n    longitude: 106.1\n" for n in range(500))
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(body, encoding="utf-8")
+    catalogue = load_catalogue(path)
+    assert len(catalogue) == 500
+    assert all(s.public_aqi and len(s.parameters) == 13 for s in catalogue)
+
+
+# --- numbers as written: YAML 1.1 booleans, octal, hex, base 60 ----------------------
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("report_interval_s: true", "report_interval_s: must be a number, but YAML reads true "
+                                    "as a yes/no value"),
+        ("report_interval_s: on", "report_interval_s: must be a number, but YAML reads on as "
+                                  "a yes/no value (true)"),
+        ("report_interval_s: 0020", "report_interval_s: YAML 1.1 reads 0020 as the octal "
+                                    "number 16; write 20 without the leading zero"),
+        ("report_interval_s: 0300", "report_interval_s: YAML 1.1 reads 0300 as the octal "
+                                    "number 192; write 300 without the leading zero"),
+        ("report_interval_s: 0x3c", "report_interval_s: YAML 1.1 reads 0x3c as the "
+                                    "hexadecimal number 60; write it in decimal (60)"),
+        ("report_interval_s: 0b111100", "report_interval_s: YAML 1.1 reads 0b111100 as the "
+                                        "binary number 60; write it in decimal (60)"),
+        ("report_interval_s: 5:00", "report_interval_s: YAML 1.1 reads 5:00 as the base-60 "
+                                    "number 300; write the number in decimal"),
+        ("report_interval_s: 3_600", "report_interval_s: YAML 1.1 reads 3_600 as 3600; "
+                                     "write 3600"),
+        ("elevation_m: 012", "elevation_m: YAML 1.1 reads 012 as the octal number 10; "
+                             "write 12 without the leading zero"),
+        ("elevation_m: 1_000.5", "elevation_m: YAML 1.1 reads 1_000.5 as 1000.5; write 1000.5"),
+        ("elevation_m: .nan", "elevation_m: .nan is not a finite number"),
+        ("elevation_m: -.inf", "elevation_m: -.inf is not a finite number"),
+        ("elevation_m: 1e400", "elevation_m: Input should be a finite number"),
+        ("elevation_m: off", "elevation_m: must be a number, but YAML reads off as a yes/no "
+                             "value (false)"),
+        ("installed_on: 0", "installed_on: must be a date written YYYY-MM-DD, but YAML reads "
+                            "0 as the number 0"),
+        ("retired_on: 20241231", "retired_on: must be a date written YYYY-MM-DD, but YAML "
+                                 "reads 20241231 as the number 20241231"),
+        ("notes: yes", "notes: must be text, but YAML reads yes as a yes/no value (true); put "
+                       "it in quotes"),
+        ("ward: 2021-06-15", "ward: must be text, but YAML reads 2021-06-15 as a date; put it "
+                             "in quotes"),
+    ],
+)
+def test_yaml_typed_value_is_refused_quoting_what_was_written(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + f"    {line}\n")
+    # one problem each: no "192 s does not divide the hour" about a number never written
+    assert problems(path) == [f"{path}:{line_of(path, line)}: station BN-01: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("21:11:10", "YAML 1.1 reads 21:11:10 as the base-60 number 76270; write decimal "
+                     "degrees (21.186111 for 21:11:10 as degrees:minutes:seconds)"),
+        ("21:11:10.5", "YAML 1.1 reads 21:11:10.5 as the base-60 number 76270.5; write "
+                       "decimal degrees (21.186250 for 21:11:10.5 as degrees:minutes:seconds)"),
+        ("021", "YAML 1.1 reads 021 as the octal number 17; write 21 without the leading zero"),
+        ("yes", "must be a number, but YAML reads yes as a yes/no value (true)"),
+        ("2021-01-01", "must be a number, but YAML reads 2021-01-01 as a date"),
+    ],
+)
+def test_latitude_is_read_as_written(tmp_path: Path, written: str, message: str) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION.replace("21.1861", written))
+    assert problems(path) == [f"{path}:{line_of(path, 'latitude')}: station BN-01: "
+                              f"latitude: {message}"]
+
+
+def test_number_trap_in_a_shared_anchor_points_at_the_anchor(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        x-lcs: &lcs
+          station_type: low_cost_sensor
+          report_interval_s: 0300
+        stations:
+          - <<: *lcs
+            station_id: BN-01
+            name: Trạm
+            latitude: 21.18
+            longitude: 106.07
+            parameters: [pm25]
+        """)
+    assert problems(path) == [f"{path}:3: station BN-01: report_interval_s: YAML 1.1 reads "
+                              "0300 as the octal number 192; write 300 without the leading zero"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "expected"),
+    [
+        ("report_interval_s: 300.0", "report_interval_s", 300),
+        ("report_interval_s: '0300'", "report_interval_s", 300),  # quoted: text, read as decimal
+        ("report_interval_s: +60", "report_interval_s", 60),
+        ("elevation_m: 0", "elevation_m", 0.0),
+        ("elevation_m: -3", "elevation_m", -3.0),
+        ("elevation_m: 12.50", "elevation_m", 12.5),
+        ("elevation_m: 0.5", "elevation_m", 0.5),
+        ("elevation_m: 1.5e+2", "elevation_m", 150.0),
+        ("elevation_m: ~", "elevation_m", None),
+        ("installed_on: 2021-06-15", "installed_on", date(2021, 6, 15)),
+        ("installed_on: '2021-06-15'", "installed_on", date(2021, 6, 15)),
+        ("notes: '0012'", "notes", "0012"),
+    ],
+)
+def test_decimal_numbers_and_dates_are_accepted(
+    tmp_path: Path, extra: str, field: str, expected: object
+) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + f"    {extra}\n")
+    (station,) = load_catalogue(path).stations
+    assert getattr(station, field) == expected
+
+
+def test_station_built_directly_refuses_booleans_and_non_finite_numbers() -> None:
+    fields: dict[str, object] = {"station_id": "X1", "name": "Trạm", "latitude": 21.0,
+                                 "longitude": 106.0, "station_type": "fixed_automatic",
+                                 "parameters": ("pm25",)}
+    with pytest.raises(ValueError, match="report_interval_s"):
+        Station.model_validate({**fields, "report_interval_s": True})
+    with pytest.raises(ValueError, match="finite number"):
+        Station.model_validate({**fields, "elevation_m": float("nan")})
+    with pytest.raises(ValueError, match="not the number"):
+        Station.model_validate({**fields, "installed_on": 1623715200})
+
+
+def test_nesting_too_deep_for_the_parser_is_a_located_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + "    notes: " + "[" * 5000 + "]" * 5000
+                 + "\n")
+    assert problems(path) == [f"{path}:{line_of(path, 'notes')}: nested too deeply to read"]
