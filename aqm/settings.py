@@ -272,6 +272,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("mqtt_shared_group")
+    @classmethod
+    def _check_shared_group(cls, value: str | None) -> str | None:
+        # MQTT 5 §4.8.2: a ShareName is at least one character and contains no "/", "+"
+        # or "#"; otherwise $share/<group>/… is not a shared subscription at all.
+        if value is not None and (not value or any(c in value for c in "/+#\0")):
+            raise ValueError(
+                f"shared group {value!r} must be a non-empty name without '/', '+' or '#'"
+            )
+        return value
+
     @property
     def mqtt(self) -> MqttEndpoint:
         return MqttEndpoint.parse(self.mqtt_url)

@@ -214,3 +214,11 @@ def test_redact_in_masks_what_a_driver_quotes() -> None:
     url = "postgres://u:s3 cret@h/x"
     message = 'unexpected spaces found in "s3 cret" of postgres://u:s3 cret@h/x'
     assert redact_in(message, url) == 'unexpected spaces found in "***" of postgres://u:***@h/x'
+
+
+@pytest.mark.parametrize("group", ["a/b", "ingest+", "#", ""])
+def test_shared_group_must_be_an_mqtt_share_name(group: str) -> None:
+    # MQTT 5 §4.8.2: no "/", "+" or "#"; "$share//…" or "$share/a/b/…" subscribes elsewhere.
+    with pytest.raises(SettingsError, match=r"^mqtt_shared_group: shared group"):
+        load_settings(mqtt_shared_group=group)
+    assert load_settings(mqtt_shared_group="aqm-ingest").mqtt_shared_group == "aqm-ingest"
