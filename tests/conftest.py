@@ -6,6 +6,7 @@ session. A missing server binary is an error naming it (never a silent skip).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -83,6 +84,15 @@ def broker(services_root: Path) -> Iterator[MosquittoInstance]:
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture
+def no_aqm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No aqm.toml and no AQM_* variable from outside: only what a test sets counts."""
+    for name in list(os.environ):
+        if name.upper().startswith("AQM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AQM_CONFIG", "")
 
 
 @pytest.fixture

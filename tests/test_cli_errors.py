@@ -29,12 +29,10 @@ DATABASE_COMMANDS = [
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def settings_env(
+    no_aqm_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """No aqm.toml, no AQM_* variable from outside, no services started by accident."""
-    for name in list(os.environ):
-        if name.upper().startswith("AQM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AQM_CONFIG", "")
     monkeypatch.setenv("AQM_STATIONS_FILE", str(EXAMPLE))
     monkeypatch.setenv("AQM_DATA_DIR", str(tmp_path / "data"))
 

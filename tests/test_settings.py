@@ -56,11 +56,8 @@ def test_past_horizon_is_bounded_by_name() -> None:
 
 
 @pytest.fixture
-def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_config(no_aqm_settings: None) -> None:
     """No aqm.toml and no AQM_* variable but those a test sets."""
-    monkeypatch.setenv("AQM_CONFIG", "")
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"AQM_{name.upper()}", raising=False)
 
 
 @pytest.mark.usefixtures("no_config")

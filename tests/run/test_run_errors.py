@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,9 @@ from aqm.cli import main
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.upper().startswith("AQM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AQM_CONFIG", "")
+def settings_env(
+    no_aqm_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("AQM_DATA_DIR", str(data))
     return data

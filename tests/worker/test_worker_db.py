@@ -35,6 +35,25 @@ def _queue_length(db: str) -> int:
     return int(_rows(db, "SELECT count(*) FROM aqi_dirty_hours")[0][0])
 
 
+def _run_worker_until(
+    settings: Settings, now: dt.datetime, done: Callable[[], bool], what: str
+) -> None:
+    """Run ``aqm worker`` (its clock at ``now``) in a thread until ``done()`` or 20 s."""
+    from worker.service import run_worker
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"clock": lambda: now})
+    thread.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while not done():
+            assert dt.datetime.now() < deadline, what
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(20)
+
+
 def _vn_pm25(c: float) -> float:
     """1459 Table 2, PM2.5 column: BP 0, 25, 50, 80, 150, 250, 350, 500."""
     bps = [(0, 25, 0, 50), (25, 50, 50, 100), (50, 80, 100, 150), (80, 150, 150, 200)]
@@ -316,31 +335,15 @@ def test_a_station_falling_silent_gets_its_next_hour_computed_at_the_new_hour(
     db: str, settings: Settings, add_station: Callable[..., None],
     add_readings: Callable[..., int], series: Callable[..., list[Any]],
 ) -> None:  # fmt: skip
-    from worker.service import run_worker
-
     add_station("BN01")
     h = DAY_START + dt.timedelta(hours=10)
     # 30 at h−2 and h−1, then silence; processed while hour h−1 is still running.
     add_readings(series("BN01", "pm25", h - dt.timedelta(hours=2), [30.0, 30.0]))
     drain_once(settings=settings, clock=lambda: h - dt.timedelta(minutes=20))
     assert _rows(db, "SELECT count(*) FROM aqi_hourly WHERE hour = %s", h) == [(0,)]
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_worker,
-        args=(settings, stop),
-        kwargs={"clock": lambda: h + dt.timedelta(minutes=5)},
-    )
-    thread.start()
-    try:
-        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
-        while not _rows(
-            db, "SELECT 1 FROM aqi_hourly WHERE hour = %s AND standard = 'vn_1459_2019'", h
-        ):
-            assert dt.datetime.now() < deadline, "hour h was never computed"
-            stop.wait(0.05)
-    finally:
-        stop.set()
-        thread.join(20)
+    computed = "SELECT 1 FROM aqi_hourly WHERE hour = %s AND standard = 'vn_1459_2019'"
+    _run_worker_until(settings, h + dt.timedelta(minutes=5), lambda: bool(_rows(db, computed, h)),
+                      "hour h was never computed")  # fmt: skip
     # Hour h: c1 missing, c2 = c3 = 30 (2 of 3) → NowCast 30 → VN 50 + 5/25·50 = 60.
     assert _rows(
         db,
@@ -353,32 +356,17 @@ def test_hours_that_began_while_the_worker_was_stopped_are_computed_at_start(
     db: str, settings: Settings, add_station: Callable[..., None],
     add_readings: Callable[..., int], series: Callable[..., list[Any]],
 ) -> None:  # fmt: skip
-    from worker.service import run_worker
-
     add_station("BN01")
     h = DAY_START + dt.timedelta(hours=10)
     # 30 at h−2 and h−1, then silence; the worker stops before h and starts at h+2:05.
     add_readings(series("BN01", "pm25", h - dt.timedelta(hours=2), [30.0, 30.0]))
     drain_once(settings=settings, clock=lambda: h - dt.timedelta(minutes=20))
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_worker,
-        args=(settings, stop),
-        kwargs={"clock": lambda: h + dt.timedelta(hours=2, minutes=5)},
-    )
     query = (
         "SELECT hour, aqi, missing_reason FROM aqi_hourly"
         " WHERE hour >= %s AND standard = 'vn_1459_2019' ORDER BY hour"
     )
-    thread.start()
-    try:
-        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
-        while len(_rows(db, query, h)) < 3:
-            assert dt.datetime.now() < deadline, f"hours after h missing: {_rows(db, query, h)}"
-            stop.wait(0.05)
-    finally:
-        stop.set()
-        thread.join(20)
+    _run_worker_until(settings, h + dt.timedelta(hours=2, minutes=5),
+                      lambda: len(_rows(db, query, h)) >= 3, "hours after h never computed")  # fmt: skip
     # h: 2 of the 3 latest hours (h−2, h−1) → NowCast 30 → VN 60 (as in the test above);
     # h+1: only h−1 of its 3 latest hours → no NowCast; h+2: its 3-hour look-back still
     # holds h−1's reading, so it is queued and says why there is no AQI.
