@@ -204,7 +204,7 @@ CATEGORIES: Final[dict[str, tuple[Category, ...]]] = {
 """Categories per method id."""
 
 # Integer AQI ≤ upper of band k and > upper of band k-1 → band k.
-_UPPERS: Final = np.array([upper for _, upper in _BANDS[:-1]], dtype=np.float64)
+BAND_UPPERS: Final = np.array([upper for _, upper in _BANDS[:-1]], dtype=np.float64)
 
 
 def categories(method: str) -> tuple[Category, ...]:
@@ -234,7 +234,7 @@ def category_index(aqi: npt.ArrayLike) -> npt.NDArray[np.int8]:
     # band = number of band uppers below the value (what searchsorted gives), counted
     # with one comparison per upper: a binary search per value is several times slower.
     band = np.zeros(values.shape, dtype=np.int8)
-    for upper in _UPPERS:
+    for upper in BAND_UPPERS:
         band += values > upper
     band -= np.isnan(values)  # NaN compares False everywhere: 0 - 1 = -1
     return band

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from aqi.averaging import trailing_mean
 from aqi.bounds import at_least
 from aqi.breakpoints import check_method
+from aqi.kernels import compiled
 from aqi.nowcast import NowcastForm, nowcast
 from aqi.overall import AqiResult, CountArray, FloatArray, build_result, compute_in_station_blocks
 from aqi.pollutants import PM_POLLUTANTS, station_hour_arrays
@@ -115,7 +116,9 @@ def hourly_aqi(
     def compute(block: dict[str, FloatArray]) -> AqiResult:
         return _hourly_block(block, method, hours_before, nowcast_form, completeness)
 
-    result = compute_in_station_blocks(compute, arrays, BLOCK_CELLS)
+    # The compiled kernels keep no whole-array temporaries: blocks would only add a copy.
+    block_cells = BLOCK_CELLS if compiled() is None else None
+    result = compute_in_station_blocks(compute, arrays, block_cells)
     return result.map_arrays(lambda a: a[0]) if one_station else result
 
 
@@ -131,21 +134,22 @@ def _hourly_block(
     components: dict[str, FloatArray] = {}
     concentration: dict[str, FloatArray] = {}
     n_valid: dict[str, CountArray] = {}
-    shape: tuple[int, int] = (0, 0)
+    shape = (0, 0)
     for pollutant, raw in conc.items():
-        # Negative readings count as 0 for the AQI (spec §5.8).
-        hourly = at_least(raw, 0.0)
-        current = hourly[:, hours_before:]
-        shape = (current.shape[0], current.shape[1])
+        shape = (raw.shape[0], raw.shape[1] - hours_before)
         if pollutant in PM_POLLUTANTS:
             key = f"{pollutant}_nowcast"
-            nc = nowcast(hourly, form=nowcast_form)
+            # Negative readings count as 0 (spec §5.8): floor=0.
+            nc = nowcast(raw, form=nowcast_form, floor=0.0)
             concentration[key] = nc.value[:, hours_before:]
             n_valid[key] = nc.n_valid[:, hours_before:]
             subindex_by_pollutant[pollutant] = subindex(
                 concentration[key], f"{pollutant}_24h", method
             )
-        elif is_vn or pollutant == "no2":
+            continue
+        hourly = at_least(raw, 0.0)  # spec §5.8, and the 1-h concentrations reported
+        current = hourly[:, hours_before:]
+        if is_vn or pollutant == "no2":
             key = f"{pollutant}_1h"
             concentration[key] = current
             n_valid[key] = (~np.isnan(current)).astype(np.int16)

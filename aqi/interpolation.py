@@ -22,7 +22,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from aqi.bounds import at_most
+from aqi.bounds import at_least, at_most
+from aqi.kernels import compiled
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -37,6 +38,7 @@ class _Slots:
     """
 
     thresholds: tuple[float, ...]  # a value ≥ threshold k is at least in slot k + 1
+    threshold_array: FloatArray
     above_top: bool  # a separate slot for values > top
     top: float
     starts: FloatArray
@@ -62,6 +64,7 @@ def _slots(xp: tuple[float, ...], fp: tuple[float, ...], right: float) -> _Slots
     values = [math.nan, *fp[:-1], fp[-1]] + ([right] if above_top else [])
     return _Slots(
         thresholds=tuple(xp),
+        threshold_array=np.array(xp),
         above_top=above_top,
         top=xp[-1],
         starts=np.array(starts),
@@ -71,7 +74,12 @@ def _slots(xp: tuple[float, ...], fp: tuple[float, ...], right: float) -> _Slots
 
 
 def interpolate(
-    x: npt.ArrayLike, xp: tuple[float, ...], fp: tuple[float, ...], right: float
+    x: npt.ArrayLike,
+    xp: tuple[float, ...],
+    fp: tuple[float, ...],
+    right: float,
+    *,
+    floor: float | None = None,
 ) -> FloatArray:
     """``numpy.interp(x, xp, fp, left=nan, right=right)``, the same doubles, faster.
 
@@ -83,9 +91,23 @@ def interpolate(
         Breakpoints (increasing) and the values at them.
     right : float
         Value above ``xp[-1]`` (NaN allowed); below ``xp[0]`` the result is NaN.
+    floor : float, optional
+        Values below it are taken as ``floor`` first (``np.maximum(x, floor)``; 0 for
+        concentrations, spec §5.8), without a clamped copy of ``x`` where kernels run.
     """
     values = np.asarray(x, dtype=np.float64)
     slots = _slots(xp, fp, right)
+    kernels = compiled()
+    if slots is not None and values.ndim and values.size and kernels is not None:
+        rows = values.reshape(-1, values.shape[-1])
+        out = np.empty(rows.shape)
+        kernels.interpolate(
+            rows, floor is not None, 0.0 if floor is None else floor, slots.threshold_array,
+            slots.above_top, slots.top, slots.starts, slots.slopes, slots.values, out,
+        )  # fmt: skip
+        return out.reshape(values.shape)
+    if floor is not None:
+        values = at_least(values, floor)
     if slots is None or values.ndim == 0:
         result: FloatArray = np.interp(values, xp, fp, left=np.nan, right=right)
         return result

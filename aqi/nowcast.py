@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from aqi.averaging import trailing_count, trailing_reduce
 from aqi.bounds import at_least
+from aqi.kernels import compiled
 
 FloatArray = npt.NDArray[np.float64]
 NowcastForm = Literal["normalised", "literal"]
@@ -45,6 +46,7 @@ def nowcast(
     recent_hours: int = 3,
     min_recent: int = 2,
     form: NowcastForm = "normalised",
+    floor: float | None = None,
 ) -> Nowcast:
     """NowCast for every hour of an hourly series (time on the last axis).
 
@@ -52,8 +54,8 @@ def nowcast(
     ----------
     hourly : array_like
         1-h means (µg/m³ or any unit; the result has the same unit), time on the last
-        axis, aligned hours, NaN = missing. Values are used as given (the engine clamps
-        negatives to 0 before calling this; spec §5.8).
+        axis, aligned hours, NaN = missing. Values are used as given, or raised to
+        ``floor``.
     hours : int
         Window length: 12 (PM, 1459 and EPA), 8 (EPA O3 2016–2019).
     min_weight : float
@@ -64,6 +66,10 @@ def nowcast(
     form : {'normalised', 'literal'}
         ``literal`` applies the 1459 text for w = ½: Σ(½)^i·c_i, not divided by the
         sum of the weights (only meaningful with ``min_weight=0.5``).
+    floor : float, optional
+        Values below it are taken as ``floor`` (``np.maximum``); the engine passes 0,
+        negative readings counting as 0 (spec §5.8), without a clamped copy where
+        kernels run.
 
     Returns
     -------
@@ -86,7 +92,21 @@ def nowcast(
     c = np.asarray(hourly, dtype=np.float64)
     if form not in ("normalised", "literal"):
         raise ValueError(f"unknown NowCast form {form!r}")
+    if hours < 1 or recent_hours < 1:
+        raise ValueError("hours and recent_hours must be >= 1")
     n = c.shape[-1]
+    kernels = compiled()
+    if kernels is not None and c.size:
+        rows = c.reshape(-1, n)
+        value, counts = np.empty(rows.shape), np.empty(rows.shape, dtype=np.int16)
+        kernels.nowcast(
+            rows, floor is not None, 0.0 if floor is None else float(floor), hours,
+            float(min_weight), recent_hours, min_recent, form == "literal",
+            value, counts,
+        )  # fmt: skip
+        return Nowcast(value.reshape(c.shape), counts.reshape(c.shape))
+    if floor is not None:
+        c = at_least(c, floor)
     valid = ~np.isnan(c)
     # The terms of both sums side by side, so one multiply and one add per lag serve the
     # numerator and the denominator: terms[0] = c with missing hours as 0, terms[1] = 1

@@ -8,6 +8,7 @@ PM10 sub-index (1459 §2.1; spec §1.2 rule 4, §1.4, §5.2, §5.10, §5.11).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -16,7 +17,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from aqi.categories import Category, categories, category_index
+from aqi.categories import BAND_UPPERS, Category, categories, category_index
+from aqi.kernels import compiled
 from aqi.pollutants import PM_POLLUTANTS, POLLUTANTS, check_pollutant
 from aqi.rounding import round_half_up
 
@@ -204,7 +206,36 @@ def build_result(
 ) -> AqiResult:
     """Assemble an :class:`AqiResult`: overall AQI, category, dominant pollutant, reason."""
     ordered = {p: subindex[p] for p in POLLUTANTS if p in subindex}
-    best, dominant, has_pm = combine_subindices(ordered, shape)
+    summary = (
+        _summarise(ordered, n_valid, shape)
+        if compiled() is None or not shape or not math.prod(shape)
+        else _summarise_compiled(ordered, n_valid, shape)
+    )
+    best, aqi, category, dominant, reason, beyond = summary
+    return AqiResult(
+        method=method,
+        period=period,
+        aqi=aqi,
+        aqi_unrounded=best,
+        category=category,
+        dominant=dominant,
+        subindex=ordered,
+        components=components,
+        concentration=concentration,
+        n_valid=n_valid,
+        missing_reason=reason,
+        beyond_index=beyond,
+    )
+
+
+_Summary = tuple[FloatArray, FloatArray, Int8Array, Int8Array, Int8Array, BoolArray]
+"""Unrounded AQI, AQI, category, dominant pollutant, missing reason, beyond-500 flag."""
+
+
+def _summarise(
+    subindex: dict[str, FloatArray], n_valid: dict[str, CountArray], shape: tuple[int, ...]
+) -> _Summary:
+    best, dominant, has_pm = combine_subindices(subindex, shape)
     aqi = round_half_up(best)
     pm_seen = np.zeros(shape, dtype=bool)
     any_seen = np.zeros(shape, dtype=bool)
@@ -220,34 +251,55 @@ def build_result(
     reason += pm_seen
     reason += MissingReason.NO_DATA
     reason *= ~has_pm
-    return AqiResult(
-        method=method,
-        period=period,
-        aqi=aqi,
-        aqi_unrounded=best,
-        category=category_index(aqi),
-        dominant=dominant,
-        subindex=ordered,
-        components=components,
-        concentration=concentration,
-        n_valid=n_valid,
-        missing_reason=reason,
-        beyond_index=best > 500.0,
-    )
+    return best, aqi, category_index(aqi), dominant, reason, best > 500.0
+
+
+def _summarise_compiled(
+    subindex: dict[str, FloatArray], n_valid: dict[str, CountArray], shape: tuple[int, ...]
+) -> _Summary:
+    """:func:`_summarise` by the compiled kernels: the same values, a few fused passes."""
+    kernels = compiled()
+    assert kernels is not None
+    best = np.full(shape, -np.inf)
+    dominant = np.full(shape, -1, dtype=np.int8)
+    has_pm, any_seen, pm_seen = (np.zeros(shape, dtype=bool) for _ in range(3))
+    aqi = np.empty(shape)
+    category, reason = np.empty(shape, dtype=np.int8), np.empty(shape, dtype=np.int8)
+    beyond = np.empty(shape, dtype=bool)
+
+    def rows(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return array.reshape(-1, shape[-1])
+
+    for position, pollutant in enumerate(POLLUTANTS):
+        if pollutant in subindex:
+            is_pm = pollutant in PM_POLLUTANTS
+            kernels.fold_subindex(
+                rows(best), rows(dominant), rows(has_pm), rows(subindex[pollutant]),
+                position, is_pm,
+            )  # fmt: skip
+    for key, counts in n_valid.items():
+        is_pm = check_pollutant(key.split("_")[0]) in PM_POLLUTANTS
+        kernels.fold_seen(rows(any_seen), rows(pm_seen), rows(counts), is_pm)
+    kernels.finish(
+        *(rows(a) for a in (best, dominant, has_pm, any_seen, pm_seen)), BAND_UPPERS,
+        *(rows(a) for a in (aqi, category, reason, beyond)),
+    )  # fmt: skip
+    return best, aqi, category, dominant, reason, beyond
 
 
 def compute_in_station_blocks(
     compute: Callable[[dict[str, FloatArray]], AqiResult],
     conc: dict[str, FloatArray],
-    block_cells: int,
+    block_cells: int | None,
 ) -> AqiResult:
     """Run ``compute`` on blocks of stations and assemble one result.
 
     Stations are independent, so splitting them keeps every temporary array small
-    (cache-resident, bounded memory) without changing any value.
+    (cache-resident, bounded memory) without changing any value. ``block_cells`` None:
+    all stations at once.
     """
     n_stations, n_hours = next(iter(conc.values())).shape
-    rows = max(1, block_cells // max(n_hours, 1))
+    rows = n_stations if block_cells is None else max(1, block_cells // max(n_hours, 1))
     if rows >= n_stations:
         return compute(conc)
     first = compute({key: value[:rows] for key, value in conc.items()})

@@ -54,13 +54,15 @@ def interpolate_subindex(conc: npt.ArrayLike, table: BreakpointTable) -> FloatAr
     .. [2] EPA-454/B-24-002 (2024), "Calculating the AQI", Equation 1, Table 6;
        spec §3.2.
     """
-    # Negative readings are clamped (spec §5.8); NaN stays NaN.
-    c = at_least(conc, 0.0)
-    if table.truncation_decimals is not None:
-        c = truncate(c, table.truncation_decimals)
+    # Negative readings count as 0 (spec §5.8); NaN stays NaN.
     fp = table.index_points
     right = fp[-1] if table.above_top == "cap" else np.nan
-    result = interpolate(c, table.conc_points, fp, right)
+    if table.truncation_decimals is None:
+        c = np.asarray(conc, dtype=np.float64)
+        result = interpolate(c, table.conc_points, fp, right, floor=0.0)
+    else:
+        c = truncate(at_least(conc, 0.0), table.truncation_decimals)
+        result = interpolate(c, table.conc_points, fp, right)
     if table.above_top == "extrapolate":
         beyond = c > table.top
         if beyond.any():

@@ -75,6 +75,7 @@ def _date(text: str) -> dt.date:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from aqi.kernels import backend as aqi_backend
     from worker.backfill import UnknownStationError, run_backfill
 
     if args.from_day > args.to_day:
@@ -115,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
             progress.update(task, advance=chunk.station_days, rate=rate)
 
         try:
+            aqi_backend()  # an unusable AQM_AQI_BACKEND is an error before any work
             summary = run_backfill(
                 url, settings, args.from_day, args.to_day,
                 station_id=args.station, chunk_days=args.chunk_days, parallelism=args.parallel,

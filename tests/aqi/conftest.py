@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable
+import importlib.util
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from aqi.kernels import use_backend
 
 StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -48,3 +51,17 @@ def load_stateair(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def stateair(shared_data: Path) -> Callable[[str], StateAir]:
     """Load a StateAir file of ../shared/data by name (see :func:`load_stateair`)."""
     return lambda name: load_stateair(shared_data / name)
+
+
+def numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+@pytest.fixture(autouse=True, params=["numpy", "numba"])
+def aqi_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every engine test runs on both backends: the numpy code and the compiled kernels."""
+    name: str = request.param
+    if name == "numba" and not numba_installed():
+        pytest.skip(reason="numba is not installed (the 'fast' extra): compiled kernels untested")
+    with use_backend(name) as chosen:
+        yield chosen
