@@ -117,7 +117,8 @@ def hourly_aqi(
         return _hourly_block(block, method, hours_before, nowcast_form, completeness)
 
     # The compiled kernels keep no whole-array temporaries: blocks would only add a copy.
-    block_cells = BLOCK_CELLS if compiled() is None else None
+    n_stations = next(iter(arrays.values())).shape[0]
+    block_cells = BLOCK_CELLS if compiled(n_stations * n_hours) is None else None
     result = compute_in_station_blocks(compute, arrays, block_cells)
     return result.map_arrays(lambda a: a[0]) if one_station else result
 

@@ -97,7 +97,7 @@ def interpolate(
     """
     values = np.asarray(x, dtype=np.float64)
     slots = _slots(xp, fp, right)
-    kernels = compiled()
+    kernels = compiled(values.size)
     if slots is not None and values.ndim and values.size and kernels is not None:
         rows = values.reshape(-1, values.shape[-1])
         out = np.empty(rows.shape)

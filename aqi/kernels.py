@@ -10,20 +10,24 @@ in the L1 cache instead of over whole arrays.
 Backend, chosen once per process by ``AQM_AQI_BACKEND`` (or :func:`use_backend`):
 
 ``auto`` (default)
-    The kernels when numba can be imported, numpy otherwise.
+    The kernels for calls on at least :data:`AUTO_MIN_VALUES` values when numba can be
+    imported, the numpy code otherwise. Importing numba and loading the compiled code
+    costs about a second once per process, more than the kernels save on smaller calls
+    (a command-line run on a few stations never imports numba).
 ``numba``
-    The kernels; an error if numba is missing.
+    The kernels for every call; an error if numba is missing.
 ``numpy``
     The numpy code only.
 
-numba is imported, and each kernel compiled, on first use; compiled code is cached on
-disk beside this file (``__pycache__``), or in numba's user cache when that is read-only,
-so only the first run on a machine pays the compilation (a few seconds).
+Kernels are compiled on first use and cached on disk beside this file (``__pycache__``),
+or in numba's user cache when that is read-only (without any writable cache, in every
+process), so only the first run on a machine pays the compilation (a few seconds).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -35,52 +39,56 @@ import numpy as np
 
 BACKENDS: Final[tuple[str, ...]] = ("auto", "numba", "numpy")
 ENVIRONMENT_VARIABLE: Final[str] = "AQM_AQI_BACKEND"
+AUTO_MIN_VALUES: Final[int] = 1 << 20
+"""Smallest call (station-hours, or values for one function) given to the kernels by
+``auto``: ~0.05 µs saved per station-hour against ~1 s of import and loading."""
 TILE: Final[int] = 256
 """Hours of one station computed together by the NowCast kernel (its scratch rows stay
 in the L1 cache)."""
 
 _choice: dict[str, str] = {}
-"""The resolved backend under the key ``backend`` once chosen (set by :func:`backend`
-from the environment, or for a while by :func:`use_backend`)."""
+"""The configured backend under the key ``backend`` once read (by :func:`backend` from
+the environment, or for a while by :func:`use_backend`)."""
 
 
 class BackendError(ValueError):
     """An unknown backend name, or ``numba`` asked for where it cannot be imported."""
 
 
-def _check(name: str, origin: str) -> str:
+def _validated(name: str, origin: str) -> str:
     if name not in BACKENDS:
         raise BackendError(f"{origin}: unknown AQI backend {name!r}; expected one of {BACKENDS}")
+    if name == "numba" and _kernels() is None:
+        raise BackendError(
+            f"{origin}: the numba AQI backend needs numba (pip install 'aqm[fast]'), "
+            "which cannot be imported here"
+        )
     return name
 
 
 def backend() -> str:
-    """The backend in use: ``numba`` or ``numpy`` (``auto`` resolved)."""
+    """The configured backend: ``auto``, ``numba`` or ``numpy`` (validated)."""
     if "backend" not in _choice:
         requested = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip() or "auto"
-        _choice["backend"] = _resolve(_check(requested, ENVIRONMENT_VARIABLE), ENVIRONMENT_VARIABLE)
+        _choice["backend"] = _validated(requested, ENVIRONMENT_VARIABLE)
     return _choice["backend"]
 
 
-def _resolve(name: str, origin: str) -> str:
-    if name == "numpy":
-        return name
-    try:
-        importlib.import_module("numba")
-    except ImportError as error:
-        if name == "numba":
-            raise BackendError(
-                f"{origin}: the numba AQI backend needs numba (pip install 'aqm[fast]'): {error}"
-            ) from None
-        return "numpy"
-    return "numba"
+def describe_backend() -> str:
+    """The configured backend in words, for logs (does not import numba)."""
+    name = backend()
+    if name != "auto":
+        return {"numba": "compiled kernels (numba)", "numpy": "numpy code"}[name]
+    if importlib.util.find_spec("numba") is None:
+        return "auto: numpy code (numba is not installed)"
+    return f"auto: compiled kernels (numba) for calls of {AUTO_MIN_VALUES:,}+ values"
 
 
 @contextmanager
 def use_backend(name: str) -> Iterator[str]:
     """Run the enclosed code with backend ``name`` (``auto``, ``numba`` or ``numpy``)."""
     previous = dict(_choice)
-    _choice["backend"] = _resolve(_check(name, "use_backend"), "use_backend")
+    _choice["backend"] = _validated(name, "use_backend")
     try:
         yield _choice["backend"]
     finally:
@@ -88,12 +96,15 @@ def use_backend(name: str) -> Iterator[str]:
         _choice.update(previous)
 
 
-def compiled() -> _Kernels | None:
-    """The compiled kernels when the numba backend is in use, else None."""
-    return _kernels() if backend() == "numba" else None
+def compiled(values: int) -> Kernels | None:
+    """The kernels for a call on ``values`` values (station-hours), or None: numpy code."""
+    name = backend()
+    if name == "numpy" or (name == "auto" and values < AUTO_MIN_VALUES):
+        return None
+    return _kernels()
 
 
-class _Kernels:
+class Kernels:
     """The compiled kernels (attributes named as the Python functions below)."""
 
     def __init__(self, jit: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -105,8 +116,12 @@ class _Kernels:
 
 
 @cache
-def _kernels() -> _Kernels:
-    numba = importlib.import_module("numba")
+def _kernels() -> Kernels | None:
+    """The kernels (compiled lazily, call by call), or None where numba cannot be imported."""
+    try:
+        numba = importlib.import_module("numba")
+    except ImportError:
+        return None
     # No fastmath: every kernel must round exactly as numpy does. error_model="numpy":
     # IEEE division, no ZeroDivisionError check in the loops.
     options = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
@@ -118,7 +133,7 @@ def _kernels() -> _Kernels:
             compiled = numba.njit(cache=False, **options)(function)
         return compiled
 
-    return _Kernels(jit)
+    return Kernels(jit)
 
 
 # --- the kernels, as plain Python (compiled by numba; never run by the interpreter) -----

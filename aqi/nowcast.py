@@ -95,7 +95,7 @@ def nowcast(
     if hours < 1 or recent_hours < 1:
         raise ValueError("hours and recent_hours must be >= 1")
     n = c.shape[-1]
-    kernels = compiled()
+    kernels = compiled(c.size)
     if kernels is not None and c.size:
         rows = c.reshape(-1, n)
         value, counts = np.empty(rows.shape), np.empty(rows.shape, dtype=np.int16)

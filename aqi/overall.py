@@ -8,7 +8,6 @@ PM10 sub-index (1459 §2.1; spec §1.2 rule 4, §1.4, §5.2, §5.10, §5.11).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aqi.categories import BAND_UPPERS, Category, categories, category_index
-from aqi.kernels import compiled
+from aqi.kernels import Kernels, compiled
 from aqi.pollutants import PM_POLLUTANTS, POLLUTANTS, check_pollutant
 from aqi.rounding import round_half_up
 
@@ -206,10 +205,12 @@ def build_result(
 ) -> AqiResult:
     """Assemble an :class:`AqiResult`: overall AQI, category, dominant pollutant, reason."""
     ordered = {p: subindex[p] for p in POLLUTANTS if p in subindex}
+    cells = int(np.prod(shape)) if shape else 0
+    kernels = compiled(cells) if cells else None
     summary = (
         _summarise(ordered, n_valid, shape)
-        if compiled() is None or not shape or not math.prod(shape)
-        else _summarise_compiled(ordered, n_valid, shape)
+        if kernels is None
+        else _summarise_compiled(kernels, ordered, n_valid, shape)
     )
     best, aqi, category, dominant, reason, beyond = summary
     return AqiResult(
@@ -255,11 +256,12 @@ def _summarise(
 
 
 def _summarise_compiled(
-    subindex: dict[str, FloatArray], n_valid: dict[str, CountArray], shape: tuple[int, ...]
+    kernels: Kernels,
+    subindex: dict[str, FloatArray],
+    n_valid: dict[str, CountArray],
+    shape: tuple[int, ...],
 ) -> _Summary:
     """:func:`_summarise` by the compiled kernels: the same values, a few fused passes."""
-    kernels = compiled()
-    assert kernels is not None
     best = np.full(shape, -np.inf)
     dominant = np.full(shape, -1, dtype=np.int8)
     has_pm, any_seen, pm_seen = (np.zeros(shape, dtype=bool) for _ in range(3))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -243,15 +246,57 @@ def fresh_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("fresh_choice")
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [("numpy", "numpy"), ("numba", "numba"), ("auto", "numba"), ("", "numba")],
+    ("value", "expected", "small", "large"),
+    [
+        ("numpy", "numpy", False, False),
+        ("numba", "numba", True, True),
+        ("auto", "auto", False, True),
+        ("", "auto", False, True),
+        (" auto ", "auto", False, True),
+    ],
 )
 def test_backend_from_environment(
-    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str, small: bool, large: bool
 ) -> None:
+    """auto hands the kernels only calls large enough to repay loading them."""
     monkeypatch.setenv("AQM_AQI_BACKEND", value)
     assert backend() == expected
-    assert (kernels.compiled() is None) == (expected == "numpy")
+    assert (kernels.compiled(kernels.AUTO_MIN_VALUES - 1) is not None) == small
+    assert (kernels.compiled(kernels.AUTO_MIN_VALUES) is not None) == large
+
+
+def test_auto_runs_small_calls_without_importing_numba() -> None:
+    """A command-line run on a few stations must not pay numba's import (about a second)."""
+    code = (
+        "import sys, numpy as np; from aqi import hourly_aqi, daily_aqi;"
+        "conc = {'pm25': np.full((3, 48), 30.0), 'no2': np.full((3, 48), 40.0)};"
+        "hourly_aqi(conc); daily_aqi(conc, hours_before=0);"
+        "print('numba' in sys.modules)"
+    )
+    env = {**os.environ, "AQM_AQI_BACKEND": "auto"}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.strip() == "False"
+
+
+def test_large_calls_under_auto_run_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    called: list[str] = []
+    real = kernels._kernels()
+    assert real is not None
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            called.append(name)
+            return getattr(real, name)
+
+    monkeypatch.setattr(kernels, "_kernels", Spy)
+    conc = {"pm25": np.full((2, kernels.AUTO_MIN_VALUES // 2), 30.0)}
+    with use_backend("auto"):
+        hourly_aqi({"pm25": conc["pm25"][:, :100]})
+        assert called == []
+        hourly_aqi(conc)
+    assert {"nowcast", "interpolate", "finish"} <= set(called)
 
 
 @pytest.mark.usefixtures("fresh_choice")
@@ -273,17 +318,24 @@ def test_without_numba_auto_falls_back_and_numba_is_an_error(
         return real_import(name, package)
 
     monkeypatch.setattr(importlib, "import_module", no_numba)
-    monkeypatch.setenv("AQM_AQI_BACKEND", "auto")
-    assert backend() == "numpy"
-    with (
-        pytest.raises(BackendError, match=r"use_backend: .*needs numba.*aqm\[fast\]"),
-        use_backend("numba"),
-    ):
-        pass
-    monkeypatch.setattr(kernels, "_choice", {})
-    monkeypatch.setenv("AQM_AQI_BACKEND", "numba")
-    with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: .*needs numba"):
-        backend()
+    kernels._kernels.cache_clear()
+    try:
+        monkeypatch.setenv("AQM_AQI_BACKEND", "auto")
+        assert backend() == "auto"
+        assert kernels.compiled(10 * kernels.AUTO_MIN_VALUES) is None
+        big = {"pm25": np.full((2, kernels.AUTO_MIN_VALUES // 2), 30.0)}
+        assert hourly_aqi(big).aqi[0, -1] == 60  # 50 + 50/25 × 5, by the numpy code
+        with (
+            pytest.raises(BackendError, match=r"use_backend: .*needs numba.*aqm\[fast\]"),
+            use_backend("numba"),
+        ):
+            pass
+        monkeypatch.setattr(kernels, "_choice", {})
+        monkeypatch.setenv("AQM_AQI_BACKEND", "numba")
+        with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: .*needs numba"):
+            backend()
+    finally:
+        kernels._kernels.cache_clear()
 
 
 def test_use_backend_restores_the_previous_choice() -> None:
