@@ -371,6 +371,9 @@ fresh VM also pays page faults of newly mapped memory: {r["hourly_all"][0]:.2f} 
 | python-aqi 0.6.1 `iaqi(PM25)` (EPA, scalar, 20 k values) | | {r["python_aqi_rate"] / 1e3:.0f} k/s | |
 | engine `us_epa_2012` PM2.5 sub-index, same values (8.5 M) | {r["ours_us_s"] * 1000:.0f} ms | {r["ours_us_rate"] / 1e6:.0f} M/s | |
 
+The daily call averages with the numpy code on either backend; under `auto` its
+sub-indices and AQI (1,000 × 365 station-days) are below the kernels' threshold too.
+
 By the process's own CPU time (user, median of the alternating rounds below) the hourly
 rate is {user_rate / 1e6:.1f} M sub-indices/s; the wall time also holds the kernel's first
 touch of the result's memory and whatever the host takes from the VM.
@@ -432,18 +435,17 @@ def _verdict(r: dict[str, Any]) -> str:
     wall = statistics.median(r["paired"]["wall_ratio"])
     warm = r["hourly_rate"] / r["loop_rate"]
     kernel = statistics.median(r["paired"]["engine_kernel"])
-    touch = statistics.median(r["paired"]["touch_wall"])
+    touch = r["paired"]["touch_wall"] + r["numpy_paired"]["touch_wall"]
     met = "**met**" if min(user, warm) >= 300 else "**missed**"
     return f"""The ≥ 300× target is {met} by {engine} on the engine's own work: {user:,.0f}× by
 user CPU time in the alternating rounds, {warm:,.0f}× by wall time over back-to-back calls
-(the first table). The wall time of an alternating round, {wall:,.0f}×, holds one more
-cost, the VM's rather than the engine's: the kernel CPU column, the first touch of the
-result's newly mapped memory (median {kernel:.2f} s per call). The control shows it
-without any engine — {touch:.2f} s (median) to fill as much new memory at the same moments
-— and the numpy code pays it too. On these VMs a page the guest frees is soon handed
-back to the host, which takes 0.5–1.5 s to supply that much memory again; back to back,
-before the host has taken the pages, the same first touch costs 0.05–0.1 s, which is
-what the back-to-back calls of the first table show.
+(the first table). By wall time in the alternating rounds it is {wall:,.0f}× in this run:
+those rounds also hold the kernel CPU column (median {kernel:.2f} s), the first touch of the
+result's {r["result_mb"]:.0f} MB of newly mapped memory. On these VMs that costs 0.05–0.1 s when
+the pages were freed a moment before and 0.5–1.5 s when the host has already taken them
+back, whichever the host did at that moment: the control, the same fill without any
+engine, took {min(touch):.2f}–{max(touch):.2f} s in these rounds, and the numpy code pays the
+same. Where no host reclaims the memory, the first touch stays at the low end.
 
 The numpy code alone does not reach 300× on these machines: the baseline is cheap per
 value (a few float operations and comparisons, ~4–8 µs per sub-index in CPython) while
