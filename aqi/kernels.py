@@ -27,7 +27,6 @@ process), so only the first run on a machine pays the compilation (a few seconds
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -75,12 +74,12 @@ def backend() -> str:
 
 
 def describe_backend() -> str:
-    """The configured backend in words, for logs (does not import numba)."""
+    """The configured backend in words, for logs (``auto`` tries to import numba)."""
     name = backend()
     if name != "auto":
         return {"numba": "compiled kernels (numba)", "numpy": "numpy code"}[name]
-    if importlib.util.find_spec("numba") is None:
-        return "auto: numpy code (numba is not installed)"
+    if _kernels() is None:
+        return "auto: numpy code (numba cannot be imported)"
     return f"auto: compiled kernels (numba) for calls of {AUTO_MIN_VALUES:,}+ values"
 
 

@@ -27,13 +27,11 @@ from aqi import daily_aqi, hourly_aqi, kernels, nowcast
 from aqi.breakpoints import TABLES
 from aqi.interpolation import interpolate
 from aqi.kernels import BackendError, backend, use_backend
-from tests.aqi.conftest import StateAir, numba_installed
+from tests.aqi.conftest import StateAir, numba_missing
 
+WHY_NO_KERNELS = numba_missing()
 pytestmark = [
-    pytest.mark.skipif(
-        not numba_installed(),
-        reason="numba is not installed (the 'fast' extra): nothing to compare",
-    ),
+    pytest.mark.skipif(bool(WHY_NO_KERNELS), reason=WHY_NO_KERNELS or "numba imports"),
     # Infinities on purpose: numpy warns about inf/inf and inf·0, the kernels do not.
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),
 ]
@@ -330,12 +328,26 @@ def test_without_numba_auto_falls_back_and_numba_is_an_error(
             use_backend("numba"),
         ):
             pass
+        assert kernels.describe_backend() == "auto: numpy code (numba cannot be imported)"
         monkeypatch.setattr(kernels, "_choice", {})
         monkeypatch.setenv("AQM_AQI_BACKEND", "numba")
         with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: .*needs numba"):
             backend()
     finally:
         kernels._kernels.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("auto", "auto: compiled kernels (numba) for calls of 1,048,576+ values"),
+        ("numba", "compiled kernels (numba)"),
+        ("numpy", "numpy code"),
+    ],
+)
+def test_backend_in_words_for_the_worker_log(name: str, words: str) -> None:
+    with use_backend(name):
+        assert kernels.describe_backend() == words
 
 
 def test_use_backend_restores_the_previous_choice() -> None:
