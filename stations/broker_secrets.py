@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from stations.located_yaml import YamlSourceError, load_located
+from stations.mosquitto_passwords import username_problem
 
 # A person-chosen password shorter than this is guessable offline from the hash file.
 MIN_PASSWORD_LENGTH = 12
@@ -42,8 +43,10 @@ def load_secrets(path: Path) -> dict[str, str]:
     for user, password in doc.data.items():
         line = doc.line_of((str(user),))
         where = f"{path}:{line}"
-        if not isinstance(user, str) or not user or ":" in user or user != user.strip():
-            raise SecretsFileError(f"{where}: {user!r} is not a broker username")
+        problem = username_problem(user) if isinstance(user, str) else "is not text"
+        if problem:
+            # The same rule as the password file the users are written into.
+            raise SecretsFileError(f"{where}: {user!r} is not a broker username: it {problem}")
         if not isinstance(password, str):
             raise SecretsFileError(f"{where}: {user}: the password must be text; put it in "
                                    "quotes")

@@ -302,3 +302,25 @@ def test_validate_takes_the_file_as_argument_and_keeps_the_old_spellings(
     missing = tmp_path / "absent.yaml"
     assert main(["stations", "validate", str(missing)]) == 2
     assert f"{missing}: file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('"ops team": "a long passphrase"', "'ops team' is not a broker username: it contains whitespace or a control character"),
+        ('"#admin": "a long passphrase"', "'#admin' is not a broker username: it starts with '#'"),
+        ('"a:b": "a long passphrase"', "'a:b' is not a broker username: it contains ':'"),
+        ('1234: "a long passphrase"', "1234 is not a broker username: it is not text"),
+    ],
+)
+def test_secrets_refuse_users_the_password_file_cannot_hold(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    """Same rule as the Mosquitto password file: such a user would be read back as another."""
+    from stations.broker_secrets import SecretsFileError, load_secrets
+
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(f'aqm-ingest: "ingest passphrase"\n{line}\n')
+    with pytest.raises(SecretsFileError) as caught:
+        load_secrets(secrets)
+    assert str(caught.value) == f"{secrets}:2: {problem}"
