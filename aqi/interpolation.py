@@ -96,6 +96,7 @@ def interpolate(
         concentrations, spec §5.8), without a clamped copy of ``x`` where kernels run.
     """
     values = np.asarray(x, dtype=np.float64)
+    floor = None if floor is None else float(floor)
     slots = _slots(xp, fp, right)
     kernels = compiled(values.size)
     if slots is not None and values.ndim and values.size and kernels is not None:

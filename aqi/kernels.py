@@ -3,7 +3,8 @@
 The numpy code of :mod:`aqi.nowcast`, :mod:`aqi.interpolation` and :mod:`aqi.overall` is
 the reference. Each kernel here performs the same floating-point operations on each
 value, in the same order, with no fused multiply-add and no fast-math, so it returns the
-same doubles (the tests compare both byte for byte); what it saves is numpy's whole-array
+same doubles (the tests compare both byte for byte; a NaN's sign bit is no value, and
+numpy's own loops do not keep it either); what it saves is numpy's whole-array
 passes and temporaries, e.g. NowCast's 12 window lags run over a tile of 256 hours held
 in the L1 cache instead of over whole arrays.
 
@@ -31,6 +32,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any, Final
 
@@ -45,9 +47,11 @@ TILE: Final[int] = 256
 """Hours of one station computed together by the NowCast kernel (its scratch rows stay
 in the L1 cache)."""
 
-_choice: dict[str, str] = {}
-"""The configured backend under the key ``backend`` once read (by :func:`backend` from
-the environment, or for a while by :func:`use_backend`)."""
+_from_environment: dict[str, str] = {}
+"""``AQM_AQI_BACKEND``, validated, under the key ``backend`` once read."""
+
+_override: ContextVar[str | None] = ContextVar("aqi_backend_override", default=None)
+"""The backend set by :func:`use_backend` for the current thread or task, if any."""
 
 
 class BackendError(ValueError):
@@ -67,10 +71,13 @@ def _validated(name: str, origin: str) -> str:
 
 def backend() -> str:
     """The configured backend: ``auto``, ``numba`` or ``numpy`` (validated)."""
-    if "backend" not in _choice:
+    chosen = _override.get()
+    if chosen is not None:
+        return chosen
+    if "backend" not in _from_environment:
         requested = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip() or "auto"
-        _choice["backend"] = _validated(requested, ENVIRONMENT_VARIABLE)
-    return _choice["backend"]
+        _from_environment["backend"] = _validated(requested, ENVIRONMENT_VARIABLE)
+    return _from_environment["backend"]
 
 
 def describe_backend() -> str:
@@ -85,14 +92,16 @@ def describe_backend() -> str:
 
 @contextmanager
 def use_backend(name: str) -> Iterator[str]:
-    """Run the enclosed code with backend ``name`` (``auto``, ``numba`` or ``numpy``)."""
-    previous = dict(_choice)
-    _choice["backend"] = _validated(name, "use_backend")
+    """Run the enclosed code with backend ``name`` (``auto``, ``numba`` or ``numpy``).
+
+    The choice holds for the current thread (or asyncio task) only; other threads keep
+    theirs, and threads started inside the block begin from ``AQM_AQI_BACKEND``.
+    """
+    token = _override.set(_validated(name, "use_backend"))
     try:
-        yield _choice["backend"]
+        yield name
     finally:
-        _choice.clear()
-        _choice.update(previous)
+        _override.reset(token)
 
 
 def compiled(values: int) -> Kernels | None:

@@ -18,12 +18,13 @@ and one add. NaN = missing.
 
 from __future__ import annotations
 
+import operator
 from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from aqi.averaging import trailing_count, trailing_reduce
+from aqi.averaging import INT16_MAX, trailing_count, trailing_reduce
 from aqi.bounds import at_least
 from aqi.kernels import compiled
 
@@ -92,8 +93,17 @@ def nowcast(
     c = np.asarray(hourly, dtype=np.float64)
     if form not in ("normalised", "literal"):
         raise ValueError(f"unknown NowCast form {form!r}")
-    if hours < 1 or recent_hours < 1:
-        raise ValueError("hours and recent_hours must be >= 1")
+    hours, recent_hours, min_recent = (
+        operator.index(v) for v in (hours, recent_hours, min_recent)
+    )
+    for name, window in (("hours", hours), ("recent_hours", recent_hours)):
+        if not 1 <= window <= INT16_MAX:  # counts are int16
+            raise ValueError(f"{name} must be 1…{INT16_MAX}, got {window}")
+    min_weight = float(min_weight)
+    if not 0.0 <= min_weight <= 1.0:  # a weight ratio; NaN fails too
+        raise ValueError(f"min_weight must be within 0…1, got {min_weight}")
+    # More than the window holds is never reached, 0 or less always: same answers.
+    min_recent = min(max(min_recent, 0), recent_hours + 1)
     n = c.shape[-1]
     kernels = compiled(c.size)
     if kernels is not None and c.size:
@@ -101,7 +111,7 @@ def nowcast(
         value, counts = np.empty(rows.shape), np.empty(rows.shape, dtype=np.int16)
         kernels.nowcast(
             rows, floor is not None, 0.0 if floor is None else float(floor), hours,
-            float(min_weight), recent_hours, min_recent, form == "literal",
+            min_weight, recent_hours, min_recent, form == "literal",
             value, counts,
         )  # fmt: skip
         return Nowcast(value.reshape(c.shape), counts.reshape(c.shape))

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aqi import kernels
 from aqi.kernels import use_backend
 
 StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -70,3 +71,14 @@ def aqi_backend(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.skip(reason=numba_missing())
     with use_backend(name) as chosen:
         yield chosen
+
+
+@pytest.fixture
+def backend_from_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No use_backend in force, and AQM_AQI_BACKEND read again at the next call."""
+    monkeypatch.setattr(kernels, "_from_environment", {})
+    token = kernels._override.set(None)
+    try:
+        yield
+    finally:
+        kernels._override.reset(token)

@@ -307,12 +307,10 @@ def test_lines_after_a_valid_multiline_record(
     assert "spans" not in err
 
 
+@pytest.mark.usefixtures("backend_from_environment")
 def test_unknown_aqi_backend_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aqi import kernels
-
-    monkeypatch.setattr(kernels, "_choice", {})  # read AQM_AQI_BACKEND again
     monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
     code, out, err = run([*COMPUTE, str(source(tmp_path, TOT_INPUT))], capsys)
     assert code == 2

@@ -14,6 +14,7 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,16 +68,28 @@ def arrays_of(result: Any) -> dict[str, np.ndarray]:
     return found
 
 
+def canonical_bytes(array: np.ndarray) -> np.ndarray:
+    """The array's bytes, every NaN written as numpy's own ``nan``.
+
+    A NaN's sign bit is no value, and numpy does not keep it either: ``nan + nan`` gives
+    −nan in its vectorised loop and +nan in the scalar tail of the same array, so which
+    one comes out depends on the position in the row and the CPU's vector width.
+    """
+    copy = np.array(array, copy=True, order="C")
+    if copy.dtype.kind == "f":
+        copy[np.isnan(copy)] = np.nan
+    return copy.view(np.uint8)
+
+
 def assert_identical(reference: Any, compiled: Any) -> None:
+    """Every array the same dtype, shape and bytes (NaN's sign bit aside)."""
     ours, theirs = arrays_of(reference), arrays_of(compiled)
     assert ours.keys() == theirs.keys()
     for key, expected in ours.items():
         actual = theirs[key]
         assert actual.dtype == expected.dtype, key
         assert actual.shape == expected.shape, key
-        differ = np.ascontiguousarray(actual).view(np.uint8) != np.ascontiguousarray(expected).view(
-            np.uint8
-        )
+        differ = canonical_bytes(actual) != canonical_bytes(expected)
         assert not differ.any(), f"{key}: not the same bytes"
 
 
@@ -123,6 +136,15 @@ def test_literal_nowcast_and_one_station_identical() -> None:
     conc = {k: v[0] for k, v in pollutants((1, 500), seed=4).items()}
     assert_identical(*on_both(lambda: hourly_aqi(conc, nowcast_form="literal")))
     assert_identical(*on_both(lambda: hourly_aqi(conc, hours_before=12)))
+
+
+def test_nan_sign_does_not_count_but_every_other_bit_does() -> None:
+    """The comparison itself: −nan equals nan, −0.0 does not equal 0.0."""
+    assert_identical(np.array([np.nan, 1.0]), np.array([-np.nan, 1.0]))
+    with pytest.raises(AssertionError, match="not the same bytes"):
+        assert_identical(np.array([0.0]), np.array([-0.0]))
+    with pytest.raises(AssertionError, match="not the same bytes"):
+        assert_identical(np.array([1.0]), np.array([np.nextafter(1.0, 2.0)]))
 
 
 def test_windows_of_infinities_identical() -> None:
@@ -236,13 +258,7 @@ def test_hourly_identical_on_any_values(values: np.ndarray) -> None:
 # --- choosing the backend ----------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forget the process's choice, so the next call reads the environment again."""
-    monkeypatch.setattr(kernels, "_choice", {})
-
-
-@pytest.mark.usefixtures("fresh_choice")
+@pytest.mark.usefixtures("backend_from_environment")
 @pytest.mark.parametrize(
     ("value", "expected", "small", "large"),
     [
@@ -297,14 +313,14 @@ def test_large_calls_under_auto_run_the_kernels(monkeypatch: pytest.MonkeyPatch)
     assert {"nowcast", "interpolate", "finish"} <= set(called)
 
 
-@pytest.mark.usefixtures("fresh_choice")
+@pytest.mark.usefixtures("backend_from_environment")
 def test_unknown_backend_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
     with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: unknown AQI backend 'fortran'"):
         backend()
 
 
-@pytest.mark.usefixtures("fresh_choice")
+@pytest.mark.usefixtures("backend_from_environment")
 def test_without_numba_auto_falls_back_and_numba_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -329,7 +345,7 @@ def test_without_numba_auto_falls_back_and_numba_is_an_error(
         ):
             pass
         assert kernels.describe_backend() == "auto: numpy code (numba cannot be imported)"
-        monkeypatch.setattr(kernels, "_choice", {})
+        monkeypatch.setattr(kernels, "_from_environment", {})
         monkeypatch.setenv("AQM_AQI_BACKEND", "numba")
         with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: .*needs numba"):
             backend()
@@ -380,3 +396,38 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch: pytest.MonkeyPatc
     finally:
         kernels._kernels.cache_clear()
     assert refused
+
+
+def test_use_backend_holds_for_its_own_thread_only() -> None:
+    """Two threads in overlapping blocks each keep their own backend, and both restore."""
+    entered = [threading.Event(), threading.Event()]
+    leave_first = threading.Event()
+    seen: dict[str, list[str]] = {"numpy": [], "numba": []}
+
+    def first() -> None:
+        with use_backend("numpy"):
+            entered[0].set()
+            entered[1].wait(5)
+            seen["numpy"].append(backend())
+            leave_first.set()
+        seen["numpy"].append(backend())
+
+    def second() -> None:
+        entered[0].wait(5)
+        with use_backend("numba"):
+            entered[1].set()
+            leave_first.wait(5)
+            seen["numba"].append(backend())
+        seen["numba"].append(backend())
+
+    before = backend()
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen["numpy"][0] == "numpy"
+    assert seen["numba"][0] == "numba"
+    # After their blocks, both threads are back on the environment's backend.
+    assert seen["numpy"][1] == seen["numba"][1] == kernels._from_environment["backend"]
+    assert backend() == before

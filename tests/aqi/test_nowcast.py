@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -148,3 +149,29 @@ def test_stateair_nowcast_within_a_tenth(stateair: Callable[[str], StateAir], na
     ours, published, _, _ = reproduce(stateair(name))
     within = np.abs(ours - published) <= 0.1 + 1e-9
     assert within.mean() > 0.999
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"hours": 0}, "hours must be 1…32767, got 0"),
+        ({"hours": 40_000}, "hours must be 1…32767, got 40000"),
+        ({"recent_hours": 0}, "recent_hours must be 1…32767, got 0"),
+        ({"min_weight": -1.0}, "min_weight must be within 0…1, got -1.0"),
+        ({"min_weight": 1.5}, "min_weight must be within 0…1, got 1.5"),
+        ({"min_weight": float("nan")}, "min_weight must be within 0…1, got nan"),
+    ],
+)
+def test_impossible_parameters_are_errors(options: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        nowcast(np.ones((2, 30)), **options)  # type: ignore[arg-type]
+
+
+def test_integer_like_parameters_and_unreachable_minimum() -> None:
+    """numpy integers work as window lengths; a minimum above the window is never met."""
+    hourly = np.full((2, 30), 10.0)
+    result = nowcast(hourly, hours=np.uint64(12), recent_hours=np.int32(3))  # type: ignore[arg-type]
+    assert result.value[0, -1] == 10.0
+    assert np.isnan(nowcast(hourly, min_recent=2**70).value).all()
+    with pytest.raises(TypeError):
+        nowcast(hourly, hours=12.0)  # type: ignore[arg-type]
