@@ -2,8 +2,8 @@
 
 The numpy code is the reference (its values are checked against the standards by the
 other tests, which also run on both backends); here every array of whole results, and
-the NowCast and interpolation functions alone, are compared bit for bit on data chosen
-to hit the edges: missing hours, negative readings, −0.0, zeros, infinities, rows shorter
+the NowCast and interpolation functions alone, are compared bit for bit (a NaN's sign
+aside, which numpy's own loops do not keep) on data chosen to hit the edges: missing hours, negative readings, −0.0, zeros, infinities, rows shorter
 than the window, every method and period. Backend selection errors name their source.
 """
 
