@@ -37,8 +37,7 @@ class _Slots:
     ``right`` differs: above the top (``right``). Slope 0 makes the last slots constant.
     """
 
-    thresholds: tuple[float, ...]  # a value ≥ threshold k is at least in slot k + 1
-    threshold_array: FloatArray
+    thresholds: FloatArray  # a value ≥ threshold k is at least in slot k + 1
     above_top: bool  # a separate slot for values > top
     top: float
     starts: FloatArray
@@ -63,8 +62,7 @@ def _slots(xp: tuple[float, ...], fp: tuple[float, ...], right: float) -> _Slots
     slopes = [0.0, *segment_slopes, 0.0] + ([0.0] if above_top else [])
     values = [math.nan, *fp[:-1], fp[-1]] + ([right] if above_top else [])
     return _Slots(
-        thresholds=tuple(xp),
-        threshold_array=np.array(xp),
+        thresholds=np.array(xp),
         above_top=above_top,
         top=xp[-1],
         starts=np.array(starts),
@@ -103,7 +101,7 @@ def interpolate(
         rows = values.reshape(-1, values.shape[-1])
         out = np.empty(rows.shape)
         kernels.interpolate(
-            rows, floor is not None, 0.0 if floor is None else floor, slots.threshold_array,
+            rows, floor is not None, 0.0 if floor is None else floor, slots.thresholds,
             slots.above_top, slots.top, slots.starts, slots.slopes, slots.values, out,
         )  # fmt: skip
         return out.reshape(values.shape)
