@@ -74,12 +74,6 @@ def configure_logging(verbosity: int) -> None:
     )
 
 
-def _is_backend_error(exc: BaseException) -> bool:
-    """An unusable ``AQM_AQI_BACKEND``; the engine (and numpy) is only loaded if used."""
-    kernels = sys.modules.get("aqi.kernels")
-    return kernels is not None and isinstance(exc, kernels.BackendError)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,11 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (CliError, SettingsError) as exc:
-        print(f"aqm {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        if not _is_backend_error(exc):
-            raise
         print(f"aqm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

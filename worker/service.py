@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 import psycopg
 
-from aqi.kernels import describe_backend
 from aqm.settings import Settings, load_settings
 from storage.dirty_queue import mark_new_hours
 from worker.recompute import BatchReport, prepare, process_dirty_batch
@@ -77,9 +76,8 @@ def run_worker(
     pause = 1.0
     ticked_hour: dt.datetime | None = None
     log.info(
-        "AQI worker started (claims of up to %d station-hours; AQI engine: %s)",
+        "AQI worker started (claims of up to %d station-hours)",
         batch_hours or settings.worker_batch_hours,
-        describe_backend(),  # an unusable AQM_AQI_BACKEND stops the worker here
     )
     while not stop.is_set():
         try:

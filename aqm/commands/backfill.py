@@ -24,6 +24,7 @@ from rich.progress import (
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
+from aqm.commands.engine import checked_aqi_backend
 
 if TYPE_CHECKING:
     from storage.dirty_queue import BackfillJob
@@ -75,9 +76,9 @@ def _date(text: str) -> dt.date:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from aqi.kernels import backend as aqi_backend
     from worker.backfill import UnknownStationError, run_backfill
 
+    checked_aqi_backend()
     if args.from_day > args.to_day:
         raise CliError(f"--from {args.from_day} is after --to {args.to_day}")
     if args.chunk_days < 1:
@@ -116,7 +117,6 @@ def _run(args: argparse.Namespace) -> int:
             progress.update(task, advance=chunk.station_days, rate=rate)
 
         try:
-            aqi_backend()  # an unusable AQM_AQI_BACKEND is an error before any work
             summary = run_backfill(
                 url, settings, args.from_day, args.to_day,
                 station_id=args.station, chunk_days=args.chunk_days, parallelism=args.parallel,
