@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger payloads are rejected"
     )
+    health_max_unacked_age_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Ingest reports unhealthy when a message waits longer than this for its commit",
+    )
     hourly_min_completeness: float = Field(
         default=0.75, gt=0, le=1, description="Share of expected samples an hourly mean needs"
     )

@@ -82,9 +82,33 @@ class IngestMetrics:
         self.db_connected = Gauge(
             "aqm_ingest_db_connected", "1 when connected to the database", registry=r
         )
+        self.qos0_messages = Counter(
+            "aqm_ingest_qos0_messages",
+            "Messages published at QoS 0, which the broker drops while ingest is away"
+            " (stations must publish at QoS 1); station '' when not registered",
+            ["station"],
+            registry=r,
+        )
+        self._checks: list[Callable[[], str | None]] = []
+
+    def add_health_check(self, check: Callable[[], str | None]) -> None:
+        """``check`` returns why ingest is unhealthy, or None; called at every /healthz."""
+        self._checks.append(check)
+
+    def unhealthy_reason(self) -> str | None:
+        """Why ingest is unhealthy now, or None when it is healthy."""
+        if not self.broker_connected._value.get():
+            return "broker not connected"
+        if not self.db_connected._value.get():
+            return "database not connected"
+        for check in self._checks:
+            reason = check()
+            if reason:
+                return reason
+        return None
 
     def healthy(self) -> bool:
-        return bool(self.broker_connected._value.get()) and bool(self.db_connected._value.get())
+        return self.unhealthy_reason() is None
 
 
 def serve_http(
@@ -98,7 +122,8 @@ def serve_http(
                 body, status, ctype = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
             elif self.path.startswith("/healthz"):
                 ok = healthy()
-                body = b"ok\n" if ok else b"unhealthy: broker or database not connected\n"
+                why = None if ok else metrics.unhealthy_reason() or "health check failed"
+                body = b"ok\n" if ok else f"unhealthy: {why}\n".encode()
                 status, ctype = (200 if ok else 503), "text/plain; charset=utf-8"
             else:
                 body, status, ctype = b"not found\n", 404, "text/plain"

@@ -41,6 +41,9 @@ class Reason(StrEnum):
     CONFLICTING_VALUE = "conflicting_value"
     """A reading of a station, parameter and time already stored (or twice in one batch)
     with another value or status: the first stays stored, this one is kept as a reject."""
+    MORE_REJECTS = "more_rejects"
+    """Not an item: the one row that counts, by reason, the rejects of a message beyond
+    the rows one message may add (its payload is kept whole)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,17 +37,53 @@ from ingest.model import Reason, Rejection
 from ingest.registry import load_registry
 from ingest.topics import TopicLayout
 from ingest.validate import StationInfo, ValidationPolicy, judge
-from ingest.writer import ReceivedMessage, WriteResult, prepare, write_batch
+from ingest.writer import (
+    ReceivedMessage,
+    WriteResult,
+    prepare,
+    text,
+    write_batch,
+    write_one_by_one,
+)
 
 log = logging.getLogger("aqm.ingest")
 
 REGISTRY_REFRESH_S = 30.0
 REGISTRY_MIN_REFRESH_S = 2.0
 MAX_DB_BACKOFF_S = 10.0
+# A batch the database keeps refusing while the connection stays usable is written
+# message by message after this many attempts: a message that always fails is then the
+# likeliest cause, and it must not hold every other station's data back.
+ATTEMPTS_BEFORE_ONE_BY_ONE = 4
+
+
+def _database_trouble(conn: psycopg.AsyncConnection[tuple[object, ...]], exc: Exception) -> bool:
+    """True when ``exc`` says the database is away or unwell, not that a message is bad.
+
+    Content errors are those a message can cause: data exceptions (22…), integrity
+    violations (23…), program limits (54…), PostgreSQL's internal errors and anything
+    raised in Python. Everything else — a lost connection, a full disk, a cancelled
+    statement, a missing privilege — is retried with the whole batch held unacked.
+    """
+    if conn.broken or conn.closed or isinstance(exc, OSError | psycopg.InterfaceError):
+        return True
+    content = (
+        psycopg.DataError,
+        psycopg.IntegrityError,
+        psycopg.InternalError,
+        psycopg.errors.ProgramLimitExceeded,
+    )
+    return isinstance(exc, psycopg.Error) and not isinstance(exc, content)
+
+
+def _first_line(exc: BaseException) -> str:
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 @dataclass(slots=True)
 class Delivery:
+    seq: int
     mid: int
     qos: int
     generation: int
@@ -93,7 +129,12 @@ class IngestService:
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Receive time of every message received and not yet acked, in arrival order,
+        # kept by the network thread under ``_budget``: the gauges and /healthz read it
+        # from the HTTP thread, so they tell the truth even while the loop waits on a
+        # stalled database.
         self._unacked: dict[int, float] = {}
+        self._seq = 0
         # Bytes of payload received and not yet acked. The network thread waits while it
         # is over budget, which stops it reading the socket: the backlog stays in the
         # broker (TCP back-pressure) even when the broker overshoots ReceiveMaximum.
@@ -101,7 +142,11 @@ class IngestService:
         self._held_bytes = 0
         self._closing = False
         self._writing: asyncio.Task[None] | None = None
+        self._writer_failure: str | None = None
         self.subscribed = asyncio.Event()
+        self.metrics.unacked_messages.set_function(self._unacked_count)
+        self.metrics.oldest_unacked_seconds.set_function(self.oldest_unacked_age)
+        self.metrics.add_health_check(self._health_problem)
 
     # -- MQTT side (network thread) -------------------------------------------------
 
@@ -191,15 +236,20 @@ class IngestService:
             ):
                 self._budget.wait(1.0)
             self._held_bytes += size
+            self._seq += 1
+            seq = self._seq
+            received_mono = time.monotonic()
+            self._unacked[seq] = received_mono
         topic = msg._topic.decode("utf-8", errors="replace")  # never raise on this thread
         delivery = Delivery(
+            seq,
             msg.mid,
             msg.qos,
             self._generation,
             topic,
             bytes(msg.payload),
             datetime.now(UTC),
-            time.monotonic(),
+            received_mono,
             size,
         )
         assert self._loop is not None
@@ -209,9 +259,10 @@ class IngestService:
         client = self._client
         with self._budget:
             self._held_bytes -= sum(d.size for d in deliveries)
+            for d in deliveries:
+                self._unacked.pop(d.seq, None)
             self._budget.notify_all()
         for d in deliveries:
-            self._unacked.pop(id(d), None)
             # A mid is only meaningful on the connection that delivered it; after a
             # reconnect the broker redelivers and the merge stores it once.
             if (
@@ -221,12 +272,31 @@ class IngestService:
                 and self._connected
             ):
                 client.ack(d.mid, d.qos)
-        self._update_unacked_gauges()
 
-    def _update_unacked_gauges(self) -> None:
-        self.metrics.unacked_messages.set(len(self._unacked))
-        oldest = min(self._unacked.values(), default=None)
-        self.metrics.oldest_unacked_seconds.set(time.monotonic() - oldest if oldest else 0.0)
+    # -- health (any thread) ----------------------------------------------------------
+
+    def _unacked_count(self) -> float:
+        with self._budget:
+            return float(len(self._unacked))
+
+    def oldest_unacked_age(self) -> float:
+        """Seconds the oldest message received and not yet acked has waited (0: none)."""
+        with self._budget:
+            # arrival order: the first entry left is the oldest
+            oldest = next(iter(self._unacked.values()), None)
+        return time.monotonic() - oldest if oldest is not None else 0.0
+
+    def _health_problem(self) -> str | None:
+        if self._writer_failure:
+            return f"the writer stopped: {self._writer_failure}"
+        age = self.oldest_unacked_age()
+        limit = self.settings.health_max_unacked_age_s
+        if age > limit:
+            return (
+                f"the oldest unacked message has waited {age:.0f} s for its commit"
+                f" (AQM_HEALTH_MAX_UNACKED_AGE_S {limit:g})"
+            )
+        return None
 
     # -- database side --------------------------------------------------------------
 
@@ -257,45 +327,46 @@ class IngestService:
         self._registry_loaded = time.monotonic()  # failures are rate-limited too
         self.registry = await load_registry(self.settings.database_url)
 
-    async def _write_with_retry(self, batch: Batch, stop: asyncio.Event) -> WriteResult:
+    async def _write_with_retry(self, batch: Batch, stop: asyncio.Event) -> WriteResult | None:
+        """Commit ``batch``; None when ``stop`` was set while the database was away.
+
+        Nothing a message holds can stop this: a batch the database refuses for its
+        content is written message by message (``write_one_by_one``), and a message it
+        still refuses becomes ``store_failed`` rejects. Only the database being away or
+        unwell holds the batch, unacked, for a retry with backoff.
+        """
         backoff = 0.5
+        attempts = 0
         while True:
+            attempts += 1
+            conn = None
             try:
                 conn = await self._db()
-                return await write_batch(conn, batch.messages)
-            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                try:
+                    return await write_batch(conn, batch.messages)
+                except Exception as exc:
+                    if _database_trouble(conn, exc) and attempts < ATTEMPTS_BEFORE_ONE_BY_ONE:
+                        raise
+                    self.metrics.db_errors.inc()
+                    log.error(
+                        "the database refused a batch of %d messages (%s); writing them one by one",
+                        len(batch.messages),
+                        _first_line(exc),
+                    )
+                    return await write_one_by_one(conn, batch.messages)
+            except Exception as exc:
                 self.metrics.db_errors.inc()
                 log.warning(
                     "database write failed (%s); holding %d messages unacked, retry in %.1f s",
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    _first_line(exc),
                     len(batch.deliveries),
                     backoff,
                 )
-                await self._drop_db()
-                await asyncio.sleep(backoff)
+                if conn is None or conn.broken or conn.closed:
+                    await self._drop_db()
+                if await _stopped_within(stop, backoff):
+                    return None
                 backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
-            except psycopg.Error as exc:
-                # Not the database being away but this batch's content: store what can
-                # be stored, and the rest as rejects, so one bad message never blocks.
-                self.metrics.db_errors.inc()
-                log.error("batch refused by the database (%s); writing messages one by one", exc)
-                await self._drop_db()
-                return await self._write_one_by_one(batch)
-
-    async def _write_one_by_one(self, batch: Batch) -> WriteResult:
-        total = WriteResult(0, 0, 0, 0)
-        for i, message in enumerate(batch.messages):
-            conn = await self._db()
-            try:
-                result = await write_batch(conn, [message])
-            except psycopg.Error as exc:
-                await self._drop_db()
-                conn = await self._db()
-                failed = message.failed(f"database refused the message: {exc}"[:500])
-                result = await write_batch(conn, [failed])
-                batch.messages[i] = failed
-            total = total + result
-        return total
 
     # -- the pipeline ---------------------------------------------------------------
 
@@ -311,7 +382,9 @@ class IngestService:
             verdict = judge(decoded, station, self.registry, self.policy, delivery.received_at)
             readings, rejections = verdict.readings, verdict.rejections
         except Exception as exc:
-            log.exception("decoding a message on %s failed; storing it as rejected", delivery.topic)
+            log.exception(
+                "decoding a message on %s failed; storing it as rejected", text(delivery.topic)
+            )
             readings, rejections = (
                 [],
                 [Rejection(Reason.DECODER_ERROR, f"decoder failed: {exc!r}"[:500])],
@@ -319,18 +392,26 @@ class IngestService:
         if not readings and not rejections:
             rejections = [Rejection(Reason.NO_READINGS, "message holds no readings")]
         return ReceivedMessage.of(
-            delivery.topic, delivery.payload, delivery.received_at, station, readings, rejections
+            delivery.topic,
+            delivery.payload,
+            delivery.received_at,
+            station,
+            readings,
+            rejections,
+            self.settings.max_payload_bytes,
         )
 
     async def _accept(self, delivery: Delivery, batch: Batch) -> None:
         self.metrics.messages_received.inc()
-        self._unacked[id(delivery)] = delivery.received_mono
         station = self.topics.station_of(delivery.topic)
         if station and station not in self.registry:
             try:
                 await self.refresh_registry()  # a station added since the last refresh
             except (psycopg.Error, OSError) as exc:
                 log.warning("could not refresh the station registry: %s", exc)
+        if delivery.qos == 0:  # the broker queues nothing at QoS 0 while ingest is away
+            known = station if station in self.registry else ""
+            self.metrics.qos0_messages.labels(station=known).inc()
         message = self._judge(delivery)
         delivery.payload = b""  # the message keeps what it needs; free the rest now
         if station in self.registry:  # registered only: topics of strangers add no series
@@ -344,14 +425,28 @@ class IngestService:
         PostgreSQL and Python work in parallel, and batches still commit in order.
         """
         if self._writing is not None:
-            await self._writing  # re-raises anything the previous write could not handle
+            await asyncio.wait([self._writing])  # its failure is recorded, not raised here
         self._writing = asyncio.create_task(self._flush(batch, stop), name="aqm-ingest-write")
+        self._writing.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Cannot happen by design (_write_with_retry absorbs everything); if it does,
+            # the batch stays unacked and /healthz says so until the service restarts.
+            self._writer_failure = _first_line(exc)
+            log.error("the writer stopped: %s", self._writer_failure, exc_info=exc)
 
     async def _flush(self, batch: Batch, stop: asyncio.Event) -> None:
         if not batch.deliveries:
             return
         started = time.monotonic()
         result = await self._write_with_retry(batch, stop)
+        if result is None:
+            log.warning(
+                "stopping with %d messages not stored; unacked, the broker redelivers them",
+                len(batch.deliveries),
+            )
+            return
         committed = time.monotonic()
         self._ack(batch.deliveries)
         m = self.metrics
@@ -361,10 +456,8 @@ class IngestService:
         m.readings_stored.inc(result.stored)
         m.readings_duplicate.inc(result.duplicates)
         m.rejected_duplicate.inc(result.rejected_duplicates)
-        m.readings_rejected.labels(reason=Reason.CONFLICTING_VALUE.value).inc(result.conflicts)
-        for message in batch.messages:
-            for rejection in message.rejections:
-                m.readings_rejected.labels(reason=rejection.code.value).inc()
+        for reason, n in result.rejected_items.items():
+            m.readings_rejected.labels(reason=reason).inc(n)
         for d in batch.deliveries:
             m.publish_to_commit_seconds.observe(committed - d.received_mono)
         log.debug(
@@ -387,7 +480,7 @@ class IngestService:
             except (psycopg.OperationalError, OSError) as exc:
                 log.warning("database not reachable (%s); retrying in %.1f s", exc, backoff)
                 await self._drop_db()
-                await asyncio.sleep(backoff)
+                await _stopped_within(stop, backoff)
                 backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
         client = self._client = self._make_client()
         props = None
@@ -434,7 +527,6 @@ class IngestService:
             if batch.deliveries and (batch.items >= s.batch_size or age >= max_age):
                 await self._hand_over(batch, stop)
                 batch = Batch()
-            self._update_unacked_gauges()
             if time.monotonic() - last_refresh > REGISTRY_REFRESH_S:
                 last_refresh = time.monotonic()
                 try:
@@ -446,4 +538,13 @@ class IngestService:
             await self._accept(self._queue.get_nowait(), batch)
         await self._hand_over(batch, stop)
         if self._writing is not None:
-            await self._writing
+            await asyncio.wait([self._writing])
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` unless ``stop`` is set first; True when it was."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -1,39 +1,63 @@
 """Write one batch in one transaction: COPY into staging tables, then set-based merges.
 
 Readings go through ``INSERT … SELECT … ON CONFLICT (station_id, parameter, ts) DO
-NOTHING``: the first stored value of a reading wins and a redelivered message is
-harmless. A reading that is not stored because its key already holds *another* value or
-status (a corrected re-upload, one parameter twice in a message) is not a harmless
-duplicate: it goes to ``rejected_messages`` as ``conflicting_value`` with its payload, so
-nothing received is lost. Only batches with unstored readings pay for that check.
+NOTHING``: the first stored value of a reading wins — within a batch the first by
+position, so one parameter given twice in a message always keeps the first — and a
+redelivered message is harmless. A reading that is not stored because its key already
+holds *another* value or status (a corrected re-upload, one parameter twice in a message)
+is not a harmless duplicate: it goes to ``rejected_messages`` as ``conflicting_value``,
+so nothing received is lost. Only batches with unstored readings pay for that check.
 
-The station-hours of the rows actually inserted are queued for the AQI
-worker in the same statement, and rejects are stored in the same transaction, so a
-batch is either wholly committed or not at all — and only then acknowledged.
+Rejects reference their message's payload, stored once per message in
+``rejected_payloads``; one message creates at most ``MAX_REJECT_ROWS_PER_MESSAGE`` reject
+rows plus one ``more_rejects`` row that counts the rest by reason.
+
+Everything is encoded in Python before it reaches PostgreSQL: text PostgreSQL cannot hold
+(NUL, lone UTF-16 surrogates) is escaped in reject texts, timestamps go as UTC, and a
+reading that cannot be encoded at all (a non-finite value, a time without offset, …)
+becomes a ``store_failed`` reject on its own instead of failing the batch.
+
+The station-hours of the rows actually inserted are queued for the AQI worker in the
+same statement, and rejects are stored in the same transaction, so a batch is either
+wholly committed or not at all — and only then acknowledged.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import psycopg
 
-from ingest.model import Reading, Reason, Rejection
+from ingest.model import Reading, Reason, Rejection, SourceFormat
+
+log = logging.getLogger("aqm.ingest")
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
-    station_id text, parameter text, ts timestamptz, value double precision,
+    item integer, station_id text, parameter text, ts timestamptz, value double precision,
     original_value double precision, original_unit text, status text,
     source_format text, received_at timestamptz
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging_rejected (
     received_at timestamptz, topic text, station_id text, reason_code text, reason text,
-    reading_index integer, payload bytea, payload_digest bytea
+    reading_index integer, payload_digest bytea
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_payloads (
+    payload_digest bytea, payload bytea, payload_bytes integer
 ) ON COMMIT DELETE ROWS;
 """
 
+# Several writes in one transaction (the savepoint-per-message fallback) must not see
+# each other's staged rows.
+EMPTY_STAGING = "TRUNCATE staging_readings, staging_rejected, staging_payloads"
+
+# DISTINCT ON keeps the first row of each key in ``ORDER BY``: the first by position in
+# the batch (``item``), never an arbitrary one.
 MERGE_READINGS = """
 WITH inserted AS (
     INSERT INTO readings (station_id, parameter, ts, value, original_value, original_unit,
@@ -42,7 +66,7 @@ WITH inserted AS (
            station_id, parameter, ts, value, original_value, original_unit,
            status, source_format, received_at
     FROM staging_readings
-    ORDER BY station_id, parameter, ts, received_at
+    ORDER BY station_id, parameter, ts, item
     ON CONFLICT (station_id, parameter, ts) DO NOTHING
     RETURNING station_id, ts
 ), dirty AS (
@@ -52,15 +76,23 @@ WITH inserted AS (
 SELECT count(*) FROM inserted
 """
 
-# Positions (1-based, in batch order) of readings whose key now holds another value or
-# status than theirs: stored by an earlier batch, or by this one from another reading.
-# A function of migration 0008: ingest may not read stored values itself.
+# Positions (1-based, per call) of readings whose key now holds another value or status
+# than theirs. A function of migration 0009: ingest may not read stored values itself,
+# and the function answers for at most 10,000 candidates, each key at most once.
 CONFLICTING_READINGS = "SELECT item FROM ingest_conflicting_readings(%s, %s, %s, %s, %s)"
+CONFLICT_CANDIDATES_PER_CALL = 5000
+
+MERGE_PAYLOADS = """
+INSERT INTO rejected_payloads (payload_digest, payload, payload_bytes)
+SELECT DISTINCT ON (payload_digest) payload_digest, payload, payload_bytes
+FROM staging_payloads
+ON CONFLICT (payload_digest) DO NOTHING
+"""
 
 MERGE_REJECTED = """
 WITH inserted AS (
     INSERT INTO rejected_messages (received_at, topic, station_id, reason_code, reason,
-                                   reading_index, payload, payload_digest)
+                                   reading_index, payload_digest)
     SELECT DISTINCT ON (payload_digest, reading_index, reason_code) *
     FROM staging_rejected
     ON CONFLICT (payload_digest, reading_index, reason_code) DO NOTHING
@@ -69,19 +101,28 @@ WITH inserted AS (
 SELECT count(*) FROM inserted
 """
 
-
-# Rejected payloads are stored as received, except oversized ones: their first 64 KiB
-# and the digest of the whole are enough to identify them, and storing hundreds of MB
-# of garbage would let a hostile client fill the database.
+# Payloads are stored whole, except oversized ones (``payload_too_large``): their first
+# 64 KiB and the digest of the whole identify them, and storing hundreds of MB of garbage
+# would let a hostile client fill the database.
 STORED_PAYLOAD_LIMIT = 64 * 1024
+
+# Rows one message may add to rejected_messages; the rest are counted in one more row.
+# Its payload is kept whole, so every rejected value can still be read from it.
+MAX_REJECT_ROWS_PER_MESSAGE = 100
+
+# Reject texts quote payload content; the payload itself is kept, so a long text is cut.
+MAX_REASON_CHARS = 1000
+
+INT4 = (-(2**31), 2**31 - 1)
 
 
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
     """One MQTT message as ingest received it, with what validation made of it.
 
-    ``payload`` is kept only when something of the message is rejected (it is stored
-    with the reject); ``digest`` identifies the message as received.
+    ``payload`` is what is stored if something of the message is rejected: the whole
+    payload, or the first 64 KiB of one larger than the size limit; ``size`` is its size
+    as received and ``digest`` identifies the message (topic and whole payload).
     """
 
     topic: str
@@ -91,6 +132,7 @@ class ReceivedMessage:
     station_id: str | None
     readings: list[Reading]
     rejections: list[Rejection]
+    size: int = -1
 
     @classmethod
     def of(
@@ -101,33 +143,45 @@ class ReceivedMessage:
         station_id: str | None,
         readings: list[Reading],
         rejections: list[Rejection],
+        max_payload_bytes: int | None = None,
     ) -> ReceivedMessage:
-        digest = hashlib.sha256(topic.encode() + b"\0" + payload).digest()
-        # Kept for every message: a conflicting value is only found when storing. A slice
-        # of a payload within the limit is the payload itself (no copy).
-        kept = payload[:STORED_PAYLOAD_LIMIT]
-        return cls(topic, kept, digest, received_at, station_id, readings, rejections)
+        digest = hashlib.sha256(topic.encode("utf-8", "surrogatepass") + b"\0" + payload).digest()
+        # Kept for every message: a conflicting value is only found when storing.
+        too_large = max_payload_bytes is not None and len(payload) > max_payload_bytes
+        kept = payload[:STORED_PAYLOAD_LIMIT] if too_large else payload
+        return cls(topic, kept, digest, received_at, station_id, readings, rejections, len(payload))
 
     def failed(self, why: str) -> ReceivedMessage:
         """The same message with every item rejected as ``store_failed``."""
         # one reject per item, so the counts still reconcile
         rejections = [Rejection(Reason.STORE_FAILED, why, i) for i in range(self.items)]
-        return ReceivedMessage(
-            self.topic, self.payload, self.digest, self.received_at, self.station_id, [], rejections
-        )
+        return replace(self, readings=[], rejections=rejections)
 
     @property
     def items(self) -> int:
         return len(self.readings) + len(self.rejections)
 
 
-def text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; keep everything else as received."""
-    return value.replace("\x00", "\ufffd") if value is not None else None
+def text(value: str | None, limit: int | None = None) -> str | None:
+    """``value`` as text PostgreSQL can store, cut to ``limit`` characters.
+
+    PostgreSQL text holds neither NUL nor lone UTF-16 surrogates (a JSON key
+    ``"\\ud800"`` decodes to one); both become visible escapes (``\\x00``, ``\\ud800``).
+    """
+    if value is None:
+        return None
+    value = str(value)
+    if limit is not None and len(value) > limit:
+        value = value[:limit] + "…"
+    if value.isascii():
+        return value.replace("\x00", "\\x00")
+    safe = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe.replace("\x00", "\\x00")
 
 
 # Binary COPY: timestamps and floats go as they are, without text formatting and parsing.
 READING_TYPES = (
+    "int4",
     "text",
     "text",
     "timestamptz",
@@ -138,6 +192,8 @@ READING_TYPES = (
     "text",
     "timestamptz",
 )
+REJECT_TYPES = ("timestamptz", "text", "text", "text", "text", "int4", "bytea")
+PAYLOAD_TYPES = ("bytea", "bytea", "int4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +201,13 @@ class WriteResult:
     stored: int
     duplicates: int
     rejected: int
+    """Reject rows newly stored."""
     rejected_duplicates: int
+    """Reject rows already stored (a redelivered message)."""
     conflicts: int = 0
     """Readings not stored because their key holds another value (rejected, not duplicates)."""
+    rejected_items: Counter[str] = field(default_factory=Counter)
+    """Rejected items (readings, or whole messages) by reason code, conflicts included."""
 
     def __add__(self, other: WriteResult) -> WriteResult:
         return WriteResult(
@@ -156,6 +216,7 @@ class WriteResult:
             self.rejected + other.rejected,
             self.rejected_duplicates + other.rejected_duplicates,
             self.conflicts + other.conflicts,
+            self.rejected_items + other.rejected_items,
         )
 
 
@@ -165,91 +226,276 @@ async def prepare(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         await conn.execute(STAGING_DDL)
 
 
+# -- encoding: Python values PostgreSQL will accept, or a reject -----------------------
+
+
+def utc(ts: datetime) -> datetime:
+    """``ts`` in UTC: SQL never parses an offset (``+23:59`` is not one PostgreSQL reads)."""
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"time {ts.isoformat()} has no UTC offset")
+    return ts.astimezone(UTC)
+
+
+def _exact_text(value: object, what: str) -> str:
+    """Stored reading fields are stored exactly or not at all."""
+    if not isinstance(value, str) or text(value) != value:
+        raise ValueError(f"{what} {value!r} is not storable text")
+    return value
+
+
+def _finite(value: object, what: str) -> float:
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError(f"{what} {number} is not a finite number")
+    return number
+
+
+def _reading_row(r: Reading, received_at: datetime) -> tuple[object, ...]:
+    """Everything of a reading after the batch position, as the COPY sends it."""
+    return (
+        _exact_text(r.station_id, "station"),
+        _exact_text(r.parameter, "parameter"),
+        utc(r.ts),
+        _finite(r.value, "value"),
+        _finite(r.original_value, "original value"),
+        _exact_text(r.original_unit, "unit"),
+        _exact_text(r.status, "status"),
+        SourceFormat(r.source_format).value,
+        received_at,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(slots=True)
+class _Encoded:
+    """One message ready to COPY: its readings' rows and everything rejected so far."""
+
+    message: ReceivedMessage
+    received_at: datetime
+    topic: str
+    station_id: str | None
+    readings: list[Reading]
+    rows: list[tuple[object, ...]]
+    rejections: list[Rejection]
+
+
+def _encode(m: ReceivedMessage) -> _Encoded:
+    """Encode one message; a reading that cannot be encoded is rejected alone."""
+    try:
+        received_at = utc(m.received_at)
+    except Exception:  # a received_at is ingest's own clock; never lose the message for it
+        received_at = datetime.now(UTC)
+    topic = text(m.topic) or ""
+    station = text(m.station_id)
+    readings: list[Reading] = []
+    rows: list[tuple[object, ...]] = []
+    rejections = list(m.rejections)
+    for r in m.readings:
+        try:
+            rows.append(_reading_row(r, received_at))
+            readings.append(r)
+        except Exception as exc:
+            index = r.index if isinstance(r.index, int) else -1
+            why = f"reading could not be stored: {_describe(exc)}"
+            rejections.append(Rejection(Reason.STORE_FAILED, why, index))
+    return _Encoded(m, received_at, topic, station, readings, rows, rejections)
+
+
+def _reject_rows(e: _Encoded, conflicts: list[Rejection]) -> list[tuple[object, ...]]:
+    """The reject rows of one message: at most MAX_REJECT_ROWS_PER_MESSAGE + 1."""
+    rejects = sorted(e.rejections + conflicts, key=_reject_order)
+    listed, rest = rejects[:MAX_REJECT_ROWS_PER_MESSAGE], rejects[MAX_REJECT_ROWS_PER_MESSAGE:]
+    if rest:
+        counts = Counter(j.code.value for j in rest)
+        why = (
+            f"{len(rest):,} more rejected items of this message are not listed one by one"
+            f" ({', '.join(f'{code} {n:,}' for code, n in sorted(counts.items()))});"
+            f" the first is item {_index(rest[0])}; the payload is kept whole"
+        )
+        listed.append(Rejection(Reason.MORE_REJECTS, why, _index(rest[0])))
+    return [_reject_row(e, j) for j in listed]
+
+
+def _reject_order(j: Rejection) -> tuple[int, str]:
+    return (_index(j), str(j.code))
+
+
+def _index(j: Rejection) -> int:
+    index = j.index
+    return index if isinstance(index, int) and INT4[0] <= index <= INT4[1] else -1
+
+
+def _reject_row(e: _Encoded, j: Rejection) -> tuple[object, ...]:
+    try:
+        code = Reason(j.code).value
+        why = text(j.message, MAX_REASON_CHARS) or code
+    except Exception as exc:
+        code, why = Reason.STORE_FAILED.value, f"reject could not be encoded: {_describe(exc)}"
+    return (e.received_at, e.topic, e.station_id, code, why, _index(j), e.message.digest)
+
+
+def _payload_row(m: ReceivedMessage) -> tuple[object, ...]:
+    size = m.size if m.size >= 0 else len(m.payload)
+    return (m.digest, bytes(m.payload), min(size, INT4[1]))
+
+
+# -- writing -------------------------------------------------------------------------
+
+
 async def write_batch(
     conn: psycopg.AsyncConnection[tuple[object, ...]], messages: list[ReceivedMessage]
 ) -> WriteResult:
-    """Store a batch of messages in one transaction; returns what happened to each item."""
-    n_readings = sum(len(m.readings) for m in messages)
+    """Store a batch of messages in one transaction; returns what happened to each item.
+
+    Raises only what the database raised (it is away, or refused the batch's content):
+    the caller retries, or writes the batch message by message (``write_one_by_one``).
+    """
+    async with conn.transaction():
+        return await _write(conn, messages)
+
+
+async def write_one_by_one(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], messages: list[ReceivedMessage]
+) -> WriteResult:
+    """Store a batch the database refused, message by message, in one transaction.
+
+    Each message gets a savepoint: a message the database still refuses costs that
+    savepoint, and becomes ``store_failed`` rejects (with its payload) in the next one.
+    Raises when the connection breaks, or when even those rejects cannot be stored.
+    """
+    total = WriteResult(0, 0, 0, 0)
+    async with conn.transaction():
+        for message in messages:
+            try:
+                async with conn.transaction():
+                    await conn.execute(EMPTY_STAGING)
+                    result = await _write(conn, [message])
+            except Exception as exc:
+                if conn.broken or conn.closed:
+                    raise
+                log.error(
+                    "the database refused a message on %s (%s); storing it as store_failed",
+                    text(message.topic),
+                    _describe(exc).strip().splitlines()[0],
+                )
+                failed = message.failed(f"database refused the message: {_describe(exc)}")
+                async with conn.transaction():
+                    await conn.execute(EMPTY_STAGING)
+                    result = await _write(conn, [failed])
+            total = total + result
+    return total
+
+
+async def _write(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], messages: list[ReceivedMessage]
+) -> WriteResult:
+    encoded = [_encode(m) for m in messages]
+    n_readings = sum(len(e.rows) for e in encoded)
     stored = rejected = 0
-    conflicts: list[tuple[ReceivedMessage, Rejection]] = []
-    async with conn.transaction(), conn.cursor() as cur:
+    conflicts: dict[int, list[Rejection]] = {}
+    async with conn.cursor() as cur:
         if n_readings:
             async with cur.copy(
-                "COPY staging_readings (station_id, parameter, ts, value, original_value,"
-                " original_unit, status, source_format, received_at) FROM STDIN (FORMAT BINARY)"
+                "COPY staging_readings (item, station_id, parameter, ts, value, original_value,"
+                " original_unit, status, source_format, received_at)"
+                " FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(READING_TYPES)
-                for m in messages:
-                    for r in m.readings:
-                        await copy.write_row(
-                            (
-                                r.station_id,
-                                r.parameter,
-                                r.ts,
-                                r.value,
-                                r.original_value,
-                                r.original_unit,
-                                r.status,
-                                r.source_format.value,
-                                m.received_at,
-                            )
-                        )
+                item = 0
+                for e in encoded:
+                    for row in e.rows:
+                        await copy.write_row((item, *row))
+                        item += 1
             await cur.execute(MERGE_READINGS)
-            row = await cur.fetchone()
-            stored = int(row[0]) if row else 0  # type: ignore[call-overload]
+            counted = await cur.fetchone()
+            stored = int(counted[0]) if counted else 0  # type: ignore[call-overload]
             if stored < n_readings:
-                conflicts = await _conflicts(cur, messages)
-        rejects = [(m, j) for m in messages for j in m.rejections] + conflicts
-        if rejects:
+                conflicts = await _conflicts(cur, encoded)
+        rejecting = [e for i, e in enumerate(encoded) if e.rejections or conflicts.get(i)]
+        n_rows = 0
+        if rejecting:
+            async with cur.copy(
+                "COPY staging_payloads (payload_digest, payload, payload_bytes)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(PAYLOAD_TYPES)
+                for e in rejecting:
+                    await copy.write_row(_payload_row(e.message))
+            await cur.execute(MERGE_PAYLOADS)
             async with cur.copy(
                 "COPY staging_rejected (received_at, topic, station_id, reason_code, reason,"
-                " reading_index, payload, payload_digest) FROM STDIN"
+                " reading_index, payload_digest) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                for m, j in rejects:
-                    await copy.write_row(
-                        (
-                            m.received_at,
-                            text(m.topic),
-                            text(m.station_id),
-                            j.code.value,
-                            text(j.message),
-                            j.index,
-                            m.payload,
-                            m.digest,
-                        )
-                    )
+                copy.set_types(REJECT_TYPES)
+                for i, e in enumerate(encoded):
+                    if e.rejections or conflicts.get(i):
+                        for reject in _reject_rows(e, conflicts.get(i, [])):
+                            await copy.write_row(reject)
+                            n_rows += 1
             await cur.execute(MERGE_REJECTED)
-            row = await cur.fetchone()
-            rejected = int(row[0]) if row else 0  # type: ignore[call-overload]
+            counted = await cur.fetchone()
+            rejected = int(counted[0]) if counted else 0  # type: ignore[call-overload]
+    n_conflicts = sum(len(c) for c in conflicts.values())
+    items: Counter[str] = Counter()
+    for i, e in enumerate(encoded):
+        items.update(j.code.value for j in e.rejections)
+        items.update(j.code.value for j in conflicts.get(i, []))
     return WriteResult(
-        stored,
-        n_readings - stored - len(conflicts),
-        rejected,
-        len(rejects) - rejected,
-        len(conflicts),
+        stored, n_readings - stored - n_conflicts, rejected, n_rows - rejected, n_conflicts, items
     )
+
+
+def _differs(a: Reading, b: Reading) -> bool:
+    """Another value or status, as ``ingest_conflicting_readings`` judges it."""
+    return a.status != b.status or abs(a.value - b.value) > 1e-9 * max(abs(b.value), 1.0)
 
 
 async def _conflicts(
-    cur: psycopg.AsyncCursor[tuple[object, ...]], messages: list[ReceivedMessage]
-) -> list[tuple[ReceivedMessage, Rejection]]:
-    """The readings of ``messages`` not stored because their key holds another value."""
-    items = [(m, r) for m in messages for r in m.readings]
-    columns = (
-        [r.station_id for _, r in items],
-        [r.parameter for _, r in items],
-        [r.ts for _, r in items],
-        [r.value for _, r in items],
-        [r.status for _, r in items],
-    )
-    await cur.execute(CONFLICTING_READINGS, columns)
-    conflicts = []
-    for (position,) in await cur.fetchall():
-        assert isinstance(position, int)
-        message, r = items[position - 1]
-        why = (
-            f"{r.parameter} at {r.ts.isoformat()}: {r.value:g} (status {r.status}) differs"
-            " from the value or status already stored, which is kept"
+    cur: psycopg.AsyncCursor[tuple[object, ...]], encoded: list[_Encoded]
+) -> dict[int, list[Rejection]]:
+    """The readings not stored because their key holds another value, by message.
+
+    The database compares the first reading of each key in the batch with what is
+    stored (one candidate per key: the function refuses more); a later reading of the
+    same key is a conflict when it differs from that first one, or when the first one
+    already was.
+    """
+    items = [(i, e.rows[k], r) for i, e in enumerate(encoded) for k, r in enumerate(e.readings)]
+    first: dict[tuple[object, ...], int] = {}
+    for position, (_, row, _r) in enumerate(items):
+        first.setdefault((row[0], row[1], row[2]), position)
+    candidates = sorted(first.values())
+    differs: set[int] = set()
+    for start in range(0, len(candidates), CONFLICT_CANDIDATES_PER_CALL):
+        chunk = candidates[start : start + CONFLICT_CANDIDATES_PER_CALL]
+        rows = [items[p][1] for p in chunk]
+        await cur.execute(
+            CONFLICTING_READINGS,
+            (
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],  # UTC, from the encoding
+                [row[3] for row in rows],
+                [row[6] for row in rows],
+            ),
         )
-        conflicts.append((message, Rejection(Reason.CONFLICTING_VALUE, why, r.index)))
+        for (ordinal,) in await cur.fetchall():
+            assert isinstance(ordinal, int)
+            differs.add(chunk[ordinal - 1])
+    conflicts: dict[int, list[Rejection]] = {}
+    for position, (i, row, r) in enumerate(items):
+        head = first[(row[0], row[1], row[2])]
+        if head == position:
+            conflict = position in differs
+        else:
+            conflict = head in differs or _differs(r, items[head][2])
+        if conflict:
+            why = (
+                f"{r.parameter} at {row[2].isoformat()}: {r.value:g} (status {r.status}) differs"  # type: ignore[attr-defined]
+                " from the value or status already stored, which is kept"
+            )
+            conflicts.setdefault(i, []).append(Rejection(Reason.CONFLICTING_VALUE, why, r.index))
     return conflicts

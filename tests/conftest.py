@@ -30,6 +30,7 @@ DATA_TABLES = (
     "aqi_daily",
     "stations",
     "aqi_backfill_jobs",
+    "rejected_payloads",
 )
 
 

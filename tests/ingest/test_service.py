@@ -37,7 +37,9 @@ def publish(broker: MosquittoInstance, topic: str, payloads: list[bytes]) -> Non
     client.loop_stop()
 
 
-def mosquitto_pub(broker: MosquittoInstance, topic: str, message: str, version: str = "mqttv5") -> None:
+def mosquitto_pub(
+    broker: MosquittoInstance, topic: str, message: str, version: str = "mqttv5"
+) -> None:
     """Publish with Mosquitto's own command-line client, QoS 1."""
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
                     "-V", version, "-t", topic, "-m", message], check=True)  # fmt: skip
@@ -146,11 +148,15 @@ async def test_a_stations_own_aliases_from_the_registry_name_its_parameters(
         text = line.format("PM2,5", "35,2") + line.format("DUST", "80")
         publish(broker, f"aqm/v1/stations/{station}/readings", [text.encode()])
     await wait_until(
-        lambda: count(ingest_db, "SELECT count(*) FROM readings") == 3
-        and count(ingest_db, "SELECT count(*) FROM rejected_messages") == 1,
+        lambda: (
+            count(ingest_db, "SELECT count(*) FROM readings") == 3
+            and count(ingest_db, "SELECT count(*) FROM rejected_messages") == 1
+        ),
         what="3 readings and BN-02's rejected PM2,5",
     )
-    rejected = rows(ingest_db, "SELECT station_id, reason_code, reading_index FROM rejected_messages")
+    rejected = rows(
+        ingest_db, "SELECT station_id, reason_code, reading_index FROM rejected_messages"
+    )
     assert rejected == [("BN-02", "unknown_parameter", 0)]
     stored = rows(ingest_db, "SELECT station_id, parameter, value FROM readings ORDER BY 1, 2")
     assert stored == [("BN-02", "tsp", 80.0), ("BN-03", "pm10", 80.0), ("BN-03", "pm25", 35.2)]
@@ -217,7 +223,7 @@ async def test_a_different_value_for_a_stored_reading_is_kept_as_a_reject(
     assert stored == [("pm10", 40.0), ("pm25", 20.0)]
     rejected = rows(
         ingest_db,
-        "SELECT reason_code, payload, reading_index, reason FROM rejected_messages"
+        "SELECT reason_code, payload, reading_index, reason FROM rejected_messages_with_payload"
         " ORDER BY reading_index",
     )
     assert [(r[0], bytes(r[1]), r[2]) for r in rejected] == [
@@ -256,7 +262,7 @@ async def test_station_mismatch_unknown_and_bad_readings_are_rejected_alone(
     ]
     reasons = rows(
         ingest_db,
-        "SELECT reason_code, topic, payload, reading_index FROM rejected_messages"
+        "SELECT reason_code, topic, payload, reading_index FROM rejected_messages_with_payload"
         " ORDER BY reason_code, reading_index",
     )
     codes = [r[0] for r in reasons]

@@ -145,7 +145,9 @@ async def test_sql_in_station_ids_and_parameter_names_is_inert(
     }
     assert {"readings", "stations", "rejected_messages", "aqi_daily"} <= tables
     assert rows(clean_db, "SELECT count(*) FROM stations")[0][0] == len(STATIONS)
-    stored = rows(clean_db, "SELECT reason_code, reason, payload, topic FROM rejected_messages")
+    stored = rows(
+        clean_db, "SELECT reason_code, reason, payload, topic FROM rejected_messages_with_payload"
+    )
     codes = sorted({str(r[0]) for r in stored})
     assert codes == ["bad_topic", "station_mismatch", "unknown_parameter"], codes
     payloads = {bytes(cast(bytes, r[2])) for r in stored}
