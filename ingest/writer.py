@@ -81,6 +81,8 @@ SELECT count(*) FROM inserted
 # and the function answers for at most 10,000 candidates, each key at most once.
 CONFLICTING_READINGS = "SELECT item FROM ingest_conflicting_readings(%s, %s, %s, %s, %s)"
 CONFLICT_CANDIDATES_PER_CALL = 5000
+# Calls per batch for keys given several values in one batch (see ``_conflicts``).
+CONFLICT_ROUNDS = 8
 
 MERGE_PAYLOADS = """
 INSERT INTO rejected_payloads (payload_digest, payload, payload_bytes)
@@ -458,44 +460,69 @@ async def _conflicts(
 ) -> dict[int, list[Rejection]]:
     """The readings not stored because their key holds another value, by message.
 
-    The database compares the first reading of each key in the batch with what is
-    stored (one candidate per key: the function refuses more); a later reading of the
-    same key is a conflict when it differs from that first one, or when the first one
-    already was.
+    The function compares one reading per key and call (it refuses more). Round one asks
+    about the first reading of each key in the batch; a reading equal to one the database
+    found equal to what is stored is a duplicate, one equal to a reading found to differ
+    is a conflict, and each further round asks about the first reading of each key still
+    undecided (a corrected value and the original, both in one batch). Readings still
+    undecided after ``CONFLICT_ROUNDS`` are kept as conflicts: nothing is lost either way.
     """
     items = [(i, e.rows[k], r) for i, e in enumerate(encoded) for k, r in enumerate(e.readings)]
-    first: dict[tuple[object, ...], int] = {}
+    pending: dict[tuple[object, ...], list[int]] = {}
     for position, (_, row, _r) in enumerate(items):
-        first.setdefault((row[0], row[1], row[2]), position)
-    candidates = sorted(first.values())
-    differs: set[int] = set()
-    for start in range(0, len(candidates), CONFLICT_CANDIDATES_PER_CALL):
-        chunk = candidates[start : start + CONFLICT_CANDIDATES_PER_CALL]
-        rows = [items[p][1] for p in chunk]
+        pending.setdefault((row[0], row[1], row[2]), []).append(position)
+    conflicting: set[int] = set()
+    for _ in range(CONFLICT_ROUNDS):
+        ask = [positions[0] for positions in pending.values()]
+        if not ask:
+            break
+        differs = await _ask(cur, [items[p][1] for p in ask])
+        for asked, differ in zip(ask, differs, strict=True):
+            key = (items[asked][1][0], items[asked][1][1], items[asked][1][2])
+            probe = items[asked][2]
+            same = [p for p in pending[key] if not _differs(items[p][2], probe)]
+            rest = [p for p in pending[key] if p not in same]
+            if differ:
+                conflicting.update(same)  # the asked one and every reading equal to it
+                pending[key] = rest
+            else:
+                conflicting.update(rest)  # the key holds the asked value: the rest differ
+                pending[key] = []
+            if not pending[key]:
+                del pending[key]
+    for positions in pending.values():
+        conflicting.update(positions)
+    conflicts: dict[int, list[Rejection]] = {}
+    for position in sorted(conflicting):
+        i, row, r = items[position]
+        ts = row[2]
+        assert isinstance(ts, datetime)
+        why = (
+            f"{r.parameter} at {ts.isoformat()}: {r.value:g} (status {r.status}) differs"
+            " from the value or status already stored, which is kept"
+        )
+        conflicts.setdefault(i, []).append(Rejection(Reason.CONFLICTING_VALUE, why, r.index))
+    return conflicts
+
+
+async def _ask(
+    cur: psycopg.AsyncCursor[tuple[object, ...]], rows: list[tuple[object, ...]]
+) -> list[bool]:
+    """For each row (one per key), whether its key holds another value or status."""
+    differs = [False] * len(rows)
+    for start in range(0, len(rows), CONFLICT_CANDIDATES_PER_CALL):
+        chunk = rows[start : start + CONFLICT_CANDIDATES_PER_CALL]
         await cur.execute(
             CONFLICTING_READINGS,
             (
-                [row[0] for row in rows],
-                [row[1] for row in rows],
-                [row[2] for row in rows],  # UTC, from the encoding
-                [row[3] for row in rows],
-                [row[6] for row in rows],
+                [row[0] for row in chunk],
+                [row[1] for row in chunk],
+                [row[2] for row in chunk],  # UTC, from the encoding
+                [row[3] for row in chunk],
+                [row[6] for row in chunk],
             ),
         )
         for (ordinal,) in await cur.fetchall():
             assert isinstance(ordinal, int)
-            differs.add(chunk[ordinal - 1])
-    conflicts: dict[int, list[Rejection]] = {}
-    for position, (i, row, r) in enumerate(items):
-        head = first[(row[0], row[1], row[2])]
-        if head == position:
-            conflict = position in differs
-        else:
-            conflict = head in differs or _differs(r, items[head][2])
-        if conflict:
-            why = (
-                f"{r.parameter} at {row[2].isoformat()}: {r.value:g} (status {r.status}) differs"  # type: ignore[attr-defined]
-                " from the value or status already stored, which is kept"
-            )
-            conflicts.setdefault(i, []).append(Rejection(Reason.CONFLICTING_VALUE, why, r.index))
-    return conflicts
+            differs[start + ordinal - 1] = True
+    return differs
