@@ -277,7 +277,7 @@ async def test_one_parameter_twice_in_a_message_keeps_the_first_by_position(
         await conn.close()
     assert (total.stored, total.conflicts, total.duplicates) == (400, 400, 0)
     with psycopg.connect(ingest_db) as db:
-        stored = dict(db.execute("SELECT ts, value FROM readings").fetchall())
+        stored: dict[Any, Any] = dict(db.execute("SELECT ts, value FROM readings").fetchall())
         rejected = db.execute(
             "SELECT reading_index, reason_code FROM rejected_messages GROUP BY 1, 2"
         ).fetchall()
