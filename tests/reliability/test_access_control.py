@@ -148,6 +148,8 @@ READER_DENIED = [
     "SELECT payload FROM rejected_messages",
     "SELECT * FROM rejected_messages",
     "SELECT payload_digest FROM rejected_messages",
+    "SELECT payload FROM rejected_payloads",
+    "SELECT payload FROM rejected_messages_with_payload",
     "DROP TABLE readings",
     "ALTER TABLE readings ADD COLUMN x int",
     "CREATE TABLE public.mine (x int)",
@@ -169,6 +171,10 @@ INGEST_DENIED = [
     "SELECT value FROM readings",
     "SELECT * FROM readings",
     "SELECT payload FROM rejected_messages",
+    "SELECT payload FROM rejected_payloads",
+    "SELECT * FROM rejected_messages_with_payload",
+    "DELETE FROM rejected_payloads",
+    "UPDATE rejected_payloads SET payload = ''",
     "SELECT * FROM aqi_daily",
     "INSERT INTO aqi_daily (station_id, standard, day, method_version)"
     " VALUES ('BN-01', 'vn_1459_2019', '2025-01-01', 'x')",
@@ -214,3 +220,45 @@ def test_roles_can_still_do_their_jobs(clean_db: str, postgres: PostgresInstance
             " VALUES ('BN-01', 'pm25', now(), 1, 1, 'µg/m³', 'aqm_json', now())"
         )
         conn.execute("INSERT INTO aqi_dirty_hours (station_id, hour) VALUES ('BN-01', now())")
+
+
+def _conflict_call(url: str, keys: list[tuple[str, str, str]], values: list[float]) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT * FROM ingest_conflicting_readings(%s, %s, %s::timestamptz[], %s, %s)",
+            (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                values,
+                ["00"] * len(keys),
+            ),
+        ).fetchall()
+    assert all(len(r) == 1 for r in rows)  # positions only, never a stored value
+    return [int(r[0]) for r in rows]
+
+
+def test_ingest_cannot_recover_a_stored_value_through_the_conflict_function(
+    clean_db: str, postgres: PostgresInstance
+) -> None:
+    """Issue 15: 20,001 candidate values for one key, in one call, recovered a stored 37.4."""
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO readings (station_id, parameter, ts, value, original_value,"
+            " original_unit, source_format, received_at) VALUES ('BN-01', 'pm25',"
+            " '2025-03-01T00:00:00Z', 37.4, 37.4, 'µg/m³', 'aqm_json', now())"
+        )
+    ingest = postgres.url(user="aqm_ingest")
+    key = ("BN-01", "pm25", "2025-03-01T00:00:00Z")
+    guesses = [round(0.1 * i, 1) for i in range(20_001)]
+    with pytest.raises(psycopg.Error, match="at most"):  # many candidates of one key
+        _conflict_call(ingest, [key] * len(guesses), guesses)
+    with pytest.raises(psycopg.Error, match="each reading key at most once"):  # even two
+        _conflict_call(ingest, [key, key], [37.4, 1.0])
+    distinct = [("BN-01", "pm25", f"2025-03-02 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}+00")
+                for i in range(10_001)]  # fmt: skip
+    with pytest.raises(psycopg.Error, match="at most 10000"):  # beyond the bound: refused
+        _conflict_call(ingest, distinct, [1.0] * len(distinct))
+    # the writer's own call still works: one candidate per key, positions of those that differ
+    assert _conflict_call(ingest, [key], [37.4]) == []
+    assert _conflict_call(ingest, [key, ("BN-01", "pm10", key[2])], [12.0, 1.0]) == [1]
