@@ -233,15 +233,28 @@ async def prepare(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
 
 def utc(ts: datetime) -> datetime:
     """``ts`` in UTC: SQL never parses an offset (``+23:59`` is not one PostgreSQL reads)."""
+    if ts.tzinfo is UTC:
+        return ts
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise ValueError(f"time {ts.isoformat()} has no UTC offset")
     return ts.astimezone(UTC)
 
 
+# Station ids, parameters, units and statuses repeat in every batch: check each once.
+_STORABLE: set[str] = set()
+_STORABLE_MAX = 10_000
+_FORMATS = {f: f.value for f in SourceFormat}
+
+
 def _exact_text(value: object, what: str) -> str:
     """Stored reading fields are stored exactly or not at all."""
+    if value in _STORABLE:
+        return value
     if not isinstance(value, str) or text(value) != value:
         raise ValueError(f"{what} {value!r} is not storable text")
+    if len(_STORABLE) >= _STORABLE_MAX:
+        _STORABLE.clear()
+    _STORABLE.add(value)
     return value
 
 
@@ -262,7 +275,7 @@ def _reading_row(r: Reading, received_at: datetime) -> tuple[object, ...]:
         _finite(r.original_value, "original value"),
         _exact_text(r.original_unit, "unit"),
         _exact_text(r.status, "status"),
-        SourceFormat(r.source_format).value,
+        _FORMATS[r.source_format],
         received_at,
     )
 

@@ -270,3 +270,43 @@ async def test_qos_0_arrivals_are_counted_per_station(
     assert sample(svc.metrics, name, station="BN-01") == 2
     assert sample(svc.metrics, name, station="BN-02") == 0
     assert sample(svc.metrics, name, station="") == 1  # a stranger adds no series of its own
+
+
+async def test_payloads_around_every_size_limit_through_the_broker(
+    ingest_db: str, broker: MosquittoInstance, start_service: Any
+) -> None:
+    """Every rejected payload within AQM_MAX_PAYLOAD_BYTES comes back byte for byte."""
+    limit = 200_000
+    svc = await start_service(make_settings(ingest_db, broker, max_payload_bytes=limit))
+    now = datetime.now(UTC)
+    sizes = [65_535, 65_536, 65_537, 88_454, limit - 1, limit, limit + 1, 3 * limit]
+    messages = []
+    for i, size in enumerate(sizes):
+        good = json.dumps({"station": "BN-01", "ts": (now - timedelta(minutes=i + 1)).isoformat(),
+                           "values": {"pm25": 1.0}})  # fmt: skip
+        bad = json.dumps({"station": "BN-01", "ts": f"not a time {i}", "values": {"pm10": 2.0}})
+        payload = f"[{good}, {bad}{' ' * (size - len(good) - len(bad) - 4)}]".encode()
+        assert len(payload) == size
+        messages.append((TOPIC.format("BN-01"), payload))
+    publish_all(broker, messages)
+    await wait_until(
+        lambda: svc.metrics.messages_received._value.get() == len(sizes), what="every message"
+    )
+    await wait_until(
+        lambda: count(ingest_db, "SELECT count(*) FROM rejected_messages") == len(sizes),
+        what="one reject per message",
+    )
+    with psycopg.connect(ingest_db) as conn:
+        kept = {
+            int(r[2]): (r[0], bytes(r[1]))
+            for r in conn.execute(
+                "SELECT reason_code, payload, payload_bytes FROM rejected_messages_with_payload"
+            )
+        }
+    for (_, payload), size in zip(messages, sizes, strict=True):
+        code, stored = kept[size]
+        if size <= limit:
+            assert code != "payload_too_large" and stored == payload, size
+        else:
+            assert code == "payload_too_large" and stored == payload[: 64 * 1024], size
+    assert count(ingest_db, "SELECT count(*) FROM readings") == sum(s <= limit for s in sizes)
