@@ -99,6 +99,11 @@ def one_observation(station: str, fmt: int, ts: datetime, value: float) -> bytes
     return json.dumps([record]).encode()
 
 
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
 @pytest.mark.timeout(300)
 def test_one_poison_message_then_2400_readings_of_other_stations_all_stored(
     fault_lab: FaultLab,
@@ -120,7 +125,7 @@ def test_one_poison_message_then_2400_readings_of_other_stations_all_stored(
     senders = {s: Station(broker.port, s, creds[s]) for s in stations}
     try:
         ingest.wait_healthy()
-        start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+        start = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
         deadline = time.monotonic() + 30
         while count(url, "SELECT count(*) FROM readings") < 1:  # then ingest is subscribed
             assert time.monotonic() < deadline, ingest.log.read_text()[-2000:]
@@ -143,7 +148,12 @@ def test_one_poison_message_then_2400_readings_of_other_stations_all_stored(
             assert ingest.proc is not None and ingest.proc.poll() is None, (
                 "ingest exited: " + ingest.log.read_text()[-2000:]
             )
-            assert time.monotonic() < deadline, f"{stored} of {expected} readings stored"
+            assert time.monotonic() < deadline, (
+                f"{stored} of {expected} readings stored; by station"
+                f" {_rows(url, 'SELECT station_id, count(*) FROM readings GROUP BY 1')}; rejects"
+                f" {_rows(url, 'SELECT station_id, reason_code, min(reason), count(*) FROM rejected_messages GROUP BY 1, 2')};"
+                f" ingest {counters(ingest.metrics())}"
+            )
             time.sleep(0.2)
         time.sleep(0.5)
         assert count(url, "SELECT count(*) FROM readings") == expected
