@@ -41,7 +41,9 @@ REGISTRY = {sid: StationInfo(active=(status == "active")) for sid, status in STA
 @pytest.fixture(scope="module")
 def service(database_url: str, broker: MosquittoInstance) -> Iterator[subprocess.Popen[bytes]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE readings, rejected_messages, rejected_payloads, aqi_dirty_hours, stations CASCADE")
+        conn.execute(
+            "TRUNCATE readings, rejected_messages, rejected_payloads, aqi_dirty_hours, stations CASCADE"
+        )
     seed_stations(database_url)
     env = dict(
         os.environ,
