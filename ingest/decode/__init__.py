@@ -94,7 +94,7 @@ def _decode(payload: bytes, local_tz: tzinfo | None, max_bytes: int) -> Decoded:
         try:
             # The C parser refuses absurd nesting itself (RecursionError); the walk after
             # it refuses anything deeper than a station payload can be.
-            document = json_objects.loads(text, parse_constant=_nan_constant)
+            document, repeats = json_objects.loads(text, parse_constant=_nan_constant)
         except RecursionError:
             return _reject(Reason.MALFORMED_JSON, too_deep)
         except ValueError as exc:
@@ -102,6 +102,6 @@ def _decode(payload: bytes, local_tz: tzinfo | None, max_bytes: int) -> Decoded:
         if _too_deep(document):
             return _reject(Reason.MALFORMED_JSON, too_deep)
         if senml.looks_like_senml(document):
-            return senml.decode(document)
-        return aqm_json.decode(document)
+            return senml.decode(document, repeats=repeats)
+        return aqm_json.decode(document, repeats=repeats)
     return tt10_text.decode(text, local_tz)

@@ -122,7 +122,8 @@ def _resolve_units(obs: Observation) -> tuple[dict[str, str | None], dict[str, s
     return units, ambiguous, unmatched
 
 
-def decode(document: Any) -> Decoded:
+def decode(document: Any, *, repeats: bool = True) -> Decoded:
+    """Read an aqm JSON document; ``repeats=False`` says no object in it repeats a key."""
     items = document if isinstance(document, list) else [document]
     if len(items) > MAX_OBSERVATIONS:
         return Decoded(
@@ -139,7 +140,7 @@ def decode(document: Any) -> Decoded:
     rejections: list[Rejection] = []
     index = 0
     for position, item in enumerate(items):
-        repeated = repeated_key(item)
+        repeated = repeated_key(item) if repeats else None
         if repeated is not None:
             rejections.append(
                 Rejection(Reason.MALFORMED_RECORD, f"observation {position}: {repeated}", index)

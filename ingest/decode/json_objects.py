@@ -41,9 +41,20 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj if len(obj) == len(pairs) else RepeatedKeys(pairs)
 
 
-def loads(text: str, parse_constant: Callable[[str], Any]) -> Any:
-    """``json.loads`` whose objects are dicts, or :class:`RepeatedKeys` where a key repeats."""
-    return json.loads(text, object_pairs_hook=_object, parse_constant=parse_constant)
+def loads(text: str, parse_constant: Callable[[str], Any]) -> tuple[Any, bool]:
+    """``json.loads`` whose objects are dicts, or :class:`RepeatedKeys` where a key
+    repeats; and whether any key repeats anywhere (most documents: no, and then the
+    decoders need not look for one)."""
+    repeats = False
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeats
+        obj = _object(pairs)
+        repeats = repeats or type(obj) is RepeatedKeys
+        return obj
+
+    document = json.loads(text, object_pairs_hook=hook, parse_constant=parse_constant)
+    return document, repeats
 
 
 def _label(key: str) -> str:

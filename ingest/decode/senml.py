@@ -102,7 +102,8 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def decode(document: list[Any]) -> Decoded:
+def decode(document: list[Any], *, repeats: bool = True) -> Decoded:
+    """Resolve a SenML pack; ``repeats=False`` says no object in it repeats a key."""
     if len(document) > MAX_RECORDS:
         return Decoded(
             None,
@@ -127,7 +128,7 @@ def decode(document: list[Any]) -> Decoded:
         # Every base field is applied before the record is judged, so that one bad field
         # does not leave another of the same record unapplied for the records after it.
         invalid = [(b.code, why) for b in bases if (why := b.update(record, index)) is not None]
-        repeated = repeated_key(record)
+        repeated = repeated_key(record) if repeats else None
         if repeated is not None:
             reject(Reason.MALFORMED_RECORD, repeated, index)
             continue

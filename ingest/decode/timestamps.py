@@ -29,15 +29,17 @@ def time_problem(ts: datetime) -> str | None:
     offset = ts.utcoffset()
     if offset is None:
         return "time has no UTC offset"
-    if abs(offset) > MAX_OFFSET:
+    if not -MAX_OFFSET <= offset <= MAX_OFFSET:
         return (
             f"UTC offset {format_offset(offset)} is outside ±15:59"
             " (ISO 8601 hours and minutes, PostgreSQL's limit)"
         )
-    if offset % timedelta(minutes=1):
+    # seconds and microseconds of a negative timedelta are normalised positive
+    if offset.seconds % 60 or offset.microseconds:
         return f"UTC offset {format_offset(offset)} has seconds (ISO 8601 offsets do not)"
-    try:
-        ts.astimezone(UTC)
-    except OverflowError:
-        return "time is outside years 1–9999 in UTC"
+    if ts.year in (1, 9999):  # only there can an offset carry the instant out of range
+        try:
+            ts.astimezone(UTC)
+        except OverflowError:
+            return "time is outside years 1–9999 in UTC"
     return None
