@@ -21,8 +21,11 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aqm.localservices import MosquittoInstance
+from aqm.localservices import MosquittoInstance, free_port
+from ingest.topics import TopicLayout
+from stations.broker_access import ServiceUser, plan_broker_access
 from stations.catalogue import load_catalogue
+from stations.mosquitto_passwords import write_atomically, write_password_file
 from stations.registry import sync_catalogue
 
 from .conftest import count, make_settings, wait_until
@@ -30,8 +33,16 @@ from .conftest import count, make_settings, wait_until
 pytestmark = pytest.mark.services
 
 
-def publish(broker: MosquittoInstance, topic: str, payload: bytes, retain: bool = False) -> None:
+def publish(
+    broker: MosquittoInstance,
+    topic: str,
+    payload: bytes,
+    retain: bool = False,
+    credentials: tuple[str, str] | None = None,
+) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    if credentials is not None:
+        client.username_pw_set(*credentials)
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
@@ -172,3 +183,79 @@ async def test_utc_clock_station_with_timezone_utc_stores_the_right_instants_and
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "station BN-01" in warnings[0] and "7.0 h" in warnings[0]
     assert "Asia/Ho_Chi_Minh" in warnings[0]
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "stations" / "catalogue.example.yaml"
+INGEST = ServiceUser("aqm-ingest", "ingest password chosen by a person")
+
+
+async def test_on_the_production_broker_configuration_station_time_holds_across_restarts(
+    clean_db: str, start_service: Any, tmp_path: Path
+) -> None:
+    """Passwords and ACL from the catalogue, each station with its own credentials,
+    ingest as its own broker user: retained SenML stored once over three ingest runs,
+    a UTC-clock Circular 10 station with ``timezone: UTC`` stored at the right instants."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    anchor = "    installed_on: 2020-11-01\n"
+    assert text.count(anchor) == 1
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(text.replace(anchor, anchor + "    timezone: UTC\n"), encoding="utf-8")
+    catalogue = load_catalogue(path)
+    assert catalogue.get("BN-BACGIANG").timezone == "UTC"  # type: ignore[union-attr]
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        sync_catalogue(conn, catalogue)
+    topics = TopicLayout()
+    access = plan_broker_access(catalogue, topics, {}, [INGEST])
+    write_password_file(tmp_path / "passwords", access.password_entries, "test")
+    write_atomically(tmp_path / "acl", access.acl)
+    broker = MosquittoInstance(
+        tmp_path / "mosquitto", free_port(), tmp_path / "passwords", tmp_path / "acl"
+    )
+    broker.start()
+    try:
+        creds = access.new_credentials
+        bt = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+        absolute = [
+            {"bn": "urn:aqm:station:BN-TUSON:", "bt": bt.timestamp(), "n": "pm25", "v": 20.5},
+            {"n": "pm10", "v": 41.0, "t": 60},
+            {"n": "pm25", "v": 21.5, "t": 300},
+        ]
+        relative = [
+            {"bn": "urn:aqm:station:BN-KINHBAC:", "n": "pm25", "v": 30.0, "t": -600},
+            {"n": "pm10", "v": 60.0},
+        ]
+        measured = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
+        tt10 = f"PM-2-5\t35.2\tug/m3\t{measured:%Y%m%d%H%M%S}\t00\r\n".encode()
+        for station, pack in [("BN-TUSON", absolute), ("BN-KINHBAC", relative)]:
+            payload = json.dumps(pack).encode()
+            publish(broker, topics.readings(station), payload, True, (station, creds[station]))
+
+        url = broker.url(INGEST.username, INGEST.password)
+        settings = make_settings(clean_db, broker, mqtt_url=url)
+        fresh = make_settings(clean_db, broker, mqtt_url=url)
+        for run, (run_settings, items) in enumerate([(settings, 6), (settings, 5), (fresh, 5)]):
+            svc = await start_service(run_settings)
+            if run == 0:  # a live message, once ingest's session exists
+                station = "BN-BACGIANG"
+                publish(broker, topics.readings(station), tt10, False, (station, creds[station]))
+            await wait_until(lambda: handled(svc) >= items, what=f"run {run}")  # noqa: B023
+            await svc.shutdown()
+            stored = rows(
+                clean_db,
+                "SELECT station_id, parameter, ts, value FROM readings"
+                " ORDER BY station_id, ts, parameter",
+            )
+            assert stored == [
+                ("BN-BACGIANG", "pm25", measured, 35.2),
+                ("BN-TUSON", "pm25", bt, 20.5),
+                ("BN-TUSON", "pm10", bt + timedelta(seconds=60), 41.0),
+                ("BN-TUSON", "pm25", bt + timedelta(seconds=300), 21.5),
+            ], f"after run {run}"
+            rejected = rows(
+                clean_db,
+                "SELECT station_id, reason_code, reading_index FROM rejected_messages"
+                " ORDER BY reading_index",
+            )
+            assert rejected == [("BN-KINHBAC", "relative_time", i) for i in range(2)], run
+    finally:
+        broker.stop()
