@@ -56,7 +56,7 @@ class ClockState:
     def describe(self, zone: str) -> str:
         """A sentence an operator can act on."""
         hours = abs(self.offset_s) / 3600
-        seen = f"in each of its last {self.windows} ten-minute windows of arrivals"
+        seen = f"over its last {self.windows} ten-minute windows of arrivals"
         if not self.suspect:
             return (
                 f"station {self.station}: readings arrive on time again"
