@@ -76,6 +76,14 @@ class IngestMetrics:
             ["station"],
             registry=r,
         )
+        self.station_clock_offset_seconds = Gauge(
+            "aqm_ingest_station_clock_offset_seconds",
+            "Receive time minus measurement time per station: the median over its recent"
+            " ten-minute windows of arrivals of each window's smallest lag (ingest/clock.py);"
+            " hours when the datalogger's clock or time zone is wrong",
+            ["station"],
+            registry=r,
+        )
         self.broker_connected = Gauge(
             "aqm_ingest_broker_connected", "1 when connected to the broker", registry=r
         )

@@ -32,6 +32,9 @@ class Reason(StrEnum):
     NOT_FINITE = "not_finite"
     OUT_OF_RANGE = "out_of_range"
     BAD_TIMESTAMP = "bad_timestamp"
+    RELATIVE_TIME = "relative_time"
+    """A SenML time relative to the time of reception (RFC 8428 §4.5.3): a redelivered
+    message would map it to another instant, so it is not stored."""
     TS_IN_FUTURE = "ts_in_future"
     TS_TOO_OLD = "ts_too_old"
     BAD_STATUS = "bad_status"

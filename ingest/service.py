@@ -31,10 +31,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from aqm.settings import Settings
+from ingest.clock import ClockWatch, watch
 from ingest.decode import decode
 from ingest.metrics import IngestMetrics
 from ingest.model import Reason, Rejection
-from ingest.registry import load_registry
+from ingest.registry import load_registry, station_zone, zone_label
 from ingest.topics import TopicLayout
 from ingest.validate import StationInfo, ValidationPolicy, judge
 from ingest.writer import (
@@ -122,6 +123,7 @@ class IngestService:
             past_horizon=timedelta(days=settings.past_horizon_days),
         )
         self.registry: dict[str, StationInfo] = {}
+        self.clock = ClockWatch()
         self._registry_loaded = 0.0
         self._generation = 0
         self._connected = False
@@ -375,10 +377,13 @@ class IngestService:
         try:
             decoded = decode(
                 delivery.payload,
-                self.local_tz,
+                station_zone(self.registry, station, self.local_tz),
                 delivery.received_at,
                 self.settings.max_payload_bytes,
             )
+            watch(self.clock, self.metrics.station_clock_offset_seconds, station,
+                  delivery.received_at, decoded.readings, self.registry,
+                  zone_label(self.registry, station, self.settings.timezone))  # fmt: skip
             verdict = judge(decoded, station, self.registry, self.policy, delivery.received_at)
             readings, rejections = verdict.readings, verdict.rejections
         except Exception as exc:

@@ -21,6 +21,9 @@ STATUSES = {"00", "01", "02"}  # Circular 10/2021: measuring, calibrating, devic
 class StationInfo:
     active: bool
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # IANA zone of the station's Circular 10/2021 text (catalogue ``timezone``);
+    # None: the deployment's AQM_TIMEZONE.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ officer would otherwise find out about months later:
 * Hourly completeness counts ``3600 / report_interval_s`` expected samples, so the
   interval must divide the hour.
 * A retired station keeps its entry (its readings stay in reports) with the date.
+* Circular 10/2021 text carries no zone: ``timezone`` names the IANA zone a station's
+  datalogger clock keeps (a logger set to UTC), checked against the IANA database;
+  without it ingest reads the station's text in ``AQM_TIMEZONE``.
 * YAML 1.1 types plain scalars by their look, so a value is checked as it was written,
   not only as YAML read it: ``0020`` (octal 16), ``21:11:10`` (base 60: 76270) and
   ``true`` are refused where a number is expected, quoting the text, and so is an
@@ -29,8 +32,10 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -219,6 +224,36 @@ def _alias_name(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+# "+07:00", "UTC+7", "GMT+07:00": an offset, not a zone.
+_OFFSET_NAME = re.compile(r"(UTC|GMT)?\s*[+-]\s*\d{1,2}(:?\d{2})?", re.IGNORECASE)
+
+
+def _zone_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value in _zone_names():
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    if _OFFSET_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is an offset, not an IANA time zone; write the zone of the place "
+            "(Asia/Ho_Chi_Minh for UTC+7) or UTC for a clock kept in UTC"
+        )
+    close = difflib.get_close_matches(value, sorted(_zone_names()), n=1, cutoff=0.7)
+    folded = [z for z in _zone_names() if z.casefold() == value.casefold()]
+    hint = folded[0] if folded else close[0] if close else None
+    suggestion = f"; did you mean {hint!r}?" if hint else " (e.g. Asia/Ho_Chi_Minh or UTC)"
+    raise ValueError(f"{value!r} is not an IANA time zone{suggestion}")
+
+
 OptionalText = Annotated[str | None, BeforeValidator(_text)]
 OptionalLine = Annotated[str | None, BeforeValidator(_text), AfterValidator(_one_line)]
 ParameterName = Annotated[str, AfterValidator(_parameter_name)]
@@ -226,13 +261,14 @@ AliasName = Annotated[str, AfterValidator(_alias_name)]
 Number = Annotated[float, BeforeValidator(_number)]
 Degrees = Annotated[float, BeforeValidator(_degrees)]
 OptionalDate = Annotated[date | None, BeforeValidator(_date)]
+ZoneName = Annotated[str | None, BeforeValidator(_text), AfterValidator(_zone_name)]
 
 # Station fields given to the model as Written when YAML typed their plain scalar; each
 # has a validator above that checks and unwraps it.
 _WRITTEN_FIELDS = frozenset({
     "station_id", "name", "ward", "district", "notes",
     "latitude", "longitude", "elevation_m", "report_interval_s",
-    "installed_on", "retired_on",
+    "installed_on", "retired_on", "timezone",
 })
 
 
@@ -259,6 +295,9 @@ class Station(BaseModel):
     # Datalogger names this station writes that the global alias table does not know,
     # e.g. {"BUI PM2.5": pm25}; passed to ingest.parameters.canonical_parameter.
     aliases: dict[AliasName, ParameterName] = Field(default_factory=dict)
+    # IANA zone of the datalogger's clock (Circular 10/2021 text has none); None: the
+    # deployment's AQM_TIMEZONE.
+    timezone: ZoneName = None
     notes: OptionalText = None
 
     @field_validator("parameters")

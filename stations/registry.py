@@ -49,6 +49,7 @@ class StationRow:
     parameters: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...]  # (datalogger name, parameter), sorted
     notes: str | None
+    timezone: str | None  # IANA zone of the datalogger's clock; None: AQM_TIMEZONE
 
     @classmethod
     def from_station(cls, station: Station) -> StationRow:
@@ -68,7 +69,7 @@ COLUMNS = tuple(f.name for f in fields(StationRow))
 # Types for COPY, in COLUMNS order.
 COLUMN_TYPES = (
     "text", "text", "text", "text", "float8", "float8", "float8", "text", "bool", "text",
-    "date", "date", "int4", "text[]", "jsonb", "text",
+    "date", "date", "int4", "text[]", "jsonb", "text", "text",
 )
 
 # Tables whose rows show a station has history worth keeping.

@@ -121,6 +121,7 @@ class SimulatedStation:
     interval_s: int
     low_cost: bool = False
     names: dict[str, str] = field(default_factory=dict)  # datalogger names (aliases)
+    timezone: str | None = None  # the datalogger clock's zone (catalogue); None: local_tz
 
 
 def simulated_stations(
@@ -141,7 +142,8 @@ def simulated_stations(
                  if "\t" not in alias and " " not in alias}
         chosen.append(SimulatedStation(item.station_id, item.parameters,
                                        interval_s or item.report_interval_s,
-                                       item.station_type == "low_cost_sensor", names))
+                                       item.station_type == "low_cost_sensor", names,
+                                       item.timezone))
     return chosen
 
 
@@ -236,6 +238,7 @@ def _station_stream(
     pm_noise, gas_noise = rng.gauss(0, NOISE_SD), rng.gauss(0, NOISE_SD)
     last_good: dict[str, float] = {}
     topic = topics.readings(station.station_id)
+    clock_tz = ZoneInfo(station.timezone) if station.timezone else local_tz
 
     t = _first_sample(start, station.interval_s)
     while end is None or t < end:
@@ -254,7 +257,7 @@ def _station_stream(
         # SenML cannot say a value is a calibration or a fault, so such a station is silent.
         if not gap and not (fmt == "senml" and status != "00"):
             readings = _as_sent(station, values, t + skew, status, fmt, gases_in_ppb)
-            payload = encode(fmt, readings, local_tz, station.names)
+            payload = encode(fmt, readings, clock_tz, station.names)
             yield (t, position), Publication(topic, payload, readings, t, fmt)
         t += step
 

@@ -16,14 +16,40 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+)
 
+from ingest.decode.json_objects import repeated_key
+from ingest.decode.timestamps import time_problem
 from ingest.model import Decoded, RawReading, Reason, Rejection, SourceFormat
 from ingest.parameters import canonical_parameter
 
 MAX_OBSERVATIONS = 10_000
+
+# ISO 8601 / RFC 3339 date and time with its offset, as text. pydantic alone would also
+# read a number, or digits in a string, as seconds or milliseconds since 1970: a guess.
+_ISO_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)",
+    re.ASCII,
+)
+
+
+def _date_time_text(value: object) -> object:
+    if not isinstance(value, str) or _ISO_DATE_TIME.fullmatch(value) is None:
+        raise ValueError(
+            "must be an ISO 8601 date and time with its UTC offset, e.g. 2025-03-01T08:05:00+07:00"
+        )
+    return value
 
 
 class Observation(BaseModel):
@@ -32,7 +58,9 @@ class Observation(BaseModel):
     model_config = ConfigDict(extra="forbid", title="aqm observation")
 
     station: str = Field(min_length=1, max_length=64, description="Station id, e.g. BN-01")
-    ts: AwareDatetime = Field(description="Measurement time, ISO 8601 with UTC offset")
+    ts: Annotated[AwareDatetime, BeforeValidator(_date_time_text)] = Field(
+        description="Measurement time, ISO 8601 with UTC offset (at most ±15:59)"
+    )
     # Strict: a JSON number (integers included) or null; pydantic's lax mode would read
     # true as 1.0 and "41.3" as 41.3.
     values: dict[str, Annotated[float, Strict()] | None] = Field(
@@ -94,7 +122,8 @@ def _resolve_units(obs: Observation) -> tuple[dict[str, str | None], dict[str, s
     return units, ambiguous, unmatched
 
 
-def decode(document: Any) -> Decoded:
+def decode(document: Any, *, repeats: bool = True) -> Decoded:
+    """Read an aqm JSON document; ``repeats=False`` says no object in it repeats a key."""
     items = document if isinstance(document, list) else [document]
     if len(items) > MAX_OBSERVATIONS:
         return Decoded(
@@ -111,6 +140,13 @@ def decode(document: Any) -> Decoded:
     rejections: list[Rejection] = []
     index = 0
     for position, item in enumerate(items):
+        repeated = repeated_key(item) if repeats else None
+        if repeated is not None:
+            rejections.append(
+                Rejection(Reason.MALFORMED_RECORD, f"observation {position}: {repeated}", index)
+            )
+            index += 1
+            continue
         try:
             obs = Observation.model_validate(item)
         except ValidationError as exc:
@@ -118,6 +154,13 @@ def decode(document: Any) -> Decoded:
                 Rejection(
                     Reason.MALFORMED_RECORD, f"observation {position}: {_first_error(exc)}", index
                 )
+            )
+            index += 1
+            continue
+        bad_time = time_problem(obs.ts)
+        if bad_time is not None:
+            rejections.append(
+                Rejection(Reason.BAD_TIMESTAMP, f"observation {position}: ts: {bad_time}", index)
             )
             index += 1
             continue

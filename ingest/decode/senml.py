@@ -1,8 +1,15 @@
 """SenML JSON (RFC 8428): base name, time, unit and value resolved into absolute records.
 
 aqm stations name their pack ``"bn": "urn:aqm:station:<ID>:"`` and each record by the
-parameter (``"n": "pm25"``). Times below 2**28 are relative to now (RFC 8428 §4.5.3).
-A record's value is ``bv + v`` (RFC 8428 §4.1).
+parameter (``"n": "pm25"``). A record's value is ``bv + v`` and its time ``bt + t``
+(RFC 8428 §4.1), so a pack with an absolute ``bt`` may give each record a small relative
+``t``. A resolved time below 2**28 is relative to the current time (RFC 8428 §4.5.3):
+such a record is rejected (``relative_time``), because only the payload fixes the
+instant of a redelivered or retained message, and a time read against the receive time
+would be stored again at another instant on every redelivery.
+
+A key given twice in a record is never resolved: the record is rejected naming the key,
+and a base label given twice leaves its base unknown for the records relying on it.
 
 Base fields (``bn``, ``bt``, ``bu``, ``bv``) apply to every later record until the next one
 of the same label. An invalid base field rejects the record carrying it, and every later
@@ -17,9 +24,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from ingest.decode.json_objects import RepeatedKeys, repeated_key
 from ingest.model import Decoded, RawReading, Reason, Rejection, SourceFormat
 
 _SENML_KEYS = {"bn", "bt", "bu", "bv", "bver", "n", "u", "v", "vs", "vb", "vd", "t", "s", "ut"}
@@ -67,6 +75,9 @@ class _Base(Generic[T]):
         """Apply ``record``'s field if it has one; why it is invalid, or None."""
         if self.label not in record:
             return None
+        if isinstance(record, RepeatedKeys) and self.label in record.repeated_keys:
+            self.invalid_at = index
+            return f"{self.label} is given twice"
         value = self.read(record[self.label])
         if value is None:
             self.invalid_at = index
@@ -91,7 +102,8 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def decode(document: list[Any], now: datetime) -> Decoded:
+def decode(document: list[Any], *, repeats: bool = True) -> Decoded:
+    """Resolve a SenML pack; ``repeats=False`` says no object in it repeats a key."""
     if len(document) > MAX_RECORDS:
         return Decoded(
             None,
@@ -116,6 +128,10 @@ def decode(document: list[Any], now: datetime) -> Decoded:
         # Every base field is applied before the record is judged, so that one bad field
         # does not leave another of the same record unapplied for the records after it.
         invalid = [(b.code, why) for b in bases if (why := b.update(record, index)) is not None]
+        repeated = repeated_key(record) if repeats else None
+        if repeated is not None:
+            reject(Reason.MALFORMED_RECORD, repeated, index)
+            continue
         if invalid:
             reject(invalid[0][0], "; ".join(why for _, why in invalid), index)
             continue
@@ -150,12 +166,17 @@ def decode(document: list[Any], now: datetime) -> Decoded:
             reject(Reason.BAD_TIMESTAMP, "t is not a number", index)
             continue
         seconds = base_time.value + t
-        try:
-            ts = (
-                now + timedelta(seconds=seconds)
-                if abs(seconds) < RELATIVE_TIME_LIMIT
-                else datetime.fromtimestamp(seconds, UTC)
+        if seconds < RELATIVE_TIME_LIMIT:
+            reject(
+                Reason.RELATIVE_TIME,
+                f"time {seconds:g} is relative to the time of reception (below 2**28,"
+                " RFC 8428 §4.5.3), which a redelivered message would change;"
+                " give the pack an absolute bt (seconds since 1970)",
+                index,
             )
+            continue
+        try:
+            ts = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             reject(Reason.BAD_TIMESTAMP, f"time {seconds} out of range", index)
             continue

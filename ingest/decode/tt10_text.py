@@ -1,6 +1,9 @@
 """Circular 10/2021/TT-BTNMT datalogger text: one line per parameter.
 
-``Name<TAB>Value<TAB>Unit<TAB>YYYYMMDDhhmmss<TAB>Status`` in local time (UTC+7), CRLF.
+``Name<TAB>Value<TAB>Unit<TAB>YYYYMMDDhhmmss<TAB>Status``, CRLF. The time carries no
+zone: it is read in the station's zone (its catalogue ``timezone``, by default
+``AQM_TIMEZONE``, UTC+7), and a local time that the zone skips or repeats (a daylight
+saving change) is rejected rather than guessed.
 Tolerant of what loggers do (whitespace instead of tabs, header lines, extra columns,
 a missing status, the older ``timestamp name value unit`` order); strict about what
 is stored: a line that cannot be read is rejected with its line number.
@@ -29,11 +32,18 @@ def _fields(line: str) -> list[str]:
     return [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
 
 
-def _parse_time(text: str, local_tz: tzinfo) -> datetime | None:
+def _parse_time(text: str, local_tz: tzinfo | None) -> datetime | str:
+    """The instant ``text`` names in ``local_tz``, or why it names none."""
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=local_tz)
+        naive = datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
-        return None
+        return f"no such time {text!r}"
+    if local_tz is None:
+        return f"time {text} has no zone and the station's time zone is unknown to ingest"
+    ts = naive.replace(tzinfo=local_tz)
+    if ts.utcoffset() != ts.replace(fold=1).utcoffset():
+        return f"local time {text} is skipped or repeated by a clock change in {local_tz}"
+    return ts
 
 
 def _parse_value(text: str) -> float | None:
@@ -69,7 +79,7 @@ def _unreadable(fields: list[str], number: int, index: int) -> Rejection:
     )
 
 
-def decode(text: str, local_tz: tzinfo) -> Decoded:
+def decode(text: str, local_tz: tzinfo | None) -> Decoded:
     readings: list[RawReading] = []
     rejections: list[Rejection] = []
     lines = text.splitlines()
@@ -109,10 +119,8 @@ def decode(text: str, local_tz: tzinfo) -> Decoded:
             status = fields[4] if len(fields) > 4 and _STATUS.match(fields[4]) else "00"
         ts = _parse_time(ts_text, local_tz)
         value = _parse_value(value_text)
-        if ts is None:
-            rejections.append(
-                Rejection(Reason.BAD_TIMESTAMP, f"line {number}: no such time {ts_text!r}", index)
-            )
+        if isinstance(ts, str):
+            rejections.append(Rejection(Reason.BAD_TIMESTAMP, f"line {number}: {ts}", index))
         elif value is None:
             rejections.append(
                 Rejection(

@@ -6,7 +6,12 @@ tokens), and hypothesis (structured JSON documents and free text). Each case goe
 through ``ingest.decode.decode`` and ``ingest.validate.judge`` exactly as the service
 calls them; the checks are those the service relies on: no exception, every item either
 a reading or a rejection with a reason (never both, never neither), and what is accepted
-is a finite, plausible reading of the topic's station.
+is a finite, plausible reading of the topic's station. Three more hold for every case:
+the same payload decoded at another receive time gives the same result (a redelivered
+or retained message maps to the same instants); every accepted time has an offset
+PostgreSQL and ISO 8601 accept (hours and minutes, at most ±15:59); and a payload whose
+JSON repeats a key in any object is never accepted whole (the object holding it is
+rejected; found by the test's own strict parse, not the decoder's).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -111,13 +117,26 @@ TOKENS = [
     b"4.9e-324",
     b"2e9",
     b"-2e9",
+    b"+23:59",
+    b"-16:00",
+    b"+15:59",
+    b"-15:59",
+    b"+07:00:30",
+    b"+0700",
+    b'"t": -60',
+    b'"bt": 100',
 ]
+
+# One "key": scalar pair, which the key-repeating mutation writes twice.
+_PAIR = re.compile(rb'"[^"\\]{0,16}"\s*:\s*(-?[0-9.eE+]+|"[^"\\]{0,40}"|null|true|false)')
+OTHER_NOW = NOW + timedelta(days=1, seconds=7)
+MAX_OFFSET = timedelta(hours=15, minutes=59)
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
     b = bytearray(data)
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(7)
+        op = rng.randrange(8)
         at = rng.randrange(len(b) + 1)
         if op == 0 and b:  # flip a byte
             b[min(at, len(b) - 1)] = rng.randrange(256)
@@ -132,6 +151,9 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
             b[at:at] = b[at:end]
         elif op == 5 and b:  # replace a digit run's neighbourhood with a token
             b[at : at + 3] = rng.choice(TOKENS)
+        elif op == 6 and (pairs := list(_PAIR.finditer(bytes(b)))):  # repeat a key
+            pair = rng.choice(pairs)
+            b[pair.start() : pair.start()] = pair.group() + b", "
         else:  # splice with another seed
             other = rng.choice(SEEDS)
             cut = rng.randrange(len(other) + 1)
@@ -142,10 +164,32 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 SEEDS = seeds()
 
 
+def _refuse_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise KeyError("repeated key")
+    return dict(pairs)
+
+
+def repeats_a_key(payload: bytes) -> bool:
+    """True when ``payload`` is JSON with a key given twice in one object."""
+    try:
+        json.loads(payload, object_pairs_hook=_refuse_repeats)
+    except KeyError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
+
+
 def check_case(payload: bytes, topic_station: str | None = STATION) -> tuple[int, int]:
     """Decode and judge one payload as the service does; (readings, rejections)."""
     decoded = decode(payload, TZ, NOW, MAX_BYTES)
+    # the receive time changes nothing: a redelivery decodes to the same readings
+    assert decode(payload, TZ, OTHER_NOW, MAX_BYTES) == decoded
     verdict = judge(decoded, topic_station, REGISTRY, POLICY, NOW)
+    if repeats_a_key(payload):
+        assert verdict.rejections, "a repeated key was resolved silently"
     indices = [r.index for r in verdict.rejections if r.index >= 0]
     for rejection in verdict.rejections:
         assert isinstance(rejection.code, Reason) and rejection.message, rejection
@@ -157,6 +201,8 @@ def check_case(payload: bytes, topic_station: str | None = STATION) -> tuple[int
         assert spec.min_plausible <= reading.value <= spec.max_plausible
         assert reading.status in {"00", "01", "02"}
         assert NOW - POLICY.past_horizon <= reading.ts <= NOW + POLICY.future_tolerance
+        offset = reading.ts.utcoffset()
+        assert offset is not None and abs(offset) <= MAX_OFFSET and not offset.seconds % 60
     # each item is stored or rejected, never both; the service rejects an empty verdict
     # as a whole (no_readings), so nothing is ever silently dropped
     read_indices = {id(r) for r in verdict.readings}

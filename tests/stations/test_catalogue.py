@@ -549,3 +549,44 @@ def test_nesting_too_deep_for_the_parser_is_a_located_error(tmp_path: Path) -> N
     path = write(tmp_path, "stations:\n" + GOOD_STATION + "    notes: " + "[" * 5000 + "]" * 5000
                  + "\n")
     assert problems(path) == [f"{path}:{line_of(path, 'notes')}: nested too deeply to read"]
+
+
+# --- timezone: the zone of a datalogger's clock (Circular 10/2021 text has none) ---
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Ho_Chi_Minh", "Asia/Bangkok", "Etc/GMT-7"])
+def test_timezone_accepts_iana_names(tmp_path: Path, zone: str) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + f"    timezone: {zone}\n")
+    (station,) = load_catalogue(path)
+    assert station.timezone == zone
+
+
+def test_timezone_defaults_to_none_meaning_aqm_timezone(tmp_path: Path) -> None:
+    (station,) = load_catalogue(write(tmp_path, "stations:\n" + GOOD_STATION))
+    assert station.timezone is None
+    kinhbac = load_catalogue(EXAMPLE).get("BN-KINHBAC")
+    assert kinhbac is not None and kinhbac.timezone == "Asia/Ho_Chi_Minh"
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("Asia/Ho_Chi_Min", "'Asia/Ho_Chi_Min' is not an IANA time zone; did you mean "
+                            "'Asia/Ho_Chi_Minh'?"),
+        ("asia/ho_chi_minh", "'asia/ho_chi_minh' is not an IANA time zone; did you mean "
+                             "'Asia/Ho_Chi_Minh'?"),
+        ("ICT", "'ICT' is not an IANA time zone"),
+        ('"+07:00"', "'+07:00' is an offset, not an IANA time zone; write the zone of the "
+                     "place (Asia/Ho_Chi_Minh for UTC+7) or UTC for a clock kept in UTC"),
+        ("UTC+7", "'UTC+7' is an offset, not an IANA time zone"),
+        ("../../etc/passwd", "'../../etc/passwd' is not an IANA time zone"),
+        ("7", "timezone: must be text, but YAML reads 7 as the number 7; put it in quotes"),
+    ],
+)  # fmt: skip
+def test_timezone_that_is_not_an_iana_zone_is_refused_at_its_line(
+    tmp_path: Path, written: str, message: str
+) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + f"    timezone: {written}\n")
+    (problem,) = problems(path)
+    assert problem.startswith(f"{path}:{line_of(path, 'timezone')}: station BN-01: timezone: ")
+    assert message in problem

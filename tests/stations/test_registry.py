@@ -80,6 +80,7 @@ def test_first_sync_writes_every_field_of_the_example(clean_db: str) -> None:
     assert rows["BN-QUEVO-LCS1"]["public_aqi"] is False
     assert rows["BN-QUEVO-LCS1"]["report_interval_s"] == 60
     assert rows["BN-BACGIANG"]["notes"].startswith("Bắc Giang province station")
+    assert kinhbac["timezone"] == "Asia/Ho_Chi_Minh" and rows["BN-BACGIANG"]["timezone"] is None
 
 
 def test_resync_changes_only_what_changed(clean_db: str, tmp_path: Path) -> None:
@@ -207,3 +208,27 @@ def test_catalogue_accepts_exactly_the_ids_the_table_accepts(
         row = conn.execute("SELECT %s ~ %s", (station_id, db_station_id_pattern(database_url).pattern)).fetchone()
     assert row is not None
     assert accepted == row[0], station_id
+
+
+def test_timezone_is_synced_and_a_change_of_zone_is_a_change(clean_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "zones.yaml"
+    body = "stations:\n" + STATION.format(sid="BN-01", name="Trạm 1", lat=21.18, params="[pm25]")
+    path.write_text(body, encoding="utf-8")
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        sync_catalogue(conn, load_catalogue(path))
+        assert table(clean_db)["BN-01"]["timezone"] is None
+        path.write_text(body + "    timezone: UTC\n", encoding="utf-8")
+        report = sync_catalogue(conn, load_catalogue(path))
+    assert report.changed == (StationChange("BN-01", ("timezone",)),)
+    assert table(clean_db)["BN-01"]["timezone"] == "UTC"
+
+
+def test_stations_table_refuses_what_cannot_be_a_zone_name(clean_db: str) -> None:
+    with (
+        psycopg.connect(clean_db, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.CheckViolation),
+    ):
+        conn.execute(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type, timezone)"
+            " VALUES ('BN-01', 'x', 21.1, 106.1, 'fixed_automatic', '../etc/passwd')"
+        )
