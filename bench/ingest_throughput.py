@@ -208,6 +208,44 @@ def rate_of(label: str, elapsed: float, n_readings: int) -> float:
     return rate
 
 
+FOREIGN_KEY = "readings_station_id_fkey"  # storage/migrations/0010
+
+
+def set_foreign_key(url: str, on: bool) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if on:
+            conn.execute(
+                f"ALTER TABLE readings ADD CONSTRAINT {FOREIGN_KEY}"
+                " FOREIGN KEY (station_id) REFERENCES stations (station_id)"
+            )
+        else:
+            conn.execute(f"ALTER TABLE readings DROP CONSTRAINT {FOREIGN_KEY}")
+
+
+def foreign_key_cost(url: str, port: int, t0: datetime) -> dict[str, float]:
+    """Readings/s with and without the foreign key from readings to stations, alternated
+    twice so that a noisy moment of the shared machine does not decide the ratio."""
+    best: dict[str, float] = {}
+    for round_ in range(2):
+        for on in (True, False):
+            if not on:
+                set_foreign_key(url, False)
+            for key, observations, n_messages in (("single", 1, 10000), ("batched", 100, 2000)):
+                messages = payloads(n_messages, observations, t0 + timedelta(days=60 + round_))
+                n_readings = 3 * observations * n_messages
+                reset(url)
+                label = (
+                    f"foreign key {'on' if on else 'off'}, {observations} observation(s) "
+                    f"per message, round {round_ + 1}"
+                )
+                rate = rate_of(label, until_stored(url, port, messages, n_readings), n_readings)
+                name = f"fk_{key}_{'on' if on else 'off'}"
+                best[name] = max(best.get(name, 0.0), rate)
+            if not on:
+                set_foreign_key(url, True)
+    return best
+
+
 def main() -> None:
     stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
     with bench_services("aqm-bench-", stations) as (pg, mq):
@@ -273,9 +311,16 @@ def main() -> None:
                 f" over {len(lat)} messages",
                 flush=True,
             )
+            results |= foreign_key_cost(url, mq.port, t0)
         finally:
             proc.terminate()
             proc.wait(30)
+        print(
+            f"  ratio with/without the foreign key readings → stations (best of two each): "
+            f"{results['fk_single_on'] / results['fk_single_off']:.2f} (1 observation per "
+            f"message), {results['fk_batched_on'] / results['fk_batched_off']:.2f} "
+            "(100 observations per message)"
+        )
         print(
             f"  ratio aqm/naive, same workload (1 observation per message): "
             f"{results['single'] / results['naive']:.1f}×"

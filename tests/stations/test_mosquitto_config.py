@@ -66,6 +66,8 @@ def test_production_config_says_what_the_deployment_needs() -> None:
     assert int(conf["max_inflight_messages"][0]) > 20
     assert conf["persistent_client_expiration"] == ["14d"]
     assert conf["per_listener_settings"] == ["false"]
+    # a crash loses at most this many queue changes (docs/reliability.md, "Broker crash")
+    assert conf["autosave_on_changes"] == ["true"] and conf["autosave_interval"] == ["100"]
     assert "include_dir" not in conf  # everything the broker runs with is in this file
     assert "user" not in conf  # the image's own unprivileged user
     # ingest sees (and rejects) every message its own limit refuses
