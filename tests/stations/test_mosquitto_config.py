@@ -130,6 +130,11 @@ def test_production_config_runs_with_the_credentials_command_output(
 
     catalogue = load_catalogue(EXAMPLE)
     assert production_broker.stations() == sorted(s.station_id for s in catalogue.active())
+    # every ingest instance has a login of its own (--ingest-user, repeated)
+    second, refused = connect(port, INGEST_USERS[1], passwords[INGEST_USERS[1]])
+    second.disconnect()
+    second.loop_stop()
+    assert not refused
     ingest, refused = connect(port, INGEST_USERS[0], passwords[INGEST_USERS[0]])
     assert not refused
     got: list[str] = []
