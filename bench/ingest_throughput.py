@@ -1,7 +1,9 @@
 """Ingest benchmark: readings/s and publish→commit latency through a real Mosquitto and
 TimescaleDB, against a naive bridge (one INSERT + commit per message) in the same run.
 
-Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes). Broker,
+Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes);
+``--foreign-key-only`` measures only readings/s with and without the foreign key from
+readings to stations (migration 0010), alternated twice in one run. Broker,
 database, publisher and ingest share the machine, as they do in a small deployment.
 """
 
@@ -247,12 +249,27 @@ def foreign_key_cost(url: str, port: int, t0: datetime) -> dict[str, float]:
 
 
 def main() -> None:
+    only_fk = "--foreign-key-only" in sys.argv[1:]
     stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
     with bench_services("aqm-bench-", stations) as (pg, mq):
         url = pg.url()
         t0 = datetime(2020, 6, 1, tzinfo=UTC)
         results: dict[str, float] = {}
         print(f"machine: {describe()}")
+        if only_fk:  # the foreign key's cost alone, alternated in one run
+            proc = start_ingest(url, mq.port)
+            try:
+                results = foreign_key_cost(url, mq.port, t0)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            print(
+                "  ratio with/without the foreign key readings → stations (best of two each): "
+                f"{results['fk_single_on'] / results['fk_single_off']:.2f} (1 observation per "
+                f"message), {results['fk_batched_on'] / results['fk_batched_off']:.2f} "
+                "(100 observations per message)"
+            )
+            return
 
         naive_one = payloads(3000, 1, t0, ("pm25",))
         reset(url)
