@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,14 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The production broker configuration (docker-compose mounts it) and the container paths
+# it names, which production_mosquitto_config moves to a folder of the caller's.
+PRODUCTION_MOSQUITTO_CONF = (
+    Path(__file__).resolve().parent.parent / "provisioning" / "mosquitto" / "mosquitto.conf"
+)
+CONTAINER_CONFIG_DIR = "/mosquitto/config/"
+CONTAINER_DATA_DIR = "/mosquitto/data/"
 
 INSTALL_HINT = "run scripts/install-services.sh (make services does it) to install it"
 
@@ -270,9 +279,39 @@ class PostgresInstance:
         self.start()
 
 
+def production_mosquitto_config(
+    port: int,
+    tls_port: int,
+    config_dir: Path,
+    data_dir: Path,
+    source: Path = PRODUCTION_MOSQUITTO_CONF,
+) -> str:
+    """``provisioning/mosquitto/mosquitto.conf`` as it runs outside its container.
+
+    Only what the container decides changes: its paths move under ``config_dir``
+    (holding ``secrets/`` and ``certs/`` as docker-compose mounts them) and ``data_dir``,
+    and the listeners bind 127.0.0.1 on ``port`` (plaintext) and ``tls_port``. Every
+    other line (logins, ACL, client ids, persistence, limits) is the production one.
+    """
+    text = source.read_text()
+    text = text.replace(CONTAINER_CONFIG_DIR, f"{config_dir}/")
+    text = text.replace(CONTAINER_DATA_DIR, f"{data_dir}/")
+    for container_port, local_port in ((1883, port), (8883, tls_port)):
+        text, found = re.subn(
+            rf"(?m)^listener {container_port}$", f"listener {local_port} 127.0.0.1", text
+        )
+        if found != 1:
+            raise ValueError(f"{source}: expected one 'listener {container_port}' line")
+    return text
+
+
 @dataclass
 class MosquittoInstance:
-    """A private Mosquitto broker with persistence and a raised per-client queue."""
+    """A private Mosquitto broker with persistence and a raised per-client queue.
+
+    ``config_text`` replaces the generated configuration (the production one, see
+    :func:`production_mosquitto_config`); the broker then runs as the current user.
+    """
 
     root: Path
     port: int
@@ -280,6 +319,7 @@ class MosquittoInstance:
     acl_file: Path | None = None
     extra_config: str = ""
     binary: Path = field(default_factory=mosquitto_binary)
+    config_text: str | None = None
 
     @property
     def config_file(self) -> Path:
@@ -300,6 +340,11 @@ class MosquittoInstance:
     def write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "persistence").mkdir(exist_ok=True)
+        if self.config_text is not None:
+            self.config_file.write_text(
+                self.config_text + f"\nuser {getpass.getuser()}\n" + self.extra_config
+            )
+            return
         lines = [
             "# aqm private broker (written by aqm.localservices)",
             f"user {getpass.getuser()}",
@@ -319,7 +364,13 @@ class MosquittoInstance:
             "log_type notice",
         ]
         if self.password_file:
-            lines += ["allow_anonymous false", f"password_file {self.password_file}"]
+            # As in production: the client id is the login, so no client can take over
+            # (and discard) another user's persistent session by naming its client id.
+            lines += [
+                "allow_anonymous false",
+                f"password_file {self.password_file}",
+                "use_username_as_clientid true",
+            ]
         else:
             lines += ["allow_anonymous true"]
         if self.acl_file:

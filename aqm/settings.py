@@ -20,7 +20,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 55432
 DEFAULT_MQTT_PORT = 51883
 MAX_PORT = 65535
+# The production broker's message_size_limit (provisioning/mosquitto/mosquitto.conf):
+# larger messages never reach ingest, so AQM_MAX_PAYLOAD_BYTES stays below it.
+BROKER_MESSAGE_SIZE_LIMIT = 16 * 1024 * 1024
+DEFAULT_INGEST_CLIENT_ID = "aqm-ingest"
 
 
 class SettingsError(ValueError):
@@ -153,7 +157,9 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA certificate for mqtts://")
     mqtt_protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version")
     mqtt_client_id: str = Field(
-        default="aqm-ingest", description="Fixed client id (persistent session)"
+        default="",
+        validate_default=True,
+        description="Fixed client id (persistent session); the broker user when there is one",
     )
     mqtt_session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="MQTT 5 session expiry"
@@ -208,7 +214,10 @@ class Settings(BaseSettings):
         description="Readings older than this are rejected (at most 10,000 days)",
     )
     max_payload_bytes: int = Field(
-        default=1_048_576, gt=0, description="Larger payloads are rejected"
+        default=1_048_576,
+        gt=0,
+        lt=BROKER_MESSAGE_SIZE_LIMIT,
+        description="Larger payloads are rejected (below the broker's message_size_limit)",
     )
     health_max_unacked_age_s: float = Field(
         default=60.0,
@@ -221,6 +230,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         default=9108, ge=0, le=MAX_PORT, description="Prometheus metrics and /healthz (0: off)"
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address /metrics and /healthz listen on (0.0.0.0: every interface)",
+    )
     worker_poll_s: float = Field(default=1.0, gt=0, description="AQI worker idle poll interval")
     worker_batch_hours: int = Field(
         default=2000, gt=0, description="Dirty station-hours per worker claim"
@@ -230,6 +244,24 @@ class Settings(BaseSettings):
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
         MqttEndpoint.parse(value)
+        return value
+
+    @field_validator("mqtt_client_id")
+    @classmethod
+    def _check_client_id(cls, value: str, info: ValidationInfo) -> str:
+        # The production broker takes the login as client id (use_username_as_clientid):
+        # a different client id would be ignored there, and two instances sharing a user
+        # would share one session. So the user is the client id; each instance has its own.
+        url = info.data.get("mqtt_url")
+        user = MqttEndpoint.parse(url).username if isinstance(url, str) else None
+        if not value:
+            return user or DEFAULT_INGEST_CLIENT_ID
+        if user is not None and value != user:
+            raise ValueError(
+                f"client id {value!r} differs from the broker user {user!r} of AQM_MQTT_URL; "
+                "the broker uses the user as client id: leave the client id unset and give "
+                "each ingest instance its own broker user"
+            )
         return value
 
     @field_validator("database_url")

@@ -1,7 +1,9 @@
 """Ingest benchmark: readings/s and publish→commit latency through a real Mosquitto and
 TimescaleDB, against a naive bridge (one INSERT + commit per message) in the same run.
 
-Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes). Broker,
+Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes);
+``--foreign-key-only`` measures only readings/s with and without the foreign key from
+readings to stations (migration 0010), alternated twice in one run. Broker,
 database, publisher and ingest share the machine, as they do in a small deployment.
 """
 
@@ -208,13 +210,66 @@ def rate_of(label: str, elapsed: float, n_readings: int) -> float:
     return rate
 
 
+FOREIGN_KEY = "readings_station_id_fkey"  # storage/migrations/0010
+
+
+def set_foreign_key(url: str, on: bool) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if on:
+            conn.execute(
+                f"ALTER TABLE readings ADD CONSTRAINT {FOREIGN_KEY}"
+                " FOREIGN KEY (station_id) REFERENCES stations (station_id)"
+            )
+        else:
+            conn.execute(f"ALTER TABLE readings DROP CONSTRAINT {FOREIGN_KEY}")
+
+
+def foreign_key_cost(url: str, port: int, t0: datetime) -> dict[str, float]:
+    """Readings/s with and without the foreign key from readings to stations, alternated
+    twice so that a noisy moment of the shared machine does not decide the ratio."""
+    best: dict[str, float] = {}
+    for round_ in range(2):
+        for on in (True, False):
+            if not on:
+                set_foreign_key(url, False)
+            for key, observations, n_messages in (("single", 1, 10000), ("batched", 100, 2000)):
+                messages = payloads(n_messages, observations, t0 + timedelta(days=60 + round_))
+                n_readings = 3 * observations * n_messages
+                reset(url)
+                label = (
+                    f"foreign key {'on' if on else 'off'}, {observations} observation(s) "
+                    f"per message, round {round_ + 1}"
+                )
+                rate = rate_of(label, until_stored(url, port, messages, n_readings), n_readings)
+                name = f"fk_{key}_{'on' if on else 'off'}"
+                best[name] = max(best.get(name, 0.0), rate)
+            if not on:
+                set_foreign_key(url, True)
+    return best
+
+
 def main() -> None:
+    only_fk = "--foreign-key-only" in sys.argv[1:]
     stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
     with bench_services("aqm-bench-", stations) as (pg, mq):
         url = pg.url()
         t0 = datetime(2020, 6, 1, tzinfo=UTC)
         results: dict[str, float] = {}
         print(f"machine: {describe()}")
+        if only_fk:  # the foreign key's cost alone, alternated in one run
+            proc = start_ingest(url, mq.port)
+            try:
+                results = foreign_key_cost(url, mq.port, t0)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            print(
+                "  ratio with/without the foreign key readings → stations (best of two each): "
+                f"{results['fk_single_on'] / results['fk_single_off']:.2f} (1 observation per "
+                f"message), {results['fk_batched_on'] / results['fk_batched_off']:.2f} "
+                "(100 observations per message)"
+            )
+            return
 
         naive_one = payloads(3000, 1, t0, ("pm25",))
         reset(url)
@@ -273,9 +328,16 @@ def main() -> None:
                 f" over {len(lat)} messages",
                 flush=True,
             )
+            results |= foreign_key_cost(url, mq.port, t0)
         finally:
             proc.terminate()
             proc.wait(30)
+        print(
+            f"  ratio with/without the foreign key readings → stations (best of two each): "
+            f"{results['fk_single_on'] / results['fk_single_off']:.2f} (1 observation per "
+            f"message), {results['fk_batched_on'] / results['fk_batched_off']:.2f} "
+            "(100 observations per message)"
+        )
         print(
             f"  ratio aqm/naive, same workload (1 observation per message): "
             f"{results['single'] / results['naive']:.1f}×"

@@ -120,9 +120,9 @@ class IngestMetrics:
 
 
 def serve_http(
-    metrics: IngestMetrics, port: int, healthy: Callable[[], bool]
+    metrics: IngestMetrics, port: int, healthy: Callable[[], bool], host: str = "127.0.0.1"
 ) -> ThreadingHTTPServer:
-    """Serve /metrics and /healthz on 0.0.0.0:port in a daemon thread."""
+    """Serve /metrics and /healthz on host:port in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -144,6 +144,6 @@ def serve_http(
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="aqm-metrics", daemon=True).start()
     return server

@@ -18,6 +18,7 @@ import pytest
 
 from aqm.localservices import MosquittoInstance, PostgresInstance, free_port
 from storage.migrate import migrate
+from tests.production_broker import production_broker  # noqa: F401  (a shared fixture)
 from tests.reference_data import SHARED_DATA, skip_without_reference_data
 
 # Tables holding data (not schema or reference data), emptied between tests.
@@ -102,7 +103,7 @@ def shared_data() -> Path:
     return skip_without_reference_data(SHARED_DATA)
 
 
-SERVICE_FIXTURES = {"postgres", "database_url", "clean_db", "broker"}
+SERVICE_FIXTURES = {"postgres", "database_url", "clean_db", "broker", "production_broker"}
 _service_report: dict[str, str] = {}
 _service_outcomes: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0}
 

@@ -6,6 +6,7 @@ every name it shares with the code and the repository.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_database_urls_use_the_roles_the_migrations_create() -> None:
             assert f"CREATE ROLE {user}" in roles_sql
     mqtt = urlsplit(env("ingest")["AQM_MQTT_URL"])
     assert mqtt.scheme == "mqtt" and mqtt.hostname == "mosquitto"
-    assert f"{mqtt.port}:{mqtt.port}" in SERVICES["mosquitto"]["ports"]
+    assert mqtt.port in listeners()  # ingest reaches a listener of the broker's config
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -149,3 +150,86 @@ def test_the_image_contains_every_package() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     for package in packages:
         assert re.search(rf"^COPY {package} {package}$", dockerfile, re.MULTILINE), package
+
+
+# -- what the deployment exposes -------------------------------------------------------
+
+
+def published(service: str) -> list[tuple[str, int, int]]:
+    """``(host address, host port, container port)`` of each published port; an address
+    left out means every interface."""
+    out = []
+    for spec in SERVICES[service].get("ports", []):
+        parts = str(spec).split(":")
+        host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
+        out.append((host_ip, int(parts[-2]), int(parts[-1].split("/")[0])))
+    return out
+
+
+def mosquitto_conf() -> str:
+    source = [s for s, t in mounts("mosquitto") if t == "/mosquitto/config/mosquitto.conf"]
+    return (REPO / source[0]).read_text()
+
+
+def listeners() -> dict[int, dict[str, str]]:
+    """Each listener of the mounted mosquitto.conf and the settings that follow it."""
+    found: dict[int, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in mosquitto_conf().splitlines():
+        words = line.split()
+        if not words:
+            current = None
+        elif words[0] == "listener":
+            current = found.setdefault(int(words[1]), {})
+        elif current is not None and not words[0].startswith("#"):
+            current[words[0]] = " ".join(words[1:])
+    return found
+
+
+def test_the_tls_listener_is_on_and_published_with_its_certificates() -> None:
+    tls = {port: block for port, block in listeners().items() if "certfile" in block}
+    assert list(tls) == [8883]
+    targets = [t for _, t in mounts("mosquitto")]
+    for key in ("cafile", "certfile", "keyfile"):
+        assert any(tls[8883][key].startswith(t + "/") for t in targets), key
+    assert ("0.0.0.0", 8883, 8883) in published("mosquitto")
+    for source, target in mounts("mosquitto"):
+        if target == "/mosquitto/config/certs":
+            assert source.startswith("./secrets/")  # keys never in the repository
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_only_tls_is_published_beyond_loopback(service: str) -> None:
+    tls_ports = {port for port, block in listeners().items() if "certfile" in block}
+    for host_ip, _host_port, container_port in published(service):
+        if service == "mosquitto" and container_port in tls_ports:
+            continue
+        assert host_ip == "127.0.0.1", (
+            f"{service} publishes plaintext port {container_port} on every interface"
+        )
+
+
+def test_every_listener_takes_the_login_as_client_id() -> None:
+    for port, block in listeners().items():
+        assert block.get("use_username_as_clientid") == "true", port
+
+
+def test_ingest_settings_agree_with_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aqm.settings import BROKER_MESSAGE_SIZE_LIMIT, load_settings
+
+    for name in [k for k in os.environ if k.startswith("AQM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AQM_CONFIG", "")
+    for name, value in env("ingest").items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()  # a client id other than the broker user would fail here
+    user = urlsplit(env("ingest")["AQM_MQTT_URL"]).username
+    assert settings.mqtt_client_id == user
+    # the README's credentials command creates this very broker user
+    readme = (REPO / "README.md").read_text()
+    assert f"--ingest-user {user}" in readme
+    # Prometheus (another container) can scrape; the port is not published on the host
+    assert settings.metrics_host == "0.0.0.0"
+    assert not SERVICES["ingest"].get("ports")
+    limit = re.search(r"^message_size_limit\s+(\d+)", mosquitto_conf(), re.MULTILINE)
+    assert limit and int(limit[1]) == BROKER_MESSAGE_SIZE_LIMIT > settings.max_payload_bytes

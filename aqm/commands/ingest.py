@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Subscribe to station readings (QoS 1, persistent session, manual acks), validate "
             "them, store them in batches and acknowledge each message only after its batch is "
-            "committed. Serves Prometheus metrics and /healthz on AQM_METRICS_PORT. "
+            "committed. Serves Prometheus metrics and /healthz on AQM_METRICS_HOST (default "
+            "127.0.0.1) and AQM_METRICS_PORT. "
             "SIGTERM/SIGINT: finish the batch in flight, commit, ack, disconnect, exit 0. "
             "Configured by AQM_* variables (see README)."
         ),
@@ -55,13 +56,16 @@ def _run(args: argparse.Namespace) -> int:
     service = IngestService(settings, metrics)
     try:
         server = (
-            serve_http(metrics, settings.metrics_port, metrics.healthy)
+            serve_http(metrics, settings.metrics_port, metrics.healthy, settings.metrics_host)
             if settings.metrics_port
             else None
         )
     except OSError as exc:  # in use, or privileged
         where = "--metrics-port" if args.metrics_port is not None else "AQM_METRICS_PORT"
-        raise CliError(f"{where} {settings.metrics_port}: cannot listen: {exc.strerror}") from exc
+        raise CliError(
+            f"{where} {settings.metrics_port} (AQM_METRICS_HOST "
+            f"{settings.metrics_host}): cannot listen: {exc.strerror}"
+        ) from exc
 
     async def main() -> None:
         stop = asyncio.Event()

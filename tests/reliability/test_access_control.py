@@ -208,6 +208,11 @@ def test_ingest_role_cannot_change_the_schema_or_rewrite_history(
 
 def test_roles_can_still_do_their_jobs(clean_db: str, postgres: PostgresInstance) -> None:
     """The refusals above are not an everything-refused artefact."""
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # readings need their station
+        conn.execute(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"
+            " VALUES ('BN-01', 'Trạm 1', 21.18, 106.07, 'fixed_automatic')"
+        )
     with psycopg.connect(postgres.url(user="aqm_reader")) as conn:
         conn.execute("SELECT station_id, parameter, ts, value FROM readings LIMIT 1")
         conn.execute("SELECT id, reason_code, reason, topic FROM rejected_messages LIMIT 1")
