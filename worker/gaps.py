@@ -74,8 +74,7 @@ class Schedule:
     @classmethod
     def single(cls, start: np.datetime64, end: np.datetime64, interval_s: int) -> Schedule:
         """One period with one interval (empty when ``end <= start``)."""
-        if end < start:
-            end = start
+        end = max(end, start)
         return cls(
             np.array([start], dtype="datetime64[us]"),
             np.array([end], dtype="datetime64[us]"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -34,7 +36,7 @@ def every(interval_min: int, first: int, stop: int, skip: tuple[int, ...] = ()) 
     return [m for m in range(first, stop, interval_min) if m not in skip]
 
 
-def series(per_parameter: dict[int, list[float]]) -> tuple[np.ndarray, np.ndarray]:
+def series(per_parameter: Mapping[int, Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     ts = [at(m) for p in sorted(per_parameter) for m in per_parameter[p]]
     idx = [p for p in sorted(per_parameter) for _ in per_parameter[p]]
     return np.array(ts, dtype="datetime64[us]"), np.array(idx, dtype=np.int64)
@@ -174,8 +176,16 @@ INTERVALS = st.sampled_from([60, 300, 600, 900, 3600])
 @st.composite
 def station_series(draw: st.DrawFn) -> tuple[Schedule, np.ndarray, np.ndarray, int]:
     n_periods = draw(st.integers(1, 3))
-    bounds = sorted(draw(st.lists(st.integers(0, 6 * 3600), min_size=2 * n_periods,
-                                  max_size=2 * n_periods, unique=True)))
+    bounds = sorted(
+        draw(
+            st.lists(
+                st.integers(0, 6 * 3600),
+                min_size=2 * n_periods,
+                max_size=2 * n_periods,
+                unique=True,
+            )
+        )
+    )
     starts = np.array([DAY + np.timedelta64(b, "s") for b in bounds[::2]], "datetime64[us]")
     ends = np.array([DAY + np.timedelta64(b, "s") for b in bounds[1::2]], "datetime64[us]")
     intervals = np.array([draw(INTERVALS) for _ in range(n_periods)])
@@ -183,8 +193,9 @@ def station_series(draw: st.DrawFn) -> tuple[Schedule, np.ndarray, np.ndarray, i
     n = draw(st.integers(0, 400))
     offsets = draw(st.lists(st.integers(-1800, 7 * 3600), min_size=n, max_size=n))
     ts = np.array([DAY + np.timedelta64(o, "s") for o in offsets], "datetime64[us]")
-    idx = np.array(draw(st.lists(st.integers(0, n_parameters - 1), min_size=n, max_size=n)),
-                   dtype=np.int64)
+    idx = np.array(
+        draw(st.lists(st.integers(0, n_parameters - 1), min_size=n, max_size=n)), dtype=np.int64
+    )
     return Schedule(starts, ends, intervals), ts, idx, n_parameters
 
 
@@ -208,8 +219,11 @@ def test_every_slot_is_present_or_in_exactly_one_gap_and_counts_add_up(
             if 2 * d[k] <= intervals[k] * 1_000_000:
                 present[k] = True
         for k, slot in enumerate(slots):
-            holding = [g for g in range(len(gaps))
-                       if gaps.start[g] <= slot <= gaps.end[g] and gaps.parameters[g] >> p & 1]
+            holding = [
+                g
+                for g in range(len(gaps))
+                if gaps.start[g] <= slot <= gaps.end[g] and gaps.parameters[g] >> p & 1
+            ]
             assert len(holding) == (0 if present[k] else 1), (p, slot)
         assert gaps.missing_by_parameter[p] == (~present).sum()
         in_gaps = sum(int(gaps.missing[g]) for g in range(len(gaps)) if gaps.parameters[g] >> p & 1)
