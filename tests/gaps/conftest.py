@@ -61,7 +61,7 @@ def add_series(clean_db: str) -> AddSeries:
 def sql(clean_db: str) -> Callable[..., None]:
     def run(statement: str, *params: object) -> None:
         with psycopg.connect(clean_db, autocommit=True) as conn:
-            conn.execute(statement, params)  # type: ignore[arg-type]
+            conn.execute(statement, params)
 
     return run
 
