@@ -179,12 +179,9 @@ def plan_work(
 
     # Each written hour lies in a planned day: find its row by (station, day) key.
     row_keys = _pack(row_station, row_first_day)
-    row_of_hour = (
-        np.searchsorted(
-            row_keys, _pack(hour_station, calendar.day_of_hour(hour_number)), side="right"
-        )
-        - 1
-    )
+    row_of_hour = np.searchsorted(
+        row_keys, _pack(hour_station, calendar.day_of_hour(hour_number)), side="right"
+    ) - 1
     column = hour_number - calendar.first_hour(row_first_day[row_of_hour])
     if len(row_of_hour) and not (
         np.all(row_station[row_of_hour] == hour_station)

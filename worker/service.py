@@ -112,11 +112,8 @@ def _tick_new_hour(
         first = hour - CATCH_UP if ticked is None else ticked + dt.timedelta(hours=1)
         n = mark_new_hours(conn, first, hour)
         if n:
-            log.info(
-                "new hour %s: queued %d station-hours of stations that were reporting",
-                hour.isoformat(),
-                n,
-            )
+            log.info("new hour %s: queued %d station-hours of stations that were reporting",
+                     hour.isoformat(), n)
     return hour
 
 
