@@ -85,8 +85,7 @@ class GapCollector(Collector):
             counts, refreshed = self._counts, self._refreshed
         missing = GaugeMetricFamily(
             "aqm_gaps_missing_samples",
-            f"Expected samples without a stored reading in the last {WINDOW} (ending "
-            f"{DELAY} ago)",
+            f"Expected samples without a stored reading in the last {WINDOW} (ending {DELAY} ago)",
             labels=["station", "parameter"],
         )
         expected = GaugeMetricFamily(

@@ -62,7 +62,12 @@ def test_missing_samples_of_the_last_day_per_station_and_parameter(
     add_station("BN-03", ["pm25"], retired_on=dt.date(2025, 1, 1))  # not expected
     stop = threading.Event()
     port, thread = start_gap_exporter(
-        postgres.url(user="aqm_worker"), "Asia/Ho_Chi_Minh", "127.0.0.1", 0, stop, every_s=0.2,
+        postgres.url(user="aqm_worker"),
+        "Asia/Ho_Chi_Minh",
+        "127.0.0.1",
+        0,
+        stop,
+        every_s=0.2,
         clock=lambda: NOW,
     )
     try:
