@@ -33,7 +33,7 @@ def variables(selected: tuple[str, ...] = ("$__all",)) -> dict[str, VariableValu
 
 def execute(url: str, statement: str, *params: object) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement, params)  # type: ignore[arg-type]
+        conn.execute(statement, params)
 
 
 def add_station(url: str, station_id: str, parameters: list[str], interval: int,
