@@ -78,6 +78,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-o", "--output", metavar="FILE.csv",
         help="also write the gap periods to this CSV (replaced atomically)",
     )  # fmt: skip
+    p.add_argument(
+        "--limit", type=int, default=20, metavar="N",
+        help="periods shown per station in the table (default 20; 0: all); the CSV has all",
+    )  # fmt: skip
     p.add_argument("--database-url", help="override AQM_DATABASE_URL")
     p.set_defaults(handler=_run)
 
@@ -131,6 +135,8 @@ def _run(args: argparse.Namespace) -> int:
                     f"{', '.join(PARAMETERS)}){hint}"
                 )
             parameters.append(name)
+    if args.limit < 0:
+        raise CliError(f"--limit must be 0 (all) or more, got {args.limit}")
     output = Path(args.output) if args.output else None
     if output is not None and not output.parent.is_dir():
         raise CliError(f"-o: {output}: folder {output.parent} does not exist")
@@ -149,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
             raise CliError(f"--station: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise database_error(url, exc) from exc
-    print(render_table(report, start, end, zone), end="")
+    print(render_table(report, start, end, zone, limit=args.limit), end="")
     if output is not None:
         from aqm.aqicsv import write_atomically
 
@@ -224,9 +230,11 @@ def render_csv(report: list[StationGaps], zone: dt.tzinfo) -> str:
 
 
 def render_table(
-    report: list[StationGaps], start: dt.datetime, end: dt.datetime, zone: dt.tzinfo
-) -> str:
-    """The terminal view: one summary line per station, then its gap periods."""
+    report: list[StationGaps], start: dt.datetime, end: dt.datetime, zone: dt.tzinfo,
+    *, limit: int = 0,
+) -> str:  # fmt: skip
+    """The terminal view: one summary line per station, then its gap periods (the first
+    ``limit`` of them; 0: all)."""
     span = (
         f"{start.astimezone(zone).isoformat(sep=' ')} … {end.astimezone(zone).isoformat(sep=' ')}"
     )
@@ -249,12 +257,16 @@ def render_table(
             f"samples missing{share}, {len(found.gaps)} periods"
         )
         g = found.gaps
-        for i in range(len(g)):
+        shown = len(g) if not limit else min(limit, len(g))
+        for i in range(shown):
             codes, _ = _names(found, int(g.parameters[i]))
             lines.append(
                 f"  {_local(g.start[i], zone)}  {_local(g.end[i], zone)}  "
                 f"{int(g.missing[i]):>7,}  {', '.join(codes)}"
             )
+        if shown < len(g):
+            lines.append(f"  … {len(g) - shown:,} more periods (--limit 0 shows all; -o writes "
+                         "all to a CSV)")  # fmt: skip
     lines.append("")
     lines.append(f"{len(report)} stations, {total:,} samples missing")
     return "\n".join(lines) + "\n"
