@@ -17,8 +17,6 @@ differently there but count the same samples.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
 from dashboards.sql_fragments import (
     LOCAL_TZ,
@@ -29,11 +27,9 @@ from dashboards.sql_fragments import (
     local_day_start,
 )
 from dashboards.variables import station_variable
+from worker.gap_report import NOT_YET_DUE
 
 UID = "aqm-mau-thieu"
-NOT_YET_DUE = dt.timedelta(minutes=15)
-"""Same as the worker's gauges (worker/gap_metrics.py DELAY): a sample taken this
-recently may still be on its way."""
 _READ_MARGIN = "interval '1 hour'"  # half of the longest interval (3600 s) and then some
 
 # Each selected station's expected slots as numbers k (sample time = k × interval since

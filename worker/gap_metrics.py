@@ -31,12 +31,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from worker.gap_report import gap_report
+from worker.gap_report import NOT_YET_DUE, gap_report
 
 log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)
-DELAY = dt.timedelta(minutes=15)
+DELAY = NOT_YET_DUE
 REFRESH_S = 300.0
 MAX_RETRY_PAUSE_S = 60.0
 

@@ -22,6 +22,11 @@ from storage.gaps import (
 )
 from worker.gaps import Gaps, Schedule, find_gaps
 
+NOT_YET_DUE = dt.timedelta(minutes=15)
+"""Samples taken this recently are not missing yet: a datalogger sends each a little
+after it is taken, and ingest batches. ``aqm gaps``, the gauges and the dashboard cap
+their ranges here."""
+
 ANY_PARAMETER = "*"
 """Stands for every parameter of a station that lists none and stored nothing."""
 

@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     p.add_argument(
         "--to", dest="end", metavar="TIME",
-        help="end (excluded), same forms; a date includes that whole day (default: now)",
+        help="end (excluded), same forms; a date includes that whole day (default and at "
+             "most: 15 minutes ago, as later samples may still be on their way)",
     )  # fmt: skip
     p.add_argument(
         "--parameter", action="append", metavar="P",
@@ -115,14 +116,22 @@ def _run(args: argparse.Namespace) -> int:
 
     from aqm.commands.db import connect, database_error, settings_with_database_url
     from ingest.parameters import PARAMETERS, canonical_parameter
-    from worker.gap_report import UnknownStationError, gap_report
+    from worker.gap_report import NOT_YET_DUE, UnknownStationError, gap_report
 
     settings = settings_with_database_url(args.database_url)
     zone = ZoneInfo(settings.timezone)
     start = parse_time(args.start, "--from", zone)
-    end = parse_time(args.end, "--to", zone, end=True) if args.end else dt.datetime.now(zone)
-    if start >= end:
+    end = parse_time(args.end, "--to", zone, end=True) if args.end else None
+    if end is not None and start >= end:
         raise CliError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
+    due = dt.datetime.now(zone) - NOT_YET_DUE
+    if end is None or end > due:
+        end = due
+        if start >= end:
+            raise CliError(
+                f"--from {start.isoformat()}: no sample is due yet after it (the "
+                f"last {NOT_YET_DUE.seconds // 60} minutes are not yet counted)"
+            )
     parameters = None
     if args.parameter:
         parameters = []

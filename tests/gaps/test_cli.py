@@ -138,6 +138,29 @@ def test_all_stations_installation_retirement_and_no_data(
     assert "BN-04" not in printed and "2 stations, 26 samples missing" in printed
 
 
+def test_samples_not_yet_due_are_not_missing(
+    add_station: AddStation, add_series: AddSeries, reader_url: str, tmp_path: Path,
+    no_aqm_settings: None,
+) -> None:  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    first = now - dt.timedelta(hours=2, seconds=now.timestamp() % 300)
+    stop = now - dt.timedelta(minutes=30)  # nothing since: 15 of these 30 minutes are due
+    add_station("BN-05", ["pm25"])
+    add_series("BN-05", "pm25", first, stop)
+    out = tmp_path / "now.csv"
+    assert main(["gaps", "--station", "BN-05", "--from", first.isoformat(), "--to", "2999-01-01",
+                 "-o", str(out), "--database-url", reader_url]) == 0  # fmt: skip
+    rows = read_csv(out)[1:]
+    assert len(rows) == 1
+    first_missing = dt.datetime.fromisoformat(rows[0][4])
+    last_missing = dt.datetime.fromisoformat(rows[0][5])
+    assert stop <= first_missing < stop + dt.timedelta(minutes=5)
+    # the last missing sample is at most 15 minutes old (and the one after it is not due)
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=15)
+    assert due - dt.timedelta(minutes=6) < last_missing <= due
+    assert int(rows[0][6]) == (last_missing - first_missing) // dt.timedelta(minutes=5) + 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -152,6 +175,11 @@ def test_all_stations_installation_retirement_and_no_data(
             "--parameter: unknown parameter 'PM2.5'.*did you mean pm25",
         ),
         (["--from", "2025-03-01", "--station", "BN-99"], "--station: no station 'BN-99'"),
+        (
+            ["--from", "2999-01-01", "--to", "2999-01-02"],
+            r"--from 2999-01-01T00:00:00\+07:00: no sample is due yet",
+        ),
+        (["--from", "2025-03-01", "--limit", "-1"], r"--limit must be 0 \(all\) or more"),
         (
             ["--from", "2025-03-01", "-o", "/nonexistent/x.csv"],
             "-o: /nonexistent/x.csv: folder /nonexistent does not exist",
