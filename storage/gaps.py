@@ -34,13 +34,22 @@ class CatalogueStation:
     retired_on: dt.date | None
     report_interval_s: int
     parameters: tuple[str, ...]
+    # (since when, interval) from station_report_intervals, oldest first; None: always
+    interval_changes: tuple[tuple[dt.datetime | None, int], ...] = ()
 
 
 STATIONS_SQL = """
-SELECT station_id, name, status, installed_on, retired_on, report_interval_s, parameters
-FROM stations
-WHERE %(station)s::text IS NULL OR station_id = %(station)s
-ORDER BY station_id
+SELECT s.station_id, s.name, s.status, s.installed_on, s.retired_on, s.report_interval_s,
+       s.parameters,
+       coalesce(array_agg(nullif(h.valid_from, '-infinity') ORDER BY h.valid_from)
+                FILTER (WHERE h.station_id IS NOT NULL), '{}'),
+       coalesce(array_agg(h.report_interval_s ORDER BY h.valid_from)
+                FILTER (WHERE h.station_id IS NOT NULL), '{}')
+FROM stations s
+LEFT JOIN station_report_intervals h ON h.station_id = s.station_id
+WHERE %(station)s::text IS NULL OR s.station_id = %(station)s
+GROUP BY s.station_id
+ORDER BY s.station_id
 """
 
 OBSERVED_PARAMETERS_SQL = """
@@ -69,7 +78,17 @@ def catalogue_stations(
     """Every station of the ``stations`` table (or the one asked for), by id."""
     rows = conn.execute(STATIONS_SQL, {"station": station_id}).fetchall()
     return [
-        CatalogueStation(r[0], r[1], r[2], r[3], r[4], int(r[5]), tuple(r[6] or ())) for r in rows
+        CatalogueStation(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            int(r[5]),
+            tuple(r[6] or ()),
+            tuple(zip(r[7], map(int, r[8]), strict=True)),
+        )
+        for r in rows
     ]
 
 

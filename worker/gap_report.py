@@ -71,6 +71,32 @@ def operating_period(
     return start, max(start, end)
 
 
+def schedule_for(station: CatalogueStation, first: dt.datetime, last: dt.datetime) -> Schedule:
+    """The station's :class:`Schedule` over ``[first, last)``: a period per report
+    interval in force (``interval_changes``; the catalogue's interval when it has none).
+    Before the oldest recorded change, the oldest interval applies."""
+    changes = [(t, iv) for t, iv in station.interval_changes]
+    if not changes:
+        return Schedule.single(_us(first), _us(last), station.report_interval_s)
+    in_force = changes[0][1]
+    starts, intervals = [first], []
+    for since, interval in changes:
+        if since is None or since <= first:
+            in_force = interval
+        elif since < last:
+            intervals.append(in_force)
+            starts.append(since)
+            in_force = interval
+    intervals.append(in_force)
+    ends = [*starts[1:], last]
+    return Schedule(
+        np.array([_us(t) for t in starts], dtype="datetime64[us]"),
+        np.array([_us(max(t, a)) for a, t in zip(starts, ends, strict=True)],
+                 dtype="datetime64[us]"),
+        np.array(intervals, dtype=np.int64),
+    )  # fmt: skip
+
+
 def _us(moment: dt.datetime) -> np.datetime64:
     return np.datetime64(moment.astimezone(dt.UTC).replace(tzinfo=None), "us")
 
@@ -91,8 +117,8 @@ def station_gaps(
         names = tuple(p for p in names if p in parameters)
     elif not names:
         names = (ANY_PARAMETER,)
-    interval = dt.timedelta(seconds=station.report_interval_s)
-    schedule = Schedule.single(_us(first), _us(last), station.report_interval_s)
+    schedule = schedule_for(station, first, last)
+    interval = dt.timedelta(seconds=int(np.max(schedule.intervals_s)))
     if first < last and names != (ANY_PARAMETER,):
         # half an interval either side: a jittered sample of an edge slot
         times, index = measurement_times(
