@@ -12,7 +12,9 @@ have one are counted, so the cost follows the data, not the number of slots.
 The table lists each parameter's gap periods and joins parameters whose periods
 coincide (a whole-station outage is one row); ``aqm gaps`` splits periods where the set
 of missing parameters changes, so partly overlapping gaps of two instruments read
-differently there but count the same samples.
+differently there but count the same samples. The SQL judges the whole range at the
+current ``report_interval_s``; ``aqm gaps`` follows the interval history
+(``station_report_intervals``).
 """
 
 from __future__ import annotations
