@@ -126,7 +126,11 @@ def main(argv: Sequence[str] = ()) -> int:
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             conn.execute(STATIONS_SQL, params)
             conn.execute("SELECT setseed(0.15)")
+            # Bulk load without the primary key, then build it once (minutes faster);
+            # the command reads through it as in production.
+            conn.execute("ALTER TABLE readings DROP CONSTRAINT readings_pkey")
             conn.execute(READINGS_SQL, params)
+            conn.execute("ALTER TABLE readings ADD PRIMARY KEY (station_id, parameter, ts)")
             conn.execute(OUTAGES_SQL, params)
             conn.execute("VACUUM ANALYZE readings")
             conn.execute("CHECKPOINT")
