@@ -164,6 +164,16 @@ def _run(args: argparse.Namespace) -> int:
             raise CliError(f"--station: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise database_error(url, exc) from exc
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            raise CliError(
+                f"the database schema is older than this aqm ({exc.diag.message_primary}): "
+                "run `aqm db migrate`"
+            ) from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise CliError(
+                f"the database role may not read what gaps need ({exc.diag.message_primary}): "
+                "use aqm_reader, aqm_worker or the owner"
+            ) from exc
     print(render_table(report, start, end, zone, limit=args.limit), end="")
     if output is not None:
         from aqm.aqicsv import write_atomically

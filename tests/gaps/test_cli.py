@@ -16,6 +16,7 @@ import pytest
 
 from aqm.cli import main
 from aqm.commands.gaps import CSV_HEADER
+from aqm.localservices import PostgresInstance
 from tests.gaps.conftest import LOCAL, AddSeries, AddStation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,6 +205,17 @@ def test_an_unreachable_database_is_one_line(
                  "postgresql://aqm_reader:secret@127.0.0.1:1/aqm"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "cannot connect to the database" in err and "secret" not in err
+
+
+def test_a_role_that_may_not_read_readings_is_told_so(
+    postgres: PostgresInstance, clean_db: str, add_station: AddStation,
+    capsys: pytest.CaptureFixture[str], no_aqm_settings: None,
+) -> None:  # fmt: skip
+    add_station("BN-01")
+    assert main(["gaps", "--from", "2025-03-01", "--to", "2025-03-01", "--database-url",
+                 postgres.url(user="aqm_ingest")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "the database role may not read what gaps need" in err, err
 
 
 def test_help_answers_without_loading_numpy_or_psycopg() -> None:
