@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "AQM_DATABASE_URL (production: the aqm_worker role); AQM_WORKER_BATCH_HOURS, "
             "AQM_WORKER_POLL_S, AQM_HOURLY_MIN_COMPLETENESS and AQM_TIMEZONE apply. "
             "With AQM_WORKER_METRICS_PORT, it also serves missing samples per station "
-            "over the last 24 h on /metrics (docs/reliability.md, \"Gap detection\")."
+            "over the last 24 h on /metrics (docs/gaps.md)."
         ),
     )
     p.add_argument(
