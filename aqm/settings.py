@@ -239,6 +239,13 @@ class Settings(BaseSettings):
     worker_batch_hours: int = Field(
         default=2000, gt=0, description="Dirty station-hours per worker claim"
     )
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=MAX_PORT,
+        description="/metrics of the AQI worker: missing samples per station (0: off)",
+    )  # fmt: skip
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the AQI worker's /metrics listens on"
+    )
 
     @field_validator("mqtt_url")
     @classmethod

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "worker": "bench.worker_backfill",
     "report": "bench.report_annual",
     "broker": "bench.broker_crash",
+    "gaps": "bench.gaps",
 }
 
 

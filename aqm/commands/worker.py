@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "upsert hourly, aqi_hourly and aqi_daily in one transaction per claim. "
             "SIGTERM/SIGINT: finish the claim in flight, commit, exit 0. Connects with "
             "AQM_DATABASE_URL (production: the aqm_worker role); AQM_WORKER_BATCH_HOURS, "
-            "AQM_WORKER_POLL_S, AQM_HOURLY_MIN_COMPLETENESS and AQM_TIMEZONE apply."
+            "AQM_WORKER_POLL_S, AQM_HOURLY_MIN_COMPLETENESS and AQM_TIMEZONE apply. "
+            "With AQM_WORKER_METRICS_PORT, it also serves missing samples per station "
+            "over the last 24 h on /metrics (docs/gaps.md)."
         ),
     )
     p.add_argument(
@@ -52,6 +54,16 @@ def _run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())
+    if settings.worker_metrics_port and not args.once:
+        from worker.gap_metrics import start_gap_exporter
+
+        host, port = settings.worker_metrics_host, settings.worker_metrics_port
+        try:
+            port, _ = start_gap_exporter(url, settings.timezone, host, port, stop)
+        except OSError as exc:
+            raise CliError(f"AQM_WORKER_METRICS_PORT: cannot listen on {host}:{port}: "
+                           f"{exc.strerror or exc}") from exc  # fmt: skip
+        logging.getLogger("worker").info("missing-sample metrics on port %d", port)
     try:
         if args.once:
             total = drain_once(url, settings, batch_hours=args.batch_hours, stop=stop)

@@ -1,0 +1,218 @@
+"""Dashboard "Mẫu thiếu": samples a station should have sent but are not stored.
+
+The same rule as ``aqm gaps`` (worker/gaps.py; docs/gaps.md), in SQL: samples are
+expected on the multiples of ``stations.report_interval_s`` since the epoch, from
+``installed_on`` to ``retired_on`` (local midnights), for every parameter the station
+lists; a reading counts for the slot nearest its time (within half an interval, ties to
+the earlier slot: ``ceil((t − interval/2) / interval)``), whatever its status. Samples
+of the last :data:`NOT_YET_DUE` are not yet counted as missing. The readings are read
+through their primary key, one station and parameter at a time, and only the slots that
+have one are counted, so the cost follows the data, not the number of slots.
+
+The table lists each parameter's gap periods and joins parameters whose periods
+coincide (a whole-station outage is one row); ``aqm gaps`` splits periods where the set
+of missing parameters changes, so partly overlapping gaps of two instruments read
+differently there but count the same samples. The SQL judges the whole range at the
+current ``report_interval_s``; ``aqm gaps`` follows the interval history
+(``station_report_intervals``).
+"""
+
+from __future__ import annotations
+
+from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
+from dashboards.sql_fragments import (
+    LOCAL_TZ,
+    TIME_FROM,
+    TIME_TO,
+    interval_sql,
+    local_date,
+    local_day_start,
+)
+from dashboards.variables import station_variable
+from worker.gap_report import NOT_YET_DUE
+
+UID = "aqm-mau-thieu"
+_READ_MARGIN = "interval '1 hour'"  # half of the longest interval (3600 s) and then some
+
+# Each selected station's expected slots as numbers k (sample time = k × interval since
+# the epoch): k0 … k1 inside the range and the station's operating days.
+_BOUNDS = f"""
+st AS (
+  SELECT s.station_id, s.name, s.report_interval_s AS iv, s.parameters,
+         greatest({TIME_FROM}, {local_day_start("s.installed_on")}) AS t0,
+         least({TIME_TO}, now() - {interval_sql(NOT_YET_DUE)},
+               {local_day_start("s.retired_on")}) AS t1
+  FROM stations s
+  WHERE s.station_id IN ($station) AND cardinality(s.parameters) > 0
+    AND (s.status = 'active' OR s.retired_on IS NOT NULL)
+),
+bounds AS (
+  SELECT st.*, ceil(extract(epoch FROM st.t0) / st.iv)::bigint AS k0,
+         ceil(extract(epoch FROM st.t1) / st.iv)::bigint - 1 AS k1
+  FROM st
+  WHERE st.t0 < st.t1
+)"""
+
+_SLOT = "ceil((extract(epoch FROM r.ts) - b.iv / 2.0) / b.iv)::bigint"
+_READINGS_IN_RANGE = f"r.ts >= {TIME_FROM} - {_READ_MARGIN} AND r.ts < {TIME_TO} + {_READ_MARGIN}"
+
+_DAY_START = local_day_start("d.day::date")
+_NEXT_DAY_START = local_day_start("d.day::date + 1")
+
+MISSING_PER_DAY_SQL = f"""
+WITH {_BOUNDS},
+days AS (
+  SELECT b.station_id, d.day::date AS day, cardinality(b.parameters) AS n_params,
+         greatest(b.k0, ceil(extract(epoch FROM {_DAY_START}) / b.iv)::bigint) AS d0,
+         least(b.k1, ceil(extract(epoch FROM {_NEXT_DAY_START}) / b.iv)::bigint - 1) AS d1
+  FROM bounds b,
+       generate_series({local_date("b.t0")}, {local_date("b.t1 - interval '1 microsecond'")},
+                       interval '1 day') AS d(day)
+),
+present AS (
+  SELECT b.station_id, {local_date("to_timestamp(k.slot * b.iv)")} AS day,
+         count(DISTINCT (r.parameter, k.slot)) AS n
+  FROM bounds b
+  JOIN readings r ON r.station_id = b.station_id AND r.parameter = ANY (b.parameters)
+   AND {_READINGS_IN_RANGE}
+  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
+  WHERE k.slot BETWEEN b.k0 AND b.k1
+  GROUP BY 1, 2
+)
+SELECT {local_day_start("d.day")} AS time, b.name AS metric,
+       d.n_params * (d.d1 - d.d0 + 1) - coalesce(p.n, 0) AS value
+FROM days d
+JOIN bounds b ON b.station_id = d.station_id
+LEFT JOIN present p ON p.station_id = d.station_id AND p.day = d.day
+WHERE d.d1 >= d.d0
+ORDER BY 1, 2
+"""
+
+MISSING_PER_STATION_SQL = f"""
+WITH {_BOUNDS},
+present AS (
+  SELECT b.station_id, count(DISTINCT (r.parameter, k.slot)) AS n
+  FROM bounds b
+  JOIN readings r ON r.station_id = b.station_id AND r.parameter = ANY (b.parameters)
+   AND {_READINGS_IN_RANGE}
+  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
+  WHERE k.slot BETWEEN b.k0 AND b.k1
+  GROUP BY 1
+)
+SELECT b.station_id AS "Mã trạm", b.name AS "Trạm", b.iv AS "Chu kỳ (giây)",
+       cardinality(b.parameters) * (b.k1 - b.k0 + 1) AS "Mẫu kỳ vọng",
+       cardinality(b.parameters) * (b.k1 - b.k0 + 1) - coalesce(p.n, 0) AS "Mẫu thiếu",
+       round(100.0 * (cardinality(b.parameters) * (b.k1 - b.k0 + 1) - coalesce(p.n, 0))
+             / greatest(cardinality(b.parameters) * (b.k1 - b.k0 + 1), 1), 1) AS "Thiếu (%)"
+FROM bounds b
+LEFT JOIN present p ON p.station_id = b.station_id
+ORDER BY 5 DESC, 1
+"""
+
+GAP_PERIODS_SQL = f"""
+WITH {_BOUNDS},
+pairs AS (
+  SELECT b.station_id, b.iv, b.k0, b.k1, unnest(b.parameters) AS parameter FROM bounds b
+),
+present AS (
+  SELECT DISTINCT b.station_id, b.parameter, k.slot
+  FROM pairs b
+  JOIN readings r ON r.station_id = b.station_id AND r.parameter = b.parameter
+   AND {_READINGS_IN_RANGE}
+  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
+  WHERE k.slot BETWEEN b.k0 AND b.k1
+),
+marks AS (  -- stored slots, and one before the first and one after the last expected
+  SELECT station_id, parameter, slot FROM present
+  UNION ALL SELECT station_id, parameter, k0 - 1 FROM pairs
+  UNION ALL SELECT station_id, parameter, k1 + 1 FROM pairs
+),
+runs AS (
+  SELECT station_id, parameter, slot + 1 AS first_k,
+         lead(slot) OVER (PARTITION BY station_id, parameter ORDER BY slot) - 1 AS last_k
+  FROM marks
+)
+SELECT b.station_id AS "Mã trạm", b.name AS "Trạm",
+       to_timestamp(g.first_k * b.iv) AS "Từ", to_timestamp(g.last_k * b.iv) AS "Đến",
+       g.last_k - g.first_k + 1 AS "Số mẫu thiếu",
+       string_agg(coalesce(pa.name_vi, g.parameter), ', '
+                  ORDER BY array_position(b.parameters, g.parameter)) AS "Thông số"
+FROM runs g
+JOIN bounds b ON b.station_id = g.station_id
+LEFT JOIN parameters pa ON pa.parameter = g.parameter
+WHERE g.last_k >= g.first_k
+GROUP BY b.station_id, b.name, b.iv, b.parameters, g.first_k, g.last_k
+ORDER BY b.station_id, g.first_k, g.last_k
+"""
+
+
+def build() -> Json:
+    table_options: Json = {"showHeader": True, "cellHeight": "sm"}
+    time_unit = {"unit": "time:DD/MM/YYYY HH:mm"}
+    panels = [
+        Panel(
+            "timeseries",
+            "Số mẫu thiếu theo trạm và ngày",
+            [sql_query(MISSING_PER_DAY_SQL, fmt="time_series")],
+            width=24,
+            height=9,
+            description=(
+                "Số mẫu (thời điểm đo × thông số) trạm phải gửi theo chu kỳ khai báo trong danh "
+                "mục trạm nhưng chưa có trong cơ sở dữ liệu, theo ngày (giờ Việt Nam). Số đo lệch "
+                "giờ không quá nửa chu kỳ vẫn được tính; mã trạng thái không ảnh hưởng. Các mẫu "
+                f"của {int(NOT_YET_DUE.total_seconds() // 60)} phút gần nhất chưa được tính."
+            ),
+            colour_mode="palette-classic",
+            custom=STACKED_BARS,
+        ),
+        Panel(
+            "table",
+            "Tổng số mẫu thiếu theo trạm",
+            [sql_query(MISSING_PER_STATION_SQL)],
+            width=24,
+            height=7,
+            new_row=True,
+            options=table_options,
+            overrides=[
+                override(
+                    "Thiếu (%)",
+                    {
+                        "unit": "percent",
+                        "thresholds": thresholds("green", [(1, "orange"), (25, "red")]),
+                        "color": {"mode": "thresholds"},
+                        "custom.cellOptions": {"type": "color-background", "mode": "basic"},
+                    },
+                )
+            ],
+        ),
+        Panel(
+            "table",
+            "Các khoảng thiếu số liệu (đề nghị nhà cung cấp gửi lại)",
+            [sql_query(GAP_PERIODS_SQL)],
+            width=24,
+            height=12,
+            new_row=True,
+            description=(
+                "Mỗi dòng: các mẫu liên tiếp bị thiếu của một hoặc nhiều thông số, từ thời điểm "
+                "đầu đến thời điểm cuối (cả hai đều thiếu). Bộ ghi dữ liệu của trạm lưu khoảng 60 "
+                "ngày: gửi danh sách cho nhà cung cấp sớm. Lệnh `aqm gaps … -o tệp.csv` xuất cùng "
+                "danh sách thành tệp CSV; số liệu gửi lại chỉ được lưu một lần."
+            ),
+            options=table_options,
+            overrides=[override("Từ", time_unit), override("Đến", time_unit)],
+        ),
+    ]
+    return dashboard(
+        uid=UID,
+        title="Mẫu thiếu",
+        description=(
+            "Mẫu số liệu trạm chưa gửi hoặc bị mất (ví dụ khi máy chủ MQTT gặp sự cố), "
+            "để đề nghị nhà cung cấp gửi lại."
+        ),
+        panels=panels,
+        variables=[station_variable(multi=True)],
+        time_from="now-7d",
+        refresh="15m",
+        tags=["chất lượng dữ liệu"],
+        timezone=LOCAL_TZ,
+    )
