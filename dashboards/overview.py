@@ -12,6 +12,7 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
+from dashboards.links import OVERVIEW_DASHBOARD_UID, station_link_override
 from dashboards.panels import (
     HOURLY_GAP_MS,
     Json,
@@ -33,7 +34,7 @@ from dashboards.sql_fragments import (
 )
 from dashboards.variables import standard_variable
 
-UID = "aqm-tong-quan"
+UID = OVERVIEW_DASHBOARD_UID
 
 SIGNAL_COLUMN = "Tín hiệu"
 SIGNAL_MAPPINGS = number_text_mappings([(0, "Đang gửi", "green"), (1, "Im lặng", "red")])
@@ -129,11 +130,13 @@ def _map_panel() -> Panel:
         height=14,
         description=(
             "Màu của mỗi trạm theo mức VN_AQI giờ gần nhất (QĐ 1459/QĐ-TCMT). Màu xám: không có "
-            "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt."
+            "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt. "
+            "Bấm vào trạm để mở trang trạm."
         ),
         threshold=band_thresholds(),
         colour_mode="thresholds",
         mappings=band_index_mappings(),
+        overrides=[station_link_override()],
         options={
             "view": {
                 "id": "fit",
@@ -171,7 +174,8 @@ def _latest_table() -> Panel:
         height=14,
         description=(
             "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng "
-            f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu."
+            f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu. "
+            "Bấm tên trạm để mở trang trạm."
         ),
         options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
         overrides=[
@@ -218,6 +222,7 @@ def _latest_table() -> Panel:
             ),
             override("Giờ AQI", {"unit": "time:DD/MM HH:mm"}),
             override("Số liệu cuối", {"unit": "time:DD/MM HH:mm"}),
+            station_link_override(keep_standard=True),
         ],
     )
 

@@ -80,6 +80,23 @@ def silent_after_sql(report_interval_s: str) -> str:
     )
 
 
+RAW_READINGS_WINDOW = dt.timedelta(hours=1)
+"""The most raw readings a panel or alert query may scan: the last hour of its range.
+
+Anything longer reads the aggregates (``hourly``, ``aqi_hourly``, ``aqi_daily``) or looks
+up single rows through the primary key (:func:`last_seen_cte`). A test runs every query
+under EXPLAIN ANALYZE and holds it to this bound.
+"""
+
+
+def last_hour_of_range(ts_column: str) -> str:
+    """Filter a raw-readings time column to the last hour of the range (at most)."""
+    return (
+        f"{ts_column} > greatest({TIME_FROM}, {TIME_TO} - {interval_sql(RAW_READINGS_WINDOW)})"
+        f" AND {ts_column} <= {TIME_TO}"
+    )
+
+
 def last_seen_cte() -> str:
     """CTE ``last_seen`` of every active station; the one definition of "silent".
 
@@ -88,23 +105,36 @@ def last_seen_cte() -> str:
     ``silent`` (no reading within ``silent_after`` before the end of the range, or none in
     the lookback at all).
 
-    Silence is measured from the newest *measurement* stored (``max(readings.ts)``) as of
-    the end of the time range, never from AQI values: a station measuring clean air is
-    not silent, and a silent station is not clean.
+    Silence is measured from the newest *measurement* stored (``readings.ts``) as of the
+    end of the time range, never from AQI values: a station measuring clean air is not
+    silent, and a silent station is not clean.
+
+    The newest reading is looked up per station and parameter (every parameter of the
+    ``parameters`` table, which ingest accepts, and any the station declares) with
+    ``ORDER BY ts DESC LIMIT 1`` on the primary key (station_id, parameter, ts): a few
+    index probes per station instead of aggregating the lookback's raw readings.
     """
     silent_after = silent_after_sql("s.report_interval_s")
     return f"""last_seen AS (
-    SELECT s.station_id, s.name, max(r.ts) AS last_ts, max(r.received_at) AS last_received,
+    SELECT s.station_id, s.name, seen.last_ts, seen.last_received,
            {silent_after} AS silent_after,
            round((extract(epoch from {silent_after}) / 60)::numeric, 1) AS silent_after_min,
-           (max(r.ts) IS NULL OR max(r.ts) < {TIME_TO} - {silent_after}) AS silent
+           (seen.last_ts IS NULL OR seen.last_ts < {TIME_TO} - {silent_after}) AS silent
     FROM stations s
-    LEFT JOIN readings r
-      ON r.station_id = s.station_id
-     AND r.ts > {TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}
-     AND r.ts <= {TIME_TO}
+    CROSS JOIN LATERAL (
+      SELECT max(newest.ts) AS last_ts, max(newest.received_at) AS last_received
+      FROM (SELECT p.parameter FROM parameters p UNION SELECT unnest(s.parameters)) sp
+      CROSS JOIN LATERAL (
+        SELECT r.ts, r.received_at
+        FROM readings r
+        WHERE r.station_id = s.station_id AND r.parameter = sp.parameter
+          AND r.ts > {TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}
+          AND r.ts <= {TIME_TO}
+        ORDER BY r.ts DESC
+        LIMIT 1
+      ) newest
+    ) seen
     WHERE s.status = 'active'
-    GROUP BY s.station_id, s.name, s.report_interval_s
   )"""
 
 
