@@ -107,9 +107,7 @@ def band_range_mappings(standard: str = VN_STANDARD) -> list[Json]:
     mappings.append(
         {
             "type": "value",
-            "options": {
-                "-1": {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(bands)}
-            },
+            "options": {"-1": {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(bands)}},
         }
     )
     return mappings

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
 from dashboards.links import station_link_override
+from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
 from dashboards.sql_fragments import (
     LOCAL_TZ,
     TIME_FROM,
@@ -26,7 +26,7 @@ WITH span AS (
          greatest(0, floor(extract(epoch from (b.hi - b.lo)) / 3600))::int AS hours
   FROM stations s
   CROSS JOIN LATERAL (
-    SELECT greatest(time_bucket('1 hour', {TIME_FROM} + interval '1 hour' - interval '1 microsecond'),
+    SELECT greatest(time_bucket('1 hour', {TIME_FROM} + interval '3599.999999 seconds'),
                     coalesce({local_day_start("s.installed_on")}, '-infinity'::timestamptz)) AS lo,
            least(time_bucket('1 hour', {TIME_TO}),
                  coalesce({local_day_start("s.retired_on + 1")}, 'infinity'::timestamptz)) AS hi
@@ -40,7 +40,8 @@ pairs AS (
   FROM hourly h
   JOIN span sp ON sp.station_id = h.station_id AND h.hour >= sp.lo AND h.hour < sp.hi
 )
-SELECT sp.station_id AS "Mã trạm", sp.name AS "Trạm", coalesce(p.name_vi, pr.parameter) AS "Thông số",
+SELECT sp.station_id AS "Mã trạm", sp.name AS "Trạm",
+       coalesce(p.name_vi, pr.parameter) AS "Thông số",
        sp.hours AS "Giờ kỳ vọng",
        count(h.hour) FILTER (WHERE h.valid) AS "Giờ hợp lệ",
        round(100.0 * count(h.hour) FILTER (WHERE h.valid) / sp.hours, 1) AS "Giờ hợp lệ (%)",

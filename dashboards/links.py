@@ -18,7 +18,7 @@ STATION_ID_FIELD = "Mã trạm"
 def station_url(*, keep_standard: bool = False) -> str:
     """URL of the station dashboard for the row's station and the current time range."""
     url = (
-        f"/d/{STATION_DASHBOARD_UID}/tram?var-station=${{__data.fields[\"{STATION_ID_FIELD}\"]}}"
+        f'/d/{STATION_DASHBOARD_UID}/tram?var-station=${{__data.fields["{STATION_ID_FIELD}"]}}'
         "&${__url_time_range}"
     )
     return url + "&${standard:queryparam}" if keep_standard else url
@@ -26,15 +26,13 @@ def station_url(*, keep_standard: bool = False) -> str:
 
 def station_link(*, keep_standard: bool = False) -> Json:
     return {
-        "title": "Xem trang trạm ${__data.fields[\"Trạm\"]}",
+        "title": 'Xem trang trạm ${__data.fields["Trạm"]}',
         "url": station_url(keep_standard=keep_standard),
         "targetBlank": False,
     }
 
 
-def station_link_override(
-    field_name: str = "Trạm", *, keep_standard: bool = False
-) -> Json:
+def station_link_override(field_name: str = "Trạm", *, keep_standard: bool = False) -> Json:
     """Field override: clicking the station's name opens its dashboard."""
     return {
         "matcher": {"id": "byName", "options": field_name},

@@ -268,7 +268,7 @@ def dashboard(
                 "title": "Bảng điều khiển",
                 "includeVars": False,
                 "keepTime": True,
-            }
+            },
         ],
         "templating": {"list": list(variables)},
         "panels": placed,

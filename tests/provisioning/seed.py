@@ -213,8 +213,6 @@ def station_variables(
     selected: tuple[str, ...] = ("$__all",), standard: str = "vn_1459_2019", multi: bool = True
 ) -> dict[str, VariableValue]:
     return {
-        "station": VariableValue(
-            selected, multi=multi, include_all=multi, options=STATION_OPTIONS
-        ),
+        "station": VariableValue(selected, multi=multi, include_all=multi, options=STATION_OPTIONS),
         "standard": VariableValue.single(standard),
     }

@@ -10,11 +10,11 @@ import pytest
 from dashboards import daily_aqi, data_quality, overview, station
 from dashboards.macros import TimeRange
 from tests.provisioning.seed import (
+    ALL_STATIONS,
+    AQI_DAILY,
     END,
     ICT,
     LAST_24H,
-    ALL_STATIONS,
-    AQI_DAILY,
     MARCH,
     STATIONS,
     UTC,
@@ -69,7 +69,14 @@ def test_silent_station_count(seeded_db: str, run_sql: Runner) -> None:
     assert run_sql(overview.SILENT_COUNT_SQL, earlier).rows == [(1,)]
 
 
-VN_BANDS = [(50, "Tốt"), (100, "Trung bình"), (150, "Kém"), (200, "Xấu"), (300, "Rất xấu"), (500, "Nguy hại")]
+VN_BANDS = [
+    (50, "Tốt"),
+    (100, "Trung bình"),
+    (150, "Kém"),
+    (200, "Xấu"),
+    (300, "Rất xấu"),
+    (500, "Nguy hại"),
+]
 """Decision 1459 Table 1: the top AQI of each band and its name."""
 NO_DATA = "Không có dữ liệu"
 
@@ -81,19 +88,22 @@ def _vn_band(aqi: int | None) -> str:
 
 
 def _expected_station_days(
-    stations: tuple[str, ...], first: dt.date, last: dt.date, installed: dict[str, dt.date] | None = None
+    stations: tuple[str, ...],
+    first: dt.date,
+    last: dt.date,
+    installed: dict[str, dt.date] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Days per band per station, counted from the seed rows: every day from ``first`` to
     ``last`` (the ended local days of the range) is a day, with or without a row."""
     rows = {(s, d): aqi for s, std, d, aqi in AQI_DAILY if std == "vn_1459_2019"}
     counts: dict[str, dict[str, int]] = {}
-    for station in stations:
+    for station_id in stations:
         per_band = dict.fromkeys([name for _, name in VN_BANDS] + [NO_DATA], 0)
-        day = max(first, (installed or {}).get(station, first))
+        day = max(first, (installed or {}).get(station_id, first))
         while day <= last:
-            per_band[_vn_band(rows.get((station, day)))] += 1
+            per_band[_vn_band(rows.get((station_id, day)))] += 1
             day += dt.timedelta(days=1)
-        counts[station] = per_band
+        counts[station_id] = per_band
     return counts
 
 
@@ -121,7 +131,9 @@ def test_days_without_data_follow_the_catalogue_dates(seeded_db: str, run_sql: R
         # retired stations are selectable: BN04's days up to its retirement count
         conn.execute("UPDATE stations SET retired_on = '2025-03-03' WHERE station_id = 'BN04'")
     got = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN05",))).rows)
-    assert got == _expected_station_days(("BN05",), *MARCH_DAYS, {"BN05": dt.date(2025, 3, 6)})["BN05"]
+    assert (
+        got == _expected_station_days(("BN05",), *MARCH_DAYS, {"BN05": dt.date(2025, 3, 6)})["BN05"]
+    )
     assert sum(got.values()) == 4  # 6–9 March
     retired = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN04",))).rows)
     assert retired[NO_DATA] == 3 and sum(retired.values()) == 3  # 1–3 March
@@ -152,9 +164,9 @@ def test_calendar_has_a_cell_for_every_day_in_local_time(seeded_db: str, run_sql
     for day in range(1, 10):
         date = dt.date(2025, 3, day)
         midnight = dt.datetime(2025, 3, day, tzinfo=ICT)
-        for station in ("BN01", "BN05"):
-            value = aqi.get((station, date))
-            expected.append((midnight, names[station], -1 if value is None else value))
+        for station_id in ("BN01", "BN05"):
+            value = aqi.get((station_id, date))
+            expected.append((midnight, names[station_id], -1 if value is None else value))
     assert sorted(rows, key=lambda r: (r[0], r[1])) == sorted(expected, key=lambda r: (r[0], r[1]))
     assert rows[0][0] == dt.datetime(2025, 2, 28, 17, tzinfo=UTC)  # local midnight
 
@@ -293,14 +305,16 @@ def test_status_counts_come_from_the_hourly_aggregate(clean_db: str, run_sql: Ru
     ok, flagged, missing = "00 đo bình thường", "01/02 hiệu chuẩn hoặc lỗi", "Không nhận được"
     five = run_sql(station.STATUS_SQL, window, BN01, dt.timedelta(minutes=5)).rows
     # 12 samples expected per parameter and hour: 10 + 1 + 1 missing (pm25), 6 + 6 missing (no2)
-    assert sorted(five) == sorted([
-        (base, flagged, 1),
-        (base, missing, 1 + 6),
-        (base, ok, 10 + 6),
-        (base + H, flagged, 0),
-        (base + H, missing, 0),
-        (base + H, ok, 12),
-    ])
+    assert sorted(five) == sorted(
+        [
+            (base, flagged, 1),
+            (base, missing, 1 + 6),
+            (base, ok, 10 + 6),
+            (base + H, flagged, 0),
+            (base + H, missing, 0),
+            (base + H, ok, 12),
+        ]
+    )
     two_hours = run_sql(station.STATUS_SQL, window, BN01, dt.timedelta(hours=2)).rows
     assert sorted(two_hours) == sorted([(base, flagged, 1), (base, missing, 7), (base, ok, 28)])
 
@@ -385,12 +399,18 @@ def test_arrival_lag_reads_the_last_hour_of_the_range(clean_db: str, run_sql: Ru
                 10.0,
                 lag=dt.timedelta(seconds=lag_s),
             )
-        insert_reading(conn, "BN02", "pm25", END - dt.timedelta(minutes=30), 10.0,
-                       lag=dt.timedelta(minutes=7))
+        insert_reading(
+            conn, "BN02", "pm25", END - dt.timedelta(minutes=30), 10.0, lag=dt.timedelta(minutes=7)
+        )
     rows = run_sql(data_quality.LAG_BY_STATION_SQL).as_dicts()
     # only the readings of the last hour: the two older ones (900 s) are not read
     got = {
-        r["Mã trạm"]: (r["Số đo"], float(r["Trung vị (s)"]), float(r["Lớn nhất (s)"]), r["Đến trễ > 5 phút"])
+        r["Mã trạm"]: (
+            r["Số đo"],
+            float(r["Trung vị (s)"]),
+            float(r["Lớn nhất (s)"]),
+            r["Đến trễ > 5 phút"],
+        )
         for r in rows
     }
     assert got == {"BN01": (3, 40.0, 60.0, 0), "BN02": (1, 420.0, 420.0, 1)}
