@@ -2,7 +2,7 @@
 
 Nothing here holds a number or colour of its own: every band limit, name and hex colour is
 read from the category tables of the AQI engine, so the dashboards follow them when they
-change (regenerate with ``python -m dashboards``).
+change (regenerate with ``aqm grafana generate``).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def _provisioned_uids() -> set[str]:
 
 
 def test_committed_files_match_a_fresh_generation() -> None:
-    assert stale_files() == [], "provisioning/grafana is stale: run `python -m dashboards`"
+    assert stale_files() == [], "provisioning/grafana is stale: run `aqm grafana generate`"
 
 
 def test_stale_file_is_detected(tmp_path: Path) -> None:
