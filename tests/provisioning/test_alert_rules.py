@@ -207,7 +207,7 @@ def test_daily_completeness_alert_per_declared_parameter(clean_db: str, run_sql:
 def test_serious_pollution_needs_three_consecutive_days(clean_db: str, run_sql: Runner) -> None:
     """Decree 08/2022 Art. 10: daily VN_AQI ≥ 301 for 3 consecutive days."""
     days = [dt.date(2025, 3, d) for d in (6, 7, 8, 9)]  # END: 10 March, yesterday 9 March
-    series = {
+    series: dict[str, list[int | None]] = {
         "BN01": [100, 320, 301, 450],  # 7, 8, 9 March ≥ 301: fires
         "BN02": [350, 350, 300, 400],  # 300 on 8 March breaks the run
         "BN05": [400, 400, 400, None],  # no AQI yesterday
