@@ -40,6 +40,9 @@ SIGNAL_COLUMN = "Tín hiệu"
 SIGNAL_MAPPINGS = number_text_mappings([(0, "Đang gửi", "green"), (1, "Im lặng", "red")])
 """``Tín hiệu``: 1 when the station is silent (per-station rule of ``last_seen_cte``)."""
 
+OFFLINE_OUTLINE = "public/maps/countries.geojson"
+"""Country outlines bundled with Grafana (served by Grafana itself, no internet needed)."""
+
 # Centre of Bắc Ninh province, used until the map has fitted itself to the stations.
 MAP_CENTRE = (21.12, 106.11)
 
@@ -148,6 +151,18 @@ def _map_panel() -> Panel:
             "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
             "basemap": {"type": "default", "name": "Nền bản đồ"},
             "layers": [
+                # Drawn from a file Grafana ships: the map keeps its bearings on a network
+                # without tiles (the basemap follows GF_GEOMAP_DEFAULT_BASELAYER_CONFIG).
+                {
+                    "type": "geojson",
+                    "name": "Đường biên giới (ngoại tuyến)",
+                    "config": {
+                        "src": OFFLINE_OUTLINE,
+                        "rules": [],
+                        "style": {"color": {"fixed": NO_DATA_COLOUR}, "opacity": 0.15},
+                    },
+                    "tooltip": False,
+                },
                 {
                     "type": "markers",
                     "name": "Trạm quan trắc",
