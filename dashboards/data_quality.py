@@ -19,7 +19,8 @@ UID = "aqm-chat-luong-du-lieu"
 # ended by its end, from local midnight of installed_on to local midnight after retired_on
 # (an empty date leaves that side open). Expected samples per hour: 3600 / report interval.
 # Rows: every parameter each selected station declares (stations.parameters) or has hourly
-# rows for in those hours, so a dead sensor is a row at 0 %, not a missing row.
+# rows for in those hours, so a dead sensor is a row at 0 %, not a missing row. The
+# $__timeFilter beside the per-station bounds lets TimescaleDB skip chunks at planning.
 COMPLETENESS_SQL = f"""
 WITH span AS (
   SELECT s.station_id, s.name, s.parameters, s.report_interval_s, b.lo, b.hi,
@@ -39,6 +40,7 @@ pairs AS (
   SELECT DISTINCT h.station_id, h.parameter
   FROM hourly h
   JOIN span sp ON sp.station_id = h.station_id AND h.hour >= sp.lo AND h.hour < sp.hi
+  WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
 )
 SELECT sp.station_id AS "Mã trạm", sp.name AS "Trạm",
        coalesce(p.name_vi, pr.parameter) AS "Thông số",
@@ -54,6 +56,7 @@ JOIN span sp ON sp.station_id = pr.station_id
 LEFT JOIN hourly h
   ON h.station_id = pr.station_id AND h.parameter = pr.parameter
  AND h.hour >= sp.lo AND h.hour < sp.hi
+ AND $__timeFilter(h.hour)
 LEFT JOIN parameters p ON p.parameter = pr.parameter
 WHERE sp.hours > 0
 GROUP BY sp.station_id, sp.name, sp.hours, sp.report_interval_s, pr.parameter, p.name_vi

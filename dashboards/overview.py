@@ -173,7 +173,7 @@ def _map_panel() -> Panel:
                     },
                     "config": {"showLegend": True, "style": style},
                     "tooltip": True,
-                }
+                },
             ],
             "tooltip": {"mode": "details"},
         },

@@ -114,6 +114,7 @@ FROM params pr
 CROSS JOIN hours hr
 LEFT JOIN hourly h
   ON h.station_id = '$station' AND h.parameter = pr.parameter AND h.hour = hr.hour
+ AND $__timeFilter(h.hour)
 LEFT JOIN parameters p ON p.parameter = pr.parameter
 ORDER BY 1, 2
 """

@@ -12,8 +12,8 @@ from dashboards import overview
 REPO = Path(__file__).resolve().parents[2]
 
 GRAFANA_LANGUAGES = {
-    # Grafana 11.3's UI languages (public/app/core/internationalization/constants.ts);
-    # Vietnamese is not among them.
+    # UI languages of Grafana 11 (public/app/core/internationalization/constants.ts);
+    # later releases add more, none of them Vietnamese so far.
     "en-US",
     "fr-FR",
     "es-ES",
