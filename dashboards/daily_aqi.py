@@ -31,6 +31,7 @@ from dashboards.sql_fragments import (
     TIME_TO,
     local_date,
     local_day_start,
+    local_days_in_range,
 )
 from dashboards.variables import station_variable
 
@@ -55,6 +56,7 @@ station_days AS (
   CROSS JOIN days d
   LEFT JOIN aqi_daily a
     ON a.station_id = s.station_id AND a.standard = '{VN_STANDARD}' AND a.day = d.day
+   AND {local_days_in_range("a.day")}
   LEFT JOIN {bands_values_sql([VN_STANDARD])} ON {band_join("a", "a.aqi")}
   WHERE s.station_id IN ($station)
     AND (s.installed_on IS NULL OR d.day >= s.installed_on)

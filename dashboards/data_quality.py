@@ -34,32 +34,34 @@ WITH span AS (
   ) b
   WHERE s.station_id IN ($station)
 ),
-pairs AS (
-  SELECT sp.station_id, unnest(sp.parameters) AS parameter FROM span sp
-  UNION
-  SELECT DISTINCT h.station_id, h.parameter
+agg AS (
+  SELECT h.station_id, h.parameter,
+         count(*) FILTER (WHERE h.valid) AS valid_hours,
+         sum(least(h.n_valid, ceil(3600.0 / sp.report_interval_s))) AS valid_samples,
+         sum(h.n_flagged) AS flagged
   FROM hourly h
   JOIN span sp ON sp.station_id = h.station_id AND h.hour >= sp.lo AND h.hour < sp.hi
   WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
+  GROUP BY h.station_id, h.parameter
+),
+pairs AS (
+  SELECT sp.station_id, unnest(sp.parameters) AS parameter FROM span sp
+  UNION
+  SELECT agg.station_id, agg.parameter FROM agg
 )
 SELECT sp.station_id AS "Mã trạm", sp.name AS "Trạm",
        coalesce(p.name_vi, pr.parameter) AS "Thông số",
        sp.hours AS "Giờ kỳ vọng",
-       count(h.hour) FILTER (WHERE h.valid) AS "Giờ hợp lệ",
-       round(100.0 * count(h.hour) FILTER (WHERE h.valid) / sp.hours, 1) AS "Giờ hợp lệ (%)",
-       round(100.0 * coalesce(sum(least(h.n_valid, ceil(3600.0 / sp.report_interval_s)))
-                               FILTER (WHERE h.hour IS NOT NULL), 0)
+       coalesce(agg.valid_hours, 0) AS "Giờ hợp lệ",
+       round(100.0 * coalesce(agg.valid_hours, 0) / sp.hours, 1) AS "Giờ hợp lệ (%)",
+       round(100.0 * coalesce(agg.valid_samples, 0)
              / (sp.hours * 3600.0 / sp.report_interval_s), 1) AS "Mẫu hợp lệ (%)",
-       coalesce(sum(h.n_flagged), 0) AS "Mẫu gắn cờ 01/02"
+       coalesce(agg.flagged, 0) AS "Mẫu gắn cờ 01/02"
 FROM pairs pr
 JOIN span sp ON sp.station_id = pr.station_id
-LEFT JOIN hourly h
-  ON h.station_id = pr.station_id AND h.parameter = pr.parameter
- AND h.hour >= sp.lo AND h.hour < sp.hi
- AND $__timeFilter(h.hour)
+LEFT JOIN agg ON agg.station_id = pr.station_id AND agg.parameter = pr.parameter
 LEFT JOIN parameters p ON p.parameter = pr.parameter
 WHERE sp.hours > 0
-GROUP BY sp.station_id, sp.name, sp.hours, sp.report_interval_s, pr.parameter, p.name_vi
 ORDER BY sp.station_id, pr.parameter
 """
 
