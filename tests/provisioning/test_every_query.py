@@ -57,7 +57,7 @@ def test_query_runs_and_has_grafana_shape(
         assert times == sorted(times), f"{query.location}: time series not ordered by time"
         for row in result.as_dicts():
             for name, value in row.items():
-                if name in ("time", "metric", "station_id"):
+                if name in ("time", "metric", "station_id", "parameter"):  # labels
                     continue
                 assert value is None or isinstance(value, numbers.Number), (
                     f"{query.location}: column {name} is {type(value).__name__}, not numeric"
