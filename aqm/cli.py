@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.aqi",
     "aqm.commands.report",
     "aqm.commands.gaps",
+    "aqm.commands.grafana",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "report": "bench.report_annual",
     "broker": "bench.broker_crash",
     "gaps": "bench.gaps",
+    "grafana": "bench.grafana_queries",
 }
 
 

@@ -2,7 +2,7 @@
 
 Nothing here holds a number or colour of its own: every band limit, name and hex colour is
 read from the category tables of the AQI engine, so the dashboards follow them when they
-change (regenerate with ``python -m dashboards``).
+change (regenerate with ``aqm grafana generate``).
 """
 
 from __future__ import annotations
@@ -84,3 +84,30 @@ def band_join(alias: str, aqi_expr: str) -> str:
         f"band.standard = {alias}.standard AND {aqi_expr} >= band.lower"
         f" AND ({aqi_expr} <= band.upper OR band.upper IS NULL)"
     )
+
+
+def band_range_mappings(standard: str = VN_STANDARD) -> list[Json]:
+    """AQI value → band name and colour (ranges of each band), and -1 → "no data" in grey.
+
+    Cells, tooltips and legends then say the band (Decision 1459: Tốt, Trung bình, Kém,
+    Xấu, Rất xấu, Nguy hại), not only its colour.
+    """
+    bands = categories(standard)
+    mappings: list[Json] = [
+        {
+            "type": "range",
+            "options": {
+                "from": c.lower,
+                "to": c.upper,
+                "result": {"text": c.name_vi, "color": c.hex, "index": c.index},
+            },
+        }
+        for c in bands
+    ]
+    mappings.append(
+        {
+            "type": "value",
+            "options": {"-1": {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(bands)}},
+        }
+    )
+    return mappings

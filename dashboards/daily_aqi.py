@@ -1,104 +1,171 @@
-"""Dashboard "AQI ngày": daily AQI per station as a calendar in band colours; days per band."""
+"""Dashboard "AQI ngày": daily VN_AQI per station as a calendar in band colours; days per band.
+
+Every station-day counts: a local day with an ``aqi_daily`` row is counted in its band (or
+as "no data" when its AQI is NULL), and a day without any row is a day without data too,
+from the station's ``installed_on`` to its ``retired_on`` (catalogue dates; an empty date
+leaves that side open). A day that has not ended yet counts only once its row exists.
+
+The dashboard shows VN_AQI (Decision 1459/QĐ-TCMT), the index the province publishes and
+Decree 08/2022 Art. 10 refers to; its band names are the column headers and value
+mappings. US AQI stays on the overview and station dashboards.
+"""
 
 from __future__ import annotations
 
+from aqi.categories import categories
 from dashboards.aqi_style import (
+    NO_DATA_COLOUR,
     NO_DATA_TEXT,
+    VN_STANDARD,
     aqi_thresholds,
     band_join,
+    band_range_mappings,
     bands_values_sql,
     category_name_mappings,
 )
-from dashboards.panels import DAILY_GAP_MS, Json, Panel, dashboard, sql_query
-from dashboards.sql_fragments import LOCAL_TZ, local_day_start, local_days_in_range
-from dashboards.variables import standard_variable, station_variable
+from dashboards.links import STATION_ID_FIELD, station_link_override
+from dashboards.panels import DAILY_GAP_MS, Json, Panel, dashboard, override, sql_query
+from dashboards.sql_fragments import (
+    LOCAL_TZ,
+    TIME_FROM,
+    TIME_TO,
+    local_date,
+    local_day_start,
+    local_days_in_range,
+)
+from dashboards.variables import station_variable
 
 UID = "aqm-aqi-ngay"
+NO_DATA_VALUE = -1
+"""The calendar's value for a station-day without a daily AQI (mapped to grey "no data")."""
 
-# aqi_daily.day is already the local date (Asia/Ho_Chi_Minh); the time column is the
-# instant that local day begins, so Grafana (dashboard zone Asia/Ho_Chi_Minh) draws each
-# cell from local midnight to local midnight.
+
+def station_days_cte() -> str:
+    """CTEs ``station_days`` (every counted station-day) with ``aqi`` and band ``idx``.
+
+    ``aqi`` and ``idx`` are NULL for a day without data (no row, or a row without AQI).
+    """
+    return f"""days AS (
+  SELECT g::date AS day
+  FROM generate_series({local_date(TIME_FROM)}::timestamp, {local_date(TIME_TO)}::timestamp,
+                       interval '1 day') g
+),
+station_days AS (
+  SELECT s.station_id, s.name, d.day, a.aqi, band.idx
+  FROM stations s
+  CROSS JOIN days d
+  LEFT JOIN aqi_daily a
+    ON a.station_id = s.station_id AND a.standard = '{VN_STANDARD}' AND a.day = d.day
+   AND {local_days_in_range("a.day")}
+  LEFT JOIN {bands_values_sql([VN_STANDARD])} ON {band_join("a", "a.aqi")}
+  WHERE s.station_id IN ($station)
+    AND (s.installed_on IS NULL OR d.day >= s.installed_on)
+    AND (s.retired_on IS NULL OR d.day <= s.retired_on)
+    AND (a.day IS NOT NULL OR {local_day_start("d.day + 1")} <= {TIME_TO})
+)"""
+
+
+# The time column is the instant the local day begins, so Grafana (dashboard zone
+# Asia/Ho_Chi_Minh) draws each cell from local midnight to local midnight.
 CALENDAR_SQL = f"""
-SELECT {local_day_start("a.day")} AS "time", s.name AS metric, a.aqi AS value
-FROM aqi_daily a
-JOIN stations s ON s.station_id = a.station_id
-WHERE a.standard = '$standard' AND a.station_id IN ($station) AND {local_days_in_range("a.day")}
+WITH {station_days_cte()}
+SELECT {local_day_start("sd.day")} AS "time", sd.name AS metric,
+       coalesce(sd.aqi, {NO_DATA_VALUE}) AS value
+FROM station_days sd
 ORDER BY 1, 2
 """
 
 DAYS_PER_BAND_SQL = f"""
+WITH {station_days_cte()}
 SELECT c."Mức", c."Số ngày"
 FROM (
-  SELECT band.idx AS ord, band.name_vi AS "Mức", count(a.day) AS "Số ngày"
-  FROM {bands_values_sql()}
-  LEFT JOIN aqi_daily a
-    ON {band_join("a", "a.aqi")}
-   AND a.station_id IN ($station)
-   AND {local_days_in_range("a.day")}
-  WHERE band.standard = '$standard'
+  SELECT band.idx AS ord, band.name_vi AS "Mức", count(sd.day) AS "Số ngày"
+  FROM {bands_values_sql([VN_STANDARD])}
+  LEFT JOIN station_days sd ON sd.idx = band.idx
   GROUP BY band.idx, band.name_vi
   UNION ALL
-  SELECT 1000, '{NO_DATA_TEXT}', count(*)
-  FROM aqi_daily a
-  WHERE a.standard = '$standard' AND a.aqi IS NULL
-    AND a.station_id IN ($station) AND {local_days_in_range("a.day")}
+  SELECT 1000, '{NO_DATA_TEXT}', count(*) FROM station_days WHERE idx IS NULL
 ) c
 ORDER BY c.ord
 """
 
+
+def _band_columns() -> str:
+    return ",\n       ".join(
+        f'count(*) FILTER (WHERE sd.idx = {c.index}) AS "{c.name_vi}"'
+        for c in categories(VN_STANDARD)
+    )
+
+
+# One row per station, one column per band (pivoted in SQL), then days without data.
 DAYS_PER_STATION_SQL = f"""
-SELECT s.name AS "Trạm", coalesce(band.name_vi, '{NO_DATA_TEXT}') AS "Mức", count(*) AS "Số ngày"
-FROM aqi_daily a
-JOIN stations s ON s.station_id = a.station_id
-LEFT JOIN {bands_values_sql()} ON {band_join("a", "a.aqi")}
-WHERE a.standard = '$standard' AND a.station_id IN ($station) AND {local_days_in_range("a.day")}
-GROUP BY s.name, band.idx, band.name_vi
-ORDER BY s.name, band.idx NULLS LAST
+WITH {station_days_cte()}
+SELECT sd.station_id AS "{STATION_ID_FIELD}", sd.name AS "Trạm",
+       {_band_columns()},
+       count(*) FILTER (WHERE sd.idx IS NULL) AS "{NO_DATA_TEXT}",
+       count(*) AS "Số ngày"
+FROM station_days sd
+GROUP BY sd.station_id, sd.name
+ORDER BY sd.station_id
 """
+
+
+def _band_column_overrides() -> list[Json]:
+    """Each band's column in its Decision 1459 colour (zero stays uncoloured)."""
+    columns = [(c.name_vi, c.hex) for c in categories(VN_STANDARD)]
+    columns.append((NO_DATA_TEXT, NO_DATA_COLOUR))
+    return [
+        override(
+            name,
+            {
+                "color": {"mode": "fixed", "fixedColor": colour},
+                "custom.cellOptions": {"type": "color-text"},
+            },
+        )
+        for name, colour in columns
+    ]
 
 
 def build() -> Json:
     panels = [
         Panel(
             "state-timeline",
-            "AQI ngày theo trạm",
+            "VN_AQI ngày theo trạm",
             [sql_query(CALENDAR_SQL, fmt="time_series")],
             width=24,
             height=10,
             description=(
-                "Mỗi ô là một ngày địa phương (00:00–24:00 giờ Việt Nam) tô màu theo mức AQI ngày. "
-                "Ô trống: ngày không đủ số liệu để tính AQI hoặc không có số liệu."
+                "Mỗi ô là một ngày địa phương (00:00–24:00 giờ Việt Nam) tô màu và ghi tên mức "
+                "VN_AQI ngày (QĐ 1459/QĐ-TCMT). Màu xám «Không có dữ liệu»: ngày không đủ số liệu "
+                "để tính AQI hoặc không có số liệu, từ ngày lắp đặt đến ngày ngừng của trạm."
             ),
             threshold=aqi_thresholds(),
             colour_mode="thresholds",
+            mappings=band_range_mappings(),
             options={
                 "mergeValues": False,
                 "showValue": "auto",
                 "alignValue": "center",
                 "rowHeight": 0.8,
-                "legend": {"showLegend": False},
+                "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
+                "tooltip": {"mode": "single", "sort": "none"},
             },
-            # A value lasts until the next point: without this the last colour before an
-            # outage would cover the days without an aqi_daily row, and the newest day would
-            # stretch to the end of the range.
+            # A value lasts until the next point: without this the newest day would stretch
+            # to the end of the range.
             custom={"fillOpacity": 90, "lineWidth": 0, "insertNulls": DAILY_GAP_MS},
         ),
         Panel(
             "barchart",
-            "Số ngày theo mức AQI (các trạm đã chọn)",
+            "Số ngày theo mức VN_AQI (các trạm đã chọn)",
             [sql_query(DAYS_PER_BAND_SQL)],
-            width=12,
+            width=10,
             height=9,
             new_row=True,
-            description="Số ngày-trạm ở mỗi mức trong khoảng thời gian đã chọn.",
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "Mức"},
-                    "properties": [
-                        {"id": "mappings", "value": category_name_mappings()},
-                    ],
-                }
-            ],
+            description=(
+                "Số ngày-trạm ở mỗi mức trong khoảng thời gian đã chọn; «Không có dữ liệu» gồm cả "
+                "những ngày không có bản ghi AQI ngày nào."
+            ),
+            overrides=[override("Mức", {"mappings": category_name_mappings()})],
             options={
                 "xField": "Mức",
                 "colorByField": "Mức",
@@ -109,31 +176,23 @@ def build() -> Json:
         ),
         Panel(
             "table",
-            "Số ngày theo mức, từng trạm",
+            "Số ngày theo mức VN_AQI, từng trạm",
             [sql_query(DAYS_PER_STATION_SQL)],
-            width=12,
+            width=14,
             height=9,
+            description="Mỗi trạm một dòng, mỗi mức một cột. Bấm tên trạm để mở trang trạm.",
             options={"showHeader": True, "cellHeight": "sm"},
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "Mức"},
-                    "properties": [
-                        {"id": "mappings", "value": category_name_mappings()},
-                        {
-                            "id": "custom.cellOptions",
-                            "value": {"type": "color-background", "mode": "basic"},
-                        },
-                    ],
-                }
-            ],
+            overrides=[*_band_column_overrides(), station_link_override()],
         ),
     ]
     return dashboard(
         uid=UID,
         title="AQI ngày",
-        description="AQI ngày (ngày địa phương, giờ Việt Nam) của các trạm và số ngày ở mỗi mức.",
+        description=(
+            "VN_AQI ngày (ngày địa phương, giờ Việt Nam) của các trạm và số ngày ở mỗi mức."
+        ),
         panels=panels,
-        variables=[standard_variable(), station_variable(multi=True)],
+        variables=[station_variable(multi=True)],
         time_from="now-90d",
         refresh="1h",
         tags=["aqi ngày"],

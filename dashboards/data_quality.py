@@ -2,45 +2,67 @@
 
 from __future__ import annotations
 
+from dashboards.links import station_link_override
 from dashboards.panels import STACKED_BARS, Json, Panel, dashboard, override, sql_query, thresholds
-from dashboards.sql_fragments import LOCAL_TZ, TIME_FROM, TIME_TO
+from dashboards.sql_fragments import (
+    LOCAL_TZ,
+    TIME_FROM,
+    TIME_TO,
+    last_hour_of_range,
+    local_day_start,
+)
 from dashboards.variables import station_variable
 
 UID = "aqm-chat-luong-du-lieu"
 
-# Hour starts inside the range, counted exactly as $__timeFilter(h.hour) selects them.
-# Rows: every parameter each selected active station declares (stations.parameters) or has
-# hourly rows for, so a dead sensor is a row at 0 %, not a missing row.
+# The hours a station was expected to report: hours that begin inside the range and have
+# ended by its end, from local midnight of installed_on to local midnight after retired_on
+# (an empty date leaves that side open). Expected samples per hour: 3600 / report interval.
+# Rows: every parameter each selected station declares (stations.parameters) or has hourly
+# rows for in those hours, so a dead sensor is a row at 0 %, not a missing row. The
+# $__timeFilter beside the per-station bounds lets TimescaleDB skip chunks at planning.
 COMPLETENESS_SQL = f"""
 WITH span AS (
-  SELECT count(*) AS hours
-  FROM generate_series(time_bucket('1 hour', {TIME_FROM}), {TIME_TO}, interval '1 hour') g
-  WHERE g >= {TIME_FROM}
+  SELECT s.station_id, s.name, s.parameters, s.report_interval_s, b.lo, b.hi,
+         greatest(0, floor(extract(epoch from (b.hi - b.lo)) / 3600))::int AS hours
+  FROM stations s
+  CROSS JOIN LATERAL (
+    SELECT greatest(time_bucket('1 hour', {TIME_FROM} + interval '3599.999999 seconds'),
+                    coalesce({local_day_start("s.installed_on")}, '-infinity'::timestamptz)) AS lo,
+           least(time_bucket('1 hour', {TIME_TO}),
+                 coalesce({local_day_start("s.retired_on + 1")}, 'infinity'::timestamptz)) AS hi
+  ) b
+  WHERE s.station_id IN ($station)
+),
+agg AS (
+  SELECT h.station_id, h.parameter,
+         count(*) FILTER (WHERE h.valid) AS valid_hours,
+         sum(least(h.n_valid, ceil(3600.0 / sp.report_interval_s))) AS valid_samples,
+         sum(h.n_flagged) AS flagged
+  FROM hourly h
+  JOIN span sp ON sp.station_id = h.station_id AND h.hour >= sp.lo AND h.hour < sp.hi
+  WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
+  GROUP BY h.station_id, h.parameter
 ),
 pairs AS (
-  SELECT s.station_id, unnest(s.parameters) AS parameter
-  FROM stations s
-  WHERE s.status = 'active' AND s.station_id IN ($station)
+  SELECT sp.station_id, unnest(sp.parameters) AS parameter FROM span sp
   UNION
-  SELECT DISTINCT h.station_id, h.parameter
-  FROM hourly h
-  JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
-  WHERE h.station_id IN ($station) AND $__timeFilter(h.hour)
+  SELECT agg.station_id, agg.parameter FROM agg
 )
-SELECT s.name AS "Trạm", coalesce(p.name_vi, pr.parameter) AS "Thông số",
-       count(*) FILTER (WHERE h.valid) AS "Giờ hợp lệ",
-       round(100.0 * count(*) FILTER (WHERE h.valid) / greatest(span.hours, 1), 1)
-         AS "Giờ hợp lệ (%)",
-       round(100.0 * sum(h.n_valid) / nullif(sum(h.n_expected), 0), 1) AS "Mẫu hợp lệ (%)",
-       coalesce(sum(h.n_flagged), 0) AS "Mẫu gắn cờ 01/02"
+SELECT sp.station_id AS "Mã trạm", sp.name AS "Trạm",
+       coalesce(p.name_vi, pr.parameter) AS "Thông số",
+       sp.hours AS "Giờ kỳ vọng",
+       coalesce(agg.valid_hours, 0) AS "Giờ hợp lệ",
+       round(100.0 * coalesce(agg.valid_hours, 0) / sp.hours, 1) AS "Giờ hợp lệ (%)",
+       round(100.0 * coalesce(agg.valid_samples, 0)
+             / (sp.hours * 3600.0 / sp.report_interval_s), 1) AS "Mẫu hợp lệ (%)",
+       coalesce(agg.flagged, 0) AS "Mẫu gắn cờ 01/02"
 FROM pairs pr
-JOIN stations s ON s.station_id = pr.station_id
-LEFT JOIN hourly h
-  ON h.station_id = pr.station_id AND h.parameter = pr.parameter AND $__timeFilter(h.hour)
+JOIN span sp ON sp.station_id = pr.station_id
+LEFT JOIN agg ON agg.station_id = pr.station_id AND agg.parameter = pr.parameter
 LEFT JOIN parameters p ON p.parameter = pr.parameter
-CROSS JOIN span
-GROUP BY s.name, pr.station_id, p.name_vi, pr.parameter, span.hours
-ORDER BY pr.station_id, pr.parameter
+WHERE sp.hours > 0
+ORDER BY sp.station_id, pr.parameter
 """
 
 REJECTS_OVER_TIME_SQL = """
@@ -64,29 +86,30 @@ GROUP BY m.reason_code
 ORDER BY 2 DESC, 1
 """
 
-LAG_OVER_TIME_SQL = """
-SELECT $__timeGroupAlias(r.ts, $__interval), s.name AS metric,
+# Arrival lag needs raw readings: both panels read only the last hour of the range.
+LAG_OVER_TIME_SQL = f"""
+SELECT $__timeGroupAlias(r.ts, '5m'), s.name AS metric,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch from (r.received_at - r.ts)))
          AS value
 FROM readings r
 JOIN stations s ON s.station_id = r.station_id
-WHERE r.station_id IN ($station) AND $__timeFilter(r.ts)
+WHERE r.station_id IN ($station) AND {last_hour_of_range("r.ts")}
 GROUP BY 1, 2
 ORDER BY 1
 """
 
-LAG_BY_STATION_SQL = """
-SELECT s.name AS "Trạm",
+LAG_BY_STATION_SQL = f"""
+SELECT r.station_id AS "Mã trạm", s.name AS "Trạm",
        count(*) AS "Số đo",
        round(percentile_cont(0.5) WITHIN GROUP (
          ORDER BY extract(epoch from (r.received_at - r.ts)))::numeric, 1) AS "Trung vị (s)",
        round(percentile_cont(0.95) WITHIN GROUP (
          ORDER BY extract(epoch from (r.received_at - r.ts)))::numeric, 1) AS "P95 (s)",
        round(max(extract(epoch from (r.received_at - r.ts)))::numeric, 1) AS "Lớn nhất (s)",
-       count(*) FILTER (WHERE r.received_at - r.ts > interval '1 hour') AS "Đến trễ > 1 giờ"
+       count(*) FILTER (WHERE r.received_at - r.ts > interval '5 minutes') AS "Đến trễ > 5 phút"
 FROM readings r
 JOIN stations s ON s.station_id = r.station_id
-WHERE r.station_id IN ($station) AND $__timeFilter(r.ts)
+WHERE r.station_id IN ($station) AND {last_hour_of_range("r.ts")}
 GROUP BY s.name, r.station_id
 ORDER BY r.station_id
 """
@@ -102,10 +125,11 @@ def build() -> Json:
             width=24,
             height=10,
             description=(
-                "Mỗi thông số khai báo của trạm đang hoạt động có một dòng, kể cả khi không có số "
-                "liệu nào (0 %). Giờ hợp lệ: giờ có trung bình đạt tỷ lệ mẫu tối thiểu, so với số "
-                "giờ của khoảng thời gian. Mẫu hợp lệ: mẫu mã 00 so với số mẫu kỳ vọng của các "
-                "giờ có số liệu (để trống khi không có giờ nào có số liệu)."
+                "Mỗi thông số khai báo của trạm có một dòng, kể cả khi không có số liệu nào (0 %). "
+                "Giờ kỳ vọng: các giờ đã kết thúc trong khoảng thời gian, từ ngày lắp đặt đến ngày "
+                "ngừng hoạt động của trạm (theo danh mục trạm). Giờ hợp lệ: giờ có trung bình đạt "
+                "tỷ lệ mẫu tối thiểu. Mẫu hợp lệ: mẫu mã 00 so với số mẫu kỳ vọng (3600 giây / chu "
+                "kỳ gửi số liệu của trạm, mỗi giờ kỳ vọng). Bấm tên trạm để mở trang trạm."
             ),
             options={"showHeader": True, "cellHeight": "sm"},
             overrides=[
@@ -119,7 +143,8 @@ def build() -> Json:
                     },
                 )
                 for name in ("Giờ hợp lệ (%)", "Mẫu hợp lệ (%)")
-            ],
+            ]
+            + [station_link_override()],
         ),
         Panel(
             "timeseries",
@@ -146,21 +171,27 @@ def build() -> Json:
         ),
         Panel(
             "timeseries",
-            "Độ trễ đến (P95, giây): từ lúc đo đến lúc nhận",
+            "Độ trễ đến (P95, giây) trong giờ cuối của khoảng thời gian",
             [sql_query(LAG_OVER_TIME_SQL, fmt="time_series")],
             width=12,
             height=8,
             new_row=True,
+            description=(
+                "Từ lúc đo đến lúc nhận, mỗi 5 phút. Chỉ giờ cuối cùng của khoảng thời gian đã "
+                "chọn: độ trễ được tính từ từng số đo gốc, đọc cả năm sẽ quá nặng."
+            ),
             unit="s",
             colour_mode="palette-classic",
         ),
         Panel(
             "table",
-            "Độ trễ đến theo trạm",
+            "Độ trễ đến theo trạm trong giờ cuối của khoảng thời gian",
             [sql_query(LAG_BY_STATION_SQL)],
             width=12,
             height=8,
+            description="Số đo của giờ cuối cùng trong khoảng thời gian đã chọn.",
             options={"showHeader": True, "cellHeight": "sm"},
+            overrides=[station_link_override()],
         ),
     ]
     return dashboard(

@@ -12,6 +12,7 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
+from dashboards.links import OVERVIEW_DASHBOARD_UID, station_link_override
 from dashboards.panels import (
     HOURLY_GAP_MS,
     Json,
@@ -33,11 +34,14 @@ from dashboards.sql_fragments import (
 )
 from dashboards.variables import standard_variable
 
-UID = "aqm-tong-quan"
+UID = OVERVIEW_DASHBOARD_UID
 
 SIGNAL_COLUMN = "Tín hiệu"
 SIGNAL_MAPPINGS = number_text_mappings([(0, "Đang gửi", "green"), (1, "Im lặng", "red")])
 """``Tín hiệu``: 1 when the station is silent (per-station rule of ``last_seen_cte``)."""
+
+OFFLINE_OUTLINE = "public/maps/countries.geojson"
+"""Country outlines bundled with Grafana (served by Grafana itself, no internet needed)."""
 
 # Centre of Bắc Ninh province, used until the map has fitted itself to the stations.
 MAP_CENTRE = (21.12, 106.11)
@@ -129,11 +133,13 @@ def _map_panel() -> Panel:
         height=14,
         description=(
             "Màu của mỗi trạm theo mức VN_AQI giờ gần nhất (QĐ 1459/QĐ-TCMT). Màu xám: không có "
-            "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt."
+            "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt. "
+            "Bấm vào trạm để mở trang trạm."
         ),
         threshold=band_thresholds(),
         colour_mode="thresholds",
         mappings=band_index_mappings(),
+        overrides=[station_link_override()],
         options={
             "view": {
                 "id": "fit",
@@ -145,6 +151,18 @@ def _map_panel() -> Panel:
             "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
             "basemap": {"type": "default", "name": "Nền bản đồ"},
             "layers": [
+                # Drawn from a file Grafana ships: the map keeps its bearings on a network
+                # without tiles (the basemap follows GF_GEOMAP_DEFAULT_BASELAYER_CONFIG).
+                {
+                    "type": "geojson",
+                    "name": "Đường biên giới (ngoại tuyến)",
+                    "config": {
+                        "src": OFFLINE_OUTLINE,
+                        "rules": [],
+                        "style": {"color": {"fixed": NO_DATA_COLOUR}, "opacity": 0.15},
+                    },
+                    "tooltip": False,
+                },
                 {
                     "type": "markers",
                     "name": "Trạm quan trắc",
@@ -155,7 +173,7 @@ def _map_panel() -> Panel:
                     },
                     "config": {"showLegend": True, "style": style},
                     "tooltip": True,
-                }
+                },
             ],
             "tooltip": {"mode": "details"},
         },
@@ -171,7 +189,8 @@ def _latest_table() -> Panel:
         height=14,
         description=(
             "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng "
-            f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu."
+            f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu. "
+            "Bấm tên trạm để mở trang trạm."
         ),
         options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
         overrides=[
@@ -218,6 +237,7 @@ def _latest_table() -> Panel:
             ),
             override("Giờ AQI", {"unit": "time:DD/MM HH:mm"}),
             override("Số liệu cuối", {"unit": "time:DD/MM HH:mm"}),
+            station_link_override(keep_standard=True),
         ],
     )
 

@@ -231,6 +231,7 @@ def dashboard(
     refresh: str = "1m",
     tags: Sequence[str] = (),
     timezone: str,
+    links: Sequence[Json] = (),
 ) -> Json:
     """A whole dashboard; panels flow left to right, a panel that does not fit starts a row."""
     placed: list[Json] = []
@@ -259,6 +260,7 @@ def dashboard(
         "liveNow": False,
         "annotations": {"list": []},
         "links": [
+            *links,
             {
                 "type": "dashboards",
                 "tags": ["aqm"],
@@ -266,7 +268,7 @@ def dashboard(
                 "title": "Bảng điều khiển",
                 "includeVars": False,
                 "keepTime": True,
-            }
+            },
         ],
         "templating": {"list": list(variables)},
         "panels": placed,

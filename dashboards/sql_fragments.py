@@ -80,6 +80,23 @@ def silent_after_sql(report_interval_s: str) -> str:
     )
 
 
+RAW_READINGS_WINDOW = dt.timedelta(hours=1)
+"""The most raw readings a panel or alert query may scan: the last hour of its range.
+
+Anything longer reads the aggregates (``hourly``, ``aqi_hourly``, ``aqi_daily``) or looks
+up single rows through the primary key (:func:`last_seen_cte`). A test runs every query
+under EXPLAIN ANALYZE and holds it to this bound.
+"""
+
+
+def last_hour_of_range(ts_column: str) -> str:
+    """Filter a raw-readings time column to the last hour of the range (at most)."""
+    return (
+        f"{ts_column} > greatest({TIME_FROM}, {TIME_TO} - {interval_sql(RAW_READINGS_WINDOW)})"
+        f" AND {ts_column} <= {TIME_TO}"
+    )
+
+
 def last_seen_cte() -> str:
     """CTE ``last_seen`` of every active station; the one definition of "silent".
 
@@ -88,23 +105,53 @@ def last_seen_cte() -> str:
     ``silent`` (no reading within ``silent_after`` before the end of the range, or none in
     the lookback at all).
 
-    Silence is measured from the newest *measurement* stored (``max(readings.ts)``) as of
-    the end of the time range, never from AQI values: a station measuring clean air is
-    not silent, and a silent station is not clean.
+    Silence is measured from the newest *measurement* stored (``readings.ts``) as of the
+    end of the time range, never from AQI values: a station measuring clean air is not
+    silent, and a silent station is not clean.
+
+    Cost: the readings of the last hour before the end of the range answer for every
+    station that reported in it. Only for the others is the newest reading looked up, per
+    parameter the station declares (every parameter when it declares none), with
+    ``LIMIT 1`` on the primary key (station_id, parameter, ts): a few index probes per
+    quiet station instead of aggregating the lookback's raw readings. The row comparisons
+    bound each probe to one station and parameter in a way only the primary key serves
+    (with plain equalities the planner may walk the ``ts`` index and filter, reading the
+    whole lookback); the plain ``ts`` bounds keep TimescaleDB's chunk exclusion.
     """
     silent_after = silent_after_sql("s.report_interval_s")
+    since = f"{TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}"
+    recent_since = f"{TIME_TO} - {interval_sql(RAW_READINGS_WINDOW)}"
+    last_ts = "coalesce(recent.last_ts, seen.last_ts)"
     return f"""last_seen AS (
-    SELECT s.station_id, s.name, max(r.ts) AS last_ts, max(r.received_at) AS last_received,
+    SELECT s.station_id, s.name, {last_ts} AS last_ts,
+           coalesce(recent.last_received, seen.last_received) AS last_received,
            {silent_after} AS silent_after,
            round((extract(epoch from {silent_after}) / 60)::numeric, 1) AS silent_after_min,
-           (max(r.ts) IS NULL OR max(r.ts) < {TIME_TO} - {silent_after}) AS silent
+           ({last_ts} IS NULL OR {last_ts} < {TIME_TO} - {silent_after}) AS silent
     FROM stations s
-    LEFT JOIN readings r
-      ON r.station_id = s.station_id
-     AND r.ts > {TIME_TO} - {interval_sql(SILENCE_LOOKBACK)}
-     AND r.ts <= {TIME_TO}
+    LEFT JOIN (
+      SELECT r.station_id, max(r.ts) AS last_ts, max(r.received_at) AS last_received
+      FROM readings r
+      WHERE r.ts > {recent_since} AND r.ts <= {TIME_TO}
+      GROUP BY r.station_id
+    ) recent ON recent.station_id = s.station_id
+    LEFT JOIN LATERAL (
+      SELECT max(newest.ts) AS last_ts, max(newest.received_at) AS last_received
+      FROM unnest(CASE WHEN cardinality(s.parameters) > 0 THEN s.parameters
+                       ELSE ARRAY(SELECT p.parameter FROM parameters p) END) sp(parameter)
+      CROSS JOIN LATERAL (
+        SELECT r.ts, r.received_at
+        FROM readings r
+        WHERE r.station_id = s.station_id AND r.parameter = sp.parameter
+          AND (r.station_id, r.parameter, r.ts) > (s.station_id, sp.parameter, {since})
+          AND (r.station_id, r.parameter, r.ts) <= (s.station_id, sp.parameter, {TIME_TO})
+          AND r.ts > {since} AND r.ts <= {TIME_TO}
+        ORDER BY r.ts DESC
+        LIMIT 1
+      ) newest
+      WHERE recent.station_id IS NULL
+    ) seen ON true
     WHERE s.status = 'active'
-    GROUP BY s.station_id, s.name, s.report_interval_s
   )"""
 
 

@@ -9,6 +9,7 @@ from dashboards.aqi_style import (
     bands_values_sql,
     category_name_mappings,
 )
+from dashboards.links import STATION_DASHBOARD_UID, overview_link
 from dashboards.overview import SIGNAL_COLUMN, SIGNAL_MAPPINGS
 from dashboards.panels import (
     HOURLY_GAP_MS,
@@ -40,10 +41,8 @@ from dashboards.sql_fragments import (
 from dashboards.variables import standard_variable, station_variable
 from ingest.parameters import PARAMETERS
 
-UID = "aqm-tram"
+UID = STATION_DASHBOARD_UID
 CONCENTRATION_UNIT = "conμgm3"  # Grafana's unit id for µg/m³
-
-STATUS_LABELS = (("00", "00 đo bình thường"), ("01", "01 hiệu chuẩn"), ("02", "02 lỗi thiết bị"))
 
 CURRENT_AQI_SQL = f"""
 SELECT a.aqi AS "AQI", band.name_vi AS "Mức", a.hour AS "Giờ AQI"
@@ -77,15 +76,19 @@ WHERE a.station_id = '$station' AND a.standard = '$standard' AND $__timeFilter(a
 ORDER BY 1
 """
 
-STATUS_SQL = f"""
-SELECT $__timeGroupAlias(r.ts, $__interval),
-       CASE r.status {" ".join(f"WHEN '{code}' THEN '{label}'" for code, label in STATUS_LABELS)}
-         ELSE r.status END AS metric,
-       count(*) AS value
-FROM readings r
-WHERE r.station_id = '$station' AND $__timeFilter(r.ts)
+# Samples per hour from the hourly aggregate (raw readings are never scanned over a range):
+# status 00 counted in the mean, 01/02 stored but left out, and those that never arrived.
+STATUS_SQL = """
+SELECT $__timeGroupAlias(h.hour, $__interval), c.metric, sum(c.value) AS value
+FROM hourly h
+CROSS JOIN LATERAL (
+  VALUES ('00 đo bình thường', h.n_valid),
+         ('01/02 hiệu chuẩn hoặc lỗi', h.n_flagged),
+         ('Không nhận được', greatest(h.n_expected - h.n_valid - h.n_flagged, 0))
+) c(metric, value)
+WHERE h.station_id = '$station' AND $__timeFilter(h.hour)
 GROUP BY 1, 2
-ORDER BY 1
+ORDER BY 1, 2
 """
 
 # Every hour starting in the range (as $__timeFilter selects them) for every parameter the
@@ -111,6 +114,7 @@ FROM params pr
 CROSS JOIN hours hr
 LEFT JOIN hourly h
   ON h.station_id = '$station' AND h.parameter = pr.parameter AND h.hour = hr.hour
+ AND $__timeFilter(h.hour)
 LEFT JOIN parameters p ON p.parameter = pr.parameter
 ORDER BY 1, 2
 """
@@ -359,13 +363,14 @@ def build() -> Json:
         *[pollutant_panel(p) for p in pollutants()],
         Panel(
             "timeseries",
-            "Trạng thái số đo (số mẫu theo mã trạng thái)",
+            "Trạng thái số đo (số mẫu theo mã trạng thái, mọi thông số)",
             [sql_query(STATUS_SQL, fmt="time_series")],
             width=12,
             height=8,
             new_row=True,
             description=(
-                "Mã 01 (hiệu chuẩn) và 02 (lỗi thiết bị) được lưu nhưng không tính vào trung bình."
+                "Từ số liệu trung bình giờ: mẫu mã 00 (tính vào trung bình), mã 01 (hiệu chuẩn) "
+                "và 02 (lỗi thiết bị) được lưu nhưng không tính, và số mẫu kỳ vọng không nhận được."
             ),
             colour_mode="palette-classic",
             custom=STACKED_BARS,
@@ -396,4 +401,5 @@ def build() -> Json:
         time_from="now-2d",
         tags=["trạm"],
         timezone=LOCAL_TZ,
+        links=[overview_link()],
     )

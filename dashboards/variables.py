@@ -5,16 +5,20 @@ from __future__ import annotations
 from dashboards.aqi_style import STANDARDS, VN_STANDARD
 from dashboards.panels import Json, custom_variable, sql_variable
 
-STATION_OPTIONS_SQL = """
-SELECT station_id AS __value, name || ' (' || station_id || ')' AS __text
+RETIRED_SUFFIX = " — đã ngừng hoạt động"
+
+# Active stations first, then retired ones (selectable for their history), marked as such.
+STATION_OPTIONS_SQL = f"""
+SELECT station_id AS __value,
+       name || ' (' || station_id || ')'
+         || CASE WHEN status = 'retired' THEN '{RETIRED_SUFFIX}' ELSE '' END AS __text
 FROM stations
-WHERE status = 'active'
-ORDER BY station_id
+ORDER BY status = 'retired', station_id
 """
 
 
 def station_variable(*, multi: bool) -> Json:
-    """``$station``: one active station, or several (with "All") when ``multi``."""
+    """``$station``: one station, or several (with "All") when ``multi``; retired ones too."""
     return sql_variable("station", "Trạm", STATION_OPTIONS_SQL, multi=multi)
 
 

@@ -6,7 +6,7 @@ Reference instant: END = 2025-03-10 05:00 UTC (12:00 in Bắc Ninh). Stations:
 - BN02 silent for 45 min; its last AQI was clean (42): silence, not clean air;
 - BN03 not seen for 40 days; its last AQI (80) is 5 h old, too old to be "current";
 - BN05 reporting (2 min before END); AQI 180 two hours ago, 25 in the last hour;
-- BN04 retired: appears nowhere.
+- BN04 retired on 31 January 2025: selectable for its history, counted nowhere after it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ STATIONS = [
     ("BN05", "Trạm Yên Phong", 21.207, 105.994, "active"),
 ]
 ALL_STATIONS = tuple(s[0] for s in STATIONS if s[4] == "active")
+# The $station variable lists active stations first, then retired ones.
+STATION_OPTIONS = (*ALL_STATIONS, *(s[0] for s in STATIONS if s[4] == "retired"))
+RETIRED_ON = {"BN04": dt.date(2025, 1, 31)}
 
 H = dt.timedelta(hours=1)
 # (station, standard, hour, aqi, dominant, nowcast_pm25)
@@ -86,9 +89,9 @@ REJECTS = [
 
 def insert_stations(conn: psycopg.Connection[Any]) -> None:
     conn.cursor().executemany(
-        "INSERT INTO stations (station_id, name, latitude, longitude, station_type, status)"
-        " VALUES (%s, %s, %s, %s, 'fixed_automatic', %s)",
-        STATIONS,
+        "INSERT INTO stations (station_id, name, latitude, longitude, station_type, status,"
+        " retired_on) VALUES (%s, %s, %s, %s, 'fixed_automatic', %s, %s)",
+        [(*s, RETIRED_ON.get(s[0])) for s in STATIONS],
     )
 
 
@@ -210,6 +213,6 @@ def station_variables(
     selected: tuple[str, ...] = ("$__all",), standard: str = "vn_1459_2019", multi: bool = True
 ) -> dict[str, VariableValue]:
     return {
-        "station": VariableValue(selected, multi=multi, include_all=multi, options=ALL_STATIONS),
+        "station": VariableValue(selected, multi=multi, include_all=multi, options=STATION_OPTIONS),
         "standard": VariableValue.single(standard),
     }

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import psycopg
 import pytest
 
 from dashboards import alerts, overview, station
+from dashboards.datasources import EXPRESSION_UID
 from dashboards.macros import TimeRange
 from dashboards.sql_fragments import SILENT_AFTER, interval_sql, last_seen_cte
-from tests.provisioning.seed import END, Runner
+from tests.provisioning.seed import END, ICT, Runner, insert_hourly, insert_stations
 
 pytestmark = pytest.mark.services
 
@@ -20,22 +22,61 @@ def _rule(uid: str) -> dict[str, Any]:
     return next(r for r in alerts.rules() if r["uid"] == uid)
 
 
-def firing(run_sql: Runner, uid: str, now: dt.datetime = END) -> dict[str, float]:
-    """Series (by station_id label) whose last non-null value passes the rule's threshold."""
+Labels = tuple[str, ...]
+
+
+def _series(result: Any) -> dict[Labels, float]:
+    """Last non-null value of each series (labels = the text columns), as reduce/last/dropNN."""
+    label_columns = [c for c in result.columns if c not in ("time", "value")]
+    last: dict[Labels, tuple[dt.datetime, float]] = {}
+    for row in result.as_dicts():
+        labels = tuple(row[c] for c in label_columns)
+        value = row["value"]
+        if value is not None and (labels not in last or row["time"] >= last[labels][0]):
+            last[labels] = (row["time"], float(value))
+    return {labels: v for labels, (_, v) in last.items()}
+
+
+def evaluate(run_sql: Runner, uid: str, now: dt.datetime = END) -> dict[Any, float]:
+    """Evaluate a rule as Grafana does: SQL queries (time series), reduce, threshold/math.
+
+    Returns the firing series (keyed by station_id, or (station_id, parameter)) with the
+    value of the first reduce expression.
+    """
     rule = _rule(uid)
-    query, reduce, threshold = rule["data"]
-    assert (reduce["model"]["type"], reduce["model"]["reducer"]) == ("reduce", "last")
-    assert reduce["model"]["settings"]["mode"] == "dropNN"
-    evaluator = threshold["model"]["conditions"][0]["evaluator"]
-    assert evaluator["type"] == "gt"
-    lookback = dt.timedelta(seconds=query["relativeTimeRange"]["from"])
-    result = run_sql(query["model"]["rawSql"], TimeRange(now - lookback, now))
-    assert result.columns == ["time", "station_id", "value"]
-    last: dict[str, tuple[dt.datetime, float]] = {}
-    for when, station_id, value in result.rows:
-        if value is not None and (station_id not in last or when >= last[station_id][0]):
-            last[station_id] = (when, value)
-    return {s: v for s, (_, v) in last.items() if v > evaluator["params"][0]}
+    values: dict[str, dict[Labels, float]] = {}
+    conditions: dict[str, dict[Labels, bool]] = {}
+    for item in rule["data"]:
+        model = item["model"]
+        if item["datasourceUid"] != EXPRESSION_UID:
+            lookback = dt.timedelta(seconds=item["relativeTimeRange"]["from"])
+            result = run_sql(model["rawSql"], TimeRange(now - lookback, now))
+            assert result.columns[0] == "time" and result.columns[-1] == "value"
+            values[item["refId"]] = _series(result)
+        elif model["type"] == "reduce":
+            assert (model["reducer"], model["settings"]["mode"]) == ("last", "dropNN")
+            values[item["refId"]] = values[model["expression"]]
+        elif model["type"] == "threshold":
+            evaluator = model["conditions"][0]["evaluator"]
+            compare = {"gt": float.__gt__, "lt": float.__lt__}[evaluator["type"]]
+            limit = float(evaluator["params"][0])
+            conditions[item["refId"]] = {
+                k: compare(v, limit) for k, v in values[model["expression"]].items()
+            }
+        else:
+            assert model["type"] == "math"
+            left, op, right = model["expression"].split()
+            assert op == ">"
+            lhs, rhs = values[left.lstrip("$")], values[right.lstrip("$")]
+            # Grafana joins the two sides' series on equal labels
+            conditions[item["refId"]] = {k: lhs[k] > rhs[k] for k in lhs if k in rhs}
+    first_reduce = next(d["refId"] for d in rule["data"] if d["model"].get("type") == "reduce")
+    fired = conditions[rule["condition"]]
+    return {(k[0] if len(k) == 1 else k): values[first_reduce][k] for k, on in fired.items() if on}
+
+
+def firing(run_sql: Runner, uid: str, now: dt.datetime = END) -> dict[Any, float]:
+    return evaluate(run_sql, uid, now)
 
 
 def test_thresholds_are_the_vn_band_tops() -> None:
@@ -107,3 +148,154 @@ def test_every_silence_query_uses_the_one_rule() -> None:
         assert cte in sql
         rest = sql.replace(cte, "")
         assert floor not in rest and "report_interval_s" not in rest
+
+
+def _hours(start: dt.datetime, count: int) -> list[dt.datetime]:
+    return [start + dt.timedelta(hours=i) for i in range(count)]
+
+
+def test_qcvn_24h_alert_uses_the_limit_in_force_that_day(clean_db: str, run_sql: Runner) -> None:
+    """PM2.5 24-h limit: 50 µg/m³ until 31/12/2025, 45 from 01/01/2026 (QCVN 05:2023)."""
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        for i, hour in enumerate(_hours(dt.datetime(2025, 12, 31, tzinfo=ICT), 24)):
+            insert_hourly(conn, "BN01", "pm25", hour, 48.0, valid=i >= 4)  # 20 valid, mean 48
+        for i, hour in enumerate(_hours(dt.datetime(2026, 1, 1, tzinfo=ICT), 18)):
+            insert_hourly(conn, "BN01", "pm25", hour, 46.0 if i % 2 else 48.0)  # mean 47
+            insert_hourly(conn, "BN02", "pm25", hour, 40.0)  # under the new limit
+        for hour in _hours(dt.datetime(2026, 1, 1, tzinfo=ICT), 17):  # 17 valid hours only
+            insert_hourly(conn, "BN05", "pm25", hour, 300.0)
+        for hour in _hours(dt.datetime(2025, 12, 31, tzinfo=ICT), 24):
+            insert_hourly(conn, "BN02", "pm10", hour, 101.0)  # PM10 limit 100
+    pm25 = alerts.qcvn_rule_uid("pm25")
+    # On 1 January the day judged is 31 December: 48 < 50 (that day's limit), nothing fires.
+    assert evaluate(run_sql, pm25, dt.datetime(2026, 1, 1, 9, tzinfo=ICT)) == {}
+    # On 2 January it is 1 January: 47 > 45; BN05 has too few valid hours for a mean.
+    assert evaluate(run_sql, pm25, dt.datetime(2026, 1, 2, 9, tzinfo=ICT)) == {
+        "BN01": pytest.approx(47.0)
+    }
+    assert evaluate(
+        run_sql, alerts.qcvn_rule_uid("pm10"), dt.datetime(2026, 1, 1, 9, tzinfo=ICT)
+    ) == {"BN02": pytest.approx(101.0)}
+    assert set(alerts.qcvn_pollutants()) >= {"pm25", "pm10", "no2", "so2"}
+
+
+def test_daily_completeness_alert_per_declared_parameter(clean_db: str, run_sql: Runner) -> None:
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        conn.execute("UPDATE stations SET parameters = '{pm25,no2,pm10}' WHERE station_id = 'BN01'")
+        conn.execute(
+            "UPDATE stations SET parameters = '{pm25}', installed_on = '2025-03-10'"
+            " WHERE station_id = 'BN05'"
+        )
+        day = dt.datetime(2025, 3, 9, tzinfo=ICT)
+        for i, hour in enumerate(_hours(day, 24)):
+            insert_hourly(conn, "BN01", "pm25", hour, 10.0, valid=i < 20)  # 20/24
+            if i < 10:
+                insert_hourly(conn, "BN01", "no2", hour, 10.0)  # 10/24
+            if i < 18:
+                insert_hourly(conn, "BN02", "pm25", hour, 10.0)  # 18/24: exactly enough
+    # END is 10 March 12:00 ICT: yesterday is 9 March. pm10 declared but never received: 0 %.
+    got = evaluate(run_sql, alerts.COMPLETENESS_RULE_UID)
+    assert got == {
+        ("BN01", "no2"): pytest.approx(100 * 10 / 24),
+        ("BN01", "pm10"): 0.0,
+    }
+    assert alerts.DAILY_COMPLETENESS_MIN == 75.0  # 18 of 24 hours
+
+
+def test_serious_pollution_needs_three_consecutive_days(clean_db: str, run_sql: Runner) -> None:
+    """Decree 08/2022 Art. 10: daily VN_AQI ≥ 301 for 3 consecutive days."""
+    days = [dt.date(2025, 3, d) for d in (6, 7, 8, 9)]  # END: 10 March, yesterday 9 March
+    series: dict[str, list[int | None]] = {
+        "BN01": [100, 320, 301, 450],  # 7, 8, 9 March ≥ 301: fires
+        "BN02": [350, 350, 300, 400],  # 300 on 8 March breaks the run
+        "BN05": [400, 400, 400, None],  # no AQI yesterday
+    }
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        for station_id, values in series.items():
+            for day, aqi in zip(days, values, strict=True):
+                conn.execute(
+                    "INSERT INTO aqi_daily (station_id, standard, day, aqi, method_version)"
+                    " VALUES (%s, 'vn_1459_2019', %s, %s, 'test')",
+                    (station_id, day, aqi),
+                )
+        # today (10 March, not over) at 500 does not count for BN02
+        conn.execute(
+            "INSERT INTO aqi_daily (station_id, standard, day, aqi, method_version)"
+            " VALUES ('BN02', 'vn_1459_2019', '2025-03-10', 500, 'test')"
+        )
+    assert evaluate(run_sql, alerts.SERIOUS_POLLUTION_RULE_UID) == {"BN01": 3.0}
+    assert alerts.SERIOUS_POLLUTION_AQI == 301
+
+
+def test_every_rule_links_to_an_existing_panel() -> None:
+    from dashboards.provisioning import dashboards
+
+    panels = {
+        (board["uid"], panel["id"]): panel["title"]
+        for board in dashboards().values()
+        for panel in board["panels"]
+    }
+    expected_titles = {
+        alerts.HOURLY_RULE_UID: "AQI giờ",
+        alerts.DAILY_RULE_UID: "VN_AQI ngày theo trạm",
+        alerts.SERIOUS_POLLUTION_RULE_UID: "VN_AQI ngày theo trạm",
+        alerts.SILENT_RULE_UID: "AQI giờ mới nhất và tín hiệu trạm",
+        alerts.COMPLETENESS_RULE_UID: "Độ đầy đủ số liệu theo trạm và thông số",
+        alerts.qcvn_rule_uid("pm25"): "Bụi PM2.5 (µg/m³) so với QCVN 05:2023/BTNMT",
+    }
+    for rule in alerts.rules():
+        notes = rule["annotations"]
+        key = (notes["__dashboardUid__"], int(notes["__panelId__"]))
+        assert key in panels, rule["uid"]
+        if rule["uid"] in expected_titles:
+            assert panels[key] == expected_titles[rule["uid"]], rule["uid"]
+        for field in ("summary", "description", "pollutant", "value", "band"):
+            assert notes[field], (rule["uid"], field)
+
+
+def test_band_template_names_the_vn_bands() -> None:
+    text = alerts.vn_band_template("$x")
+    assert text.startswith("{{ if le $x 50.0 }}Tốt{{ else if le $x 100.0 }}Trung bình")
+    assert "{{ else if le $x 300.0 }}Rất xấu{{ else }}Nguy hại{{ end }}" in text
+
+
+def test_notifications_route_by_severity_with_the_vietnamese_template() -> None:
+    data = alerts.notifications_file()
+    template = data["templates"][0]["template"]
+    defined = set(re.findall(r'\{\{ define "([^"]+)" \}\}', template))
+    assert defined == {
+        "aqm.email.subject",
+        "aqm.email.time",
+        "aqm.email.alert",
+        "aqm.email.message",
+    }
+    for field in (
+        ".Labels.station_id",
+        ".Annotations.pollutant",
+        ".Annotations.value",
+        ".Annotations.band",
+        ".StartsAt",
+        ".PanelURL",
+    ):
+        assert field in template
+    assert "(.Add 25200000000000)" in template and "giờ Việt Nam" in template
+    used = set()
+    for point in data["contactPoints"]:
+        for receiver in point["receivers"]:
+            settings = receiver["settings"]
+            used |= set(
+                re.findall(r'template "([^"]+)"', settings["subject"] + settings["message"])
+            )
+    assert used == {"aqm.email.subject", "aqm.email.message"}
+    names = {p["name"] for p in data["contactPoints"]}
+    policy = data["policies"][0]
+    assert policy["receiver"] in names
+    routes = {r["object_matchers"][0][2]: r["receiver"] for r in policy["routes"]}
+    assert routes["critical"] == alerts.CRITICAL_CONTACT_POINT != policy["receiver"]
+    severities = {r["uid"]: r["labels"]["severity"] for r in alerts.rules()}
+    assert severities[alerts.SERIOUS_POLLUTION_RULE_UID] == "critical"
+    assert severities[alerts.COMPLETENESS_RULE_UID] == "info"
+    assert set(severities.values()) <= {"critical", "warning", "info"}

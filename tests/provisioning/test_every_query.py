@@ -10,6 +10,7 @@ import pytest
 from dashboards.inventory import Query, all_queries
 from dashboards.macros import TimeRange
 from dashboards.provisioning import dashboards
+from dashboards.variables import RETIRED_SUFFIX
 from tests.provisioning.seed import LAST_24H, MARCH, Runner, station_variables
 
 SQL_QUERIES = [q for q in all_queries(dashboards()) if q.is_sql]
@@ -44,7 +45,9 @@ def test_query_runs_and_has_grafana_shape(
     result = run_sql(query.text, _range_for(query), variables)
     if query.fmt == "variable":
         assert result.columns == ["__value", "__text"]
-        assert [row[0] for row in result.rows] == ["BN01", "BN02", "BN03", "BN05"]
+        # active stations first, then the retired one (selectable for its history)
+        assert [row[0] for row in result.rows] == ["BN01", "BN02", "BN03", "BN05", "BN04"]
+        assert result.rows[-1][1].endswith(RETIRED_SUFFIX)
         return
     assert len(set(result.columns)) == len(result.columns), f"{query.location}: duplicate column"
     if query.fmt == "time_series":
@@ -54,7 +57,7 @@ def test_query_runs_and_has_grafana_shape(
         assert times == sorted(times), f"{query.location}: time series not ordered by time"
         for row in result.as_dicts():
             for name, value in row.items():
-                if name in ("time", "metric", "station_id"):
+                if name in ("time", "metric", "station_id", "parameter"):  # labels
                     continue
                 assert value is None or isinstance(value, numbers.Number), (
                     f"{query.location}: column {name} is {type(value).__name__}, not numeric"

@@ -10,10 +10,13 @@ import pytest
 from dashboards import daily_aqi, data_quality, overview, station
 from dashboards.macros import TimeRange
 from tests.provisioning.seed import (
+    ALL_STATIONS,
+    AQI_DAILY,
     END,
     ICT,
     LAST_24H,
     MARCH,
+    STATIONS,
     UTC,
     H,
     Runner,
@@ -66,46 +69,106 @@ def test_silent_station_count(seeded_db: str, run_sql: Runner) -> None:
     assert run_sql(overview.SILENT_COUNT_SQL, earlier).rows == [(1,)]
 
 
-def test_days_per_band_counts_local_days(seeded_db: str, run_sql: Runner) -> None:
+VN_BANDS = [
+    (50, "Tốt"),
+    (100, "Trung bình"),
+    (150, "Kém"),
+    (200, "Xấu"),
+    (300, "Rất xấu"),
+    (500, "Nguy hại"),
+]
+"""Decision 1459 Table 1: the top AQI of each band and its name."""
+NO_DATA = "Không có dữ liệu"
+
+
+def _vn_band(aqi: int | None) -> str:
+    if aqi is None:
+        return NO_DATA
+    return next(name for top, name in VN_BANDS if aqi <= top)
+
+
+def _expected_station_days(
+    stations: tuple[str, ...],
+    first: dt.date,
+    last: dt.date,
+    installed: dict[str, dt.date] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Days per band per station, counted from the seed rows: every day from ``first`` to
+    ``last`` (the ended local days of the range) is a day, with or without a row."""
+    rows = {(s, d): aqi for s, std, d, aqi in AQI_DAILY if std == "vn_1459_2019"}
+    counts: dict[str, dict[str, int]] = {}
+    for station_id in stations:
+        per_band = dict.fromkeys([name for _, name in VN_BANDS] + [NO_DATA], 0)
+        day = max(first, (installed or {}).get(station_id, first))
+        while day <= last:
+            per_band[_vn_band(rows.get((station_id, day)))] += 1
+            day += dt.timedelta(days=1)
+        counts[station_id] = per_band
+    return counts
+
+
+# MARCH ends on 10 March 12:00 ICT: the ended local days are 1–9 March.
+MARCH_DAYS = (dt.date(2025, 3, 1), dt.date(2025, 3, 9))
+
+
+def test_days_per_band_counts_every_local_day_with_or_without_a_row(
+    seeded_db: str, run_sql: Runner
+) -> None:
     got = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH).rows)
-    # 28 Feb (UTC date of the range start, 1 March 00:00 ICT) must not count as Tốt.
-    assert got == {
-        "Tốt": 0,
-        "Trung bình": 1,
-        "Kém": 0,
-        "Xấu": 1,
-        "Rất xấu": 3,
-        "Nguy hại": 0,
-        "Không có dữ liệu": 1,
-    }
+    expected = _expected_station_days(ALL_STATIONS, *MARCH_DAYS)
+    totals = {band: sum(c[band] for c in expected.values()) for band in got}
+    assert got == totals
+    # 4 active stations × 9 days; 5 days have an AQI (28 Feb is outside, retired BN04 not counted)
+    assert sum(got.values()) == 36 and got[NO_DATA] == 31
+    assert (got["Trung bình"], got["Xấu"], got["Rất xấu"]) == (1, 1, 3)
     one = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN01",))).rows)
-    assert one["Rất xấu"] == 1 and sum(one.values()) == 1
-    us = dict(
-        run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(standard="us_epa_2024")).rows
+    assert one == _expected_station_days(("BN01",), *MARCH_DAYS)["BN01"]
+
+
+def test_days_without_data_follow_the_catalogue_dates(seeded_db: str, run_sql: Runner) -> None:
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        conn.execute("UPDATE stations SET installed_on = '2025-03-06' WHERE station_id = 'BN05'")
+        # retired stations are selectable: BN04's days up to its retirement count
+        conn.execute("UPDATE stations SET retired_on = '2025-03-03' WHERE station_id = 'BN04'")
+    got = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN05",))).rows)
+    assert (
+        got == _expected_station_days(("BN05",), *MARCH_DAYS, {"BN05": dt.date(2025, 3, 6)})["BN05"]
     )
-    assert us["Rất không tốt cho sức khỏe"] == 1 and sum(us.values()) == 1
+    assert sum(got.values()) == 4  # 6–9 March
+    retired = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN04",))).rows)
+    assert retired[NO_DATA] == 3 and sum(retired.values()) == 3  # 1–3 March
 
 
-def test_days_per_station_table(seeded_db: str, run_sql: Runner) -> None:
-    rows = run_sql(daily_aqi.DAYS_PER_STATION_SQL, MARCH).rows
-    assert rows == [
-        ("Trạm Bắc Ninh", "Rất xấu", 1),
-        ("Trạm Từ Sơn", "Xấu", 1),
-        ("Trạm Từ Sơn", "Rất xấu", 1),
-        ("Trạm Yên Phong", "Trung bình", 1),
-        ("Trạm Yên Phong", "Rất xấu", 1),
-        ("Trạm Yên Phong", "Không có dữ liệu", 1),
+def test_days_per_station_table_is_pivoted(seeded_db: str, run_sql: Runner) -> None:
+    result = run_sql(daily_aqi.DAYS_PER_STATION_SQL, MARCH)
+    band_names = [name for _, name in VN_BANDS]
+    assert result.columns == ["Mã trạm", "Trạm", *band_names, NO_DATA, "Số ngày"]
+    expected = _expected_station_days(ALL_STATIONS, *MARCH_DAYS)
+    names = {s[0]: s[1] for s in STATIONS}
+    assert result.rows == [
+        (
+            station,
+            names[station],
+            *(expected[station][b] for b in [*band_names, NO_DATA]),
+            sum(expected[station].values()),
+        )
+        for station in ALL_STATIONS
     ]
 
 
-def test_calendar_cells_start_at_local_midnight(seeded_db: str, run_sql: Runner) -> None:
+def test_calendar_has_a_cell_for_every_day_in_local_time(seeded_db: str, run_sql: Runner) -> None:
     rows = run_sql(daily_aqi.CALENDAR_SQL, MARCH, station_variables(("BN01", "BN05"))).rows
-    assert rows == [
-        (dt.datetime(2025, 3, 5, 17, tzinfo=UTC), "Trạm Yên Phong", None),
-        (dt.datetime(2025, 3, 7, 17, tzinfo=UTC), "Trạm Yên Phong", 250),
-        (dt.datetime(2025, 3, 8, 17, tzinfo=UTC), "Trạm Bắc Ninh", 210),
-        (dt.datetime(2025, 3, 8, 17, tzinfo=UTC), "Trạm Yên Phong", 90),
-    ]
+    aqi = {(s, d): a for s, std, d, a in AQI_DAILY if std == "vn_1459_2019"}
+    names = {"BN01": "Trạm Bắc Ninh", "BN05": "Trạm Yên Phong"}
+    expected = []
+    for day in range(1, 10):
+        date = dt.date(2025, 3, day)
+        midnight = dt.datetime(2025, 3, day, tzinfo=ICT)
+        for station_id in ("BN01", "BN05"):
+            value = aqi.get((station_id, date))
+            expected.append((midnight, names[station_id], -1 if value is None else value))
+    assert sorted(rows, key=lambda r: (r[0], r[1])) == sorted(expected, key=lambda r: (r[0], r[1]))
+    assert rows[0][0] == dt.datetime(2025, 2, 28, 17, tzinfo=UTC)  # local midnight
 
 
 def _hours(start: dt.datetime, count: int) -> list[dt.datetime]:
@@ -230,39 +293,85 @@ def test_eight_hour_means_reach_before_the_range(pollutant_db: str, run_sql: Run
     ]
 
 
-def test_status_counts_follow_the_panel_interval(clean_db: str, run_sql: Runner) -> None:
+def test_status_counts_come_from_the_hourly_aggregate(clean_db: str, run_sql: Runner) -> None:
+    base = dt.datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
     with psycopg.connect(clean_db, autocommit=True) as conn:
         insert_stations(conn)
-        base = dt.datetime(2025, 3, 10, 3, 0, tzinfo=UTC)
-        for minute, status in ((0, "00"), (1, "00"), (2, "01"), (7, "02"), (61, "00")):
-            insert_reading(
-                conn, "BN01", "pm25", base + dt.timedelta(minutes=minute), 10.0, status=status
-            )
-    window = TimeRange(base, base + dt.timedelta(hours=2))
+        insert_hourly(conn, "BN01", "pm25", base, 10.0, n_valid=10, n_flagged=1)
+        insert_hourly(conn, "BN01", "pm25", base + H, 10.0, n_valid=12)
+        insert_hourly(conn, "BN01", "no2", base, 10.0, valid=False, n_valid=6)
+        insert_hourly(conn, "BN02", "pm25", base, 10.0, n_valid=1)  # another station
+    window = TimeRange(base, base + 2 * H)
+    ok, flagged, missing = "00 đo bình thường", "01/02 hiệu chuẩn hoặc lỗi", "Không nhận được"
     five = run_sql(station.STATUS_SQL, window, BN01, dt.timedelta(minutes=5)).rows
-    assert sorted(five) == [
-        (base, "00 đo bình thường", 2),
-        (base, "01 hiệu chuẩn", 1),
-        (base + dt.timedelta(minutes=5), "02 lỗi thiết bị", 1),
-        (base + dt.timedelta(minutes=60), "00 đo bình thường", 1),
-    ]
-    hourly = run_sql(station.STATUS_SQL, window, BN01, dt.timedelta(hours=1)).rows
-    assert sorted(hourly) == [
-        (base, "00 đo bình thường", 2),
-        (base, "01 hiệu chuẩn", 1),
-        (base, "02 lỗi thiết bị", 1),
-        (base + dt.timedelta(hours=1), "00 đo bình thường", 1),
-    ]
+    # 12 samples expected per parameter and hour: 10 + 1 + 1 missing (pm25), 6 + 6 missing (no2)
+    assert sorted(five) == sorted(
+        [
+            (base, flagged, 1),
+            (base, missing, 1 + 6),
+            (base, ok, 10 + 6),
+            (base + H, flagged, 0),
+            (base + H, missing, 0),
+            (base + H, ok, 12),
+        ]
+    )
+    two_hours = run_sql(station.STATUS_SQL, window, BN01, dt.timedelta(hours=2)).rows
+    assert sorted(two_hours) == sorted([(base, flagged, 1), (base, missing, 7), (base, ok, 28)])
 
 
 def test_completeness_per_station_and_parameter(seeded_db: str, run_sql: Runner) -> None:
     rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables(("BN01",))).as_dicts()
     assert len(rows) == 1
     row = rows[0]
-    assert (row["Trạm"], row["Thông số"], row["Giờ hợp lệ"]) == ("Trạm Bắc Ninh", "Bụi PM2.5", 23)
-    # $__timeFilter is inclusive at both ends: 25 hour starts lie in [END-24h, END].
-    assert float(row["Giờ hợp lệ (%)"]) == round(100 * 23 / 25, 1)
+    assert (row["Mã trạm"], row["Trạm"], row["Thông số"]) == ("BN01", "Trạm Bắc Ninh", "Bụi PM2.5")
+    # The hours that began in the range and have ended: END-24h … END-1h. 23 are valid.
+    assert (row["Giờ kỳ vọng"], row["Giờ hợp lệ"]) == (24, 23)
+    assert float(row["Giờ hợp lệ (%)"]) == round(100 * 23 / 24, 1)
+    # report every 300 s: 12 samples per hour expected
     assert float(row["Mẫu hợp lệ (%)"]) == round(100 * (23 * 12 + 6) / (24 * 12), 1)
+
+
+def test_completeness_uses_installation_dates_and_report_interval(
+    clean_db: str, run_sql: Runner
+) -> None:
+    """A station installed mid-range is judged on the hours since its installation."""
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        conn.execute(
+            "UPDATE stations SET installed_on = '2025-03-05', report_interval_s = 600,"
+            " parameters = '{pm25}' WHERE station_id = 'BN01'"
+        )
+        conn.execute(
+            "UPDATE stations SET retired_on = '2025-03-02', parameters = '{pm25}'"
+            " WHERE station_id = 'BN02'"
+        )
+        installed = dt.datetime(2025, 3, 5, tzinfo=ICT)
+        # data before installation (a test run at the factory) is not counted
+        insert_hourly(conn, "BN01", "pm25", installed - 2 * H, 10.0, n_valid=6, n_expected=6)
+        hours = 0
+        hour = installed
+        while hour < dt.datetime(2025, 3, 8, tzinfo=ICT):
+            if hour.hour != 3:  # one hour a day is lost
+                insert_hourly(conn, "BN01", "pm25", hour, 10.0, n_valid=5, n_expected=6)
+            hours += 1
+            hour += H
+        for hour in _hours(dt.datetime(2025, 3, 1, 6, tzinfo=ICT), 5):  # BN02, before retiring
+            insert_hourly(conn, "BN02", "pm25", hour, 10.0, n_valid=12)
+    window = TimeRange(dt.datetime(2025, 3, 1, tzinfo=ICT), dt.datetime(2025, 3, 8, tzinfo=ICT))
+    rows = run_sql(
+        data_quality.COMPLETENESS_SQL, window, station_variables(("BN01", "BN02"))
+    ).as_dicts()
+    by_station = {r["Mã trạm"]: r for r in rows}
+    bn01 = by_station["BN01"]
+    assert hours == 72 and bn01["Giờ kỳ vọng"] == 72  # 5–7 March, not 7 days × 24 hours
+    assert bn01["Giờ hợp lệ"] == 72 - 3
+    assert float(bn01["Giờ hợp lệ (%)"]) == round(100 * 69 / 72, 1)
+    # 600 s report interval: 6 samples expected per hour, 5 arrived in 69 of the 72 hours
+    assert float(bn01["Mẫu hợp lệ (%)"]) == round(100 * (69 * 5) / (72 * 6), 1)
+    # BN02 retired on 2 March: expected from 1 March 00:00 to 3 March 00:00 (local)
+    bn02 = by_station["BN02"]
+    assert (bn02["Giờ kỳ vọng"], bn02["Giờ hợp lệ"]) == (48, 5)
+    assert float(bn02["Mẫu hợp lệ (%)"]) == round(100 * (5 * 12) / (48 * 12), 1)
 
 
 def test_rejects_by_reason(seeded_db: str, run_sql: Runner) -> None:
@@ -278,15 +387,39 @@ def test_rejects_by_reason(seeded_db: str, run_sql: Runner) -> None:
     ]
 
 
-def test_arrival_lag_by_station(seeded_db: str, run_sql: Runner) -> None:
+def test_arrival_lag_reads_the_last_hour_of_the_range(clean_db: str, run_sql: Runner) -> None:
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        for minutes, lag_s in ((5, 20), (25, 40), (55, 60), (65, 900), (300, 900)):
+            insert_reading(
+                conn,
+                "BN01",
+                "pm25",
+                END - dt.timedelta(minutes=minutes),
+                10.0,
+                lag=dt.timedelta(seconds=lag_s),
+            )
+        insert_reading(
+            conn, "BN02", "pm25", END - dt.timedelta(minutes=30), 10.0, lag=dt.timedelta(minutes=7)
+        )
     rows = run_sql(data_quality.LAG_BY_STATION_SQL).as_dicts()
+    # only the readings of the last hour: the two older ones (900 s) are not read
     got = {
-        r["Trạm"]: (r["Số đo"], float(r["Trung vị (s)"]), float(r["Lớn nhất (s)"])) for r in rows
+        r["Mã trạm"]: (
+            r["Số đo"],
+            float(r["Trung vị (s)"]),
+            float(r["Lớn nhất (s)"]),
+            r["Đến trễ > 5 phút"],
+        )
+        for r in rows
     }
-    assert got == {
-        "Trạm Bắc Ninh": (3, 20.0, 20.0),
-        "Trạm Từ Sơn": (3, 40.0, 40.0),
-        "Trạm Yên Phong": (3, 30.0, 30.0),
+    assert got == {"BN01": (3, 40.0, 60.0, 0), "BN02": (1, 420.0, 420.0, 1)}
+    series = run_sql(data_quality.LAG_OVER_TIME_SQL).rows
+    assert {(t, name) for t, name, _ in series} == {
+        (END - dt.timedelta(minutes=5), "Trạm Bắc Ninh"),
+        (END - dt.timedelta(minutes=25), "Trạm Bắc Ninh"),
+        (END - dt.timedelta(minutes=55), "Trạm Bắc Ninh"),
+        (END - dt.timedelta(minutes=30), "Trạm Từ Sơn"),
     }
 
 
@@ -329,18 +462,26 @@ def test_completeness_lists_declared_parameters_without_data(
         conn.execute("UPDATE stations SET parameters = '{pm25,no2}' WHERE station_id = 'BN01'")
         conn.execute("UPDATE stations SET parameters = '{pm10}' WHERE station_id = 'BN02'")
         conn.execute("UPDATE stations SET parameters = '{pm25}' WHERE station_id = 'BN04'")
-    rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables()).rows
+    rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables()).as_dicts()
     got = [
-        (name, param, valid_hours, float(pct), None if samples is None else float(samples), flagged)
-        for name, param, valid_hours, pct, samples, flagged in rows
+        (
+            r["Trạm"],
+            r["Thông số"],
+            r["Giờ kỳ vọng"],
+            r["Giờ hợp lệ"],
+            float(r["Giờ hợp lệ (%)"]),
+            float(r["Mẫu hợp lệ (%)"]),
+            r["Mẫu gắn cờ 01/02"],
+        )
+        for r in rows
     ]
     assert got == [
         # declared, nothing received: a row at 0 % instead of no row (ordered by parameter id)
-        ("Trạm Bắc Ninh", "NO2", 0, 0.0, None, 0),
-        # 23 valid hours of the 25 hour starts; samples (23 × 12 + 6) / (24 × 12)
-        ("Trạm Bắc Ninh", "Bụi PM2.5", 23, 92.0, 97.9, 0),
-        ("Trạm Từ Sơn", "Bụi PM10", 0, 0.0, None, 0),
-        # BN03 and BN05 declare nothing and sent no hourly data; retired BN04 is not listed
+        ("Trạm Bắc Ninh", "NO2", 24, 0, 0.0, 0.0, 0),
+        # 23 valid hours of the 24 ended hours; samples (23 × 12 + 6) / (24 × 12)
+        ("Trạm Bắc Ninh", "Bụi PM2.5", 24, 23, 95.8, 97.9, 0),
+        ("Trạm Từ Sơn", "Bụi PM10", 24, 0, 0.0, 0.0, 0),
+        # BN03 and BN05 declare nothing and sent no hourly data; BN04 retired in January
     ]
 
 

@@ -1,0 +1,161 @@
+"""No panel or alert query scans raw readings beyond its bound: measured with EXPLAIN ANALYZE.
+
+The database holds 40 days of readings (5 stations × 2 parameters every 10 minutes; one
+station quiet for the last 3 days). Every
+query that reads ``readings`` runs as aqm_reader for a 30-day range under
+``EXPLAIN (ANALYZE, FORMAT JSON)``; the rows its plan read from the readings chunks (rows
+returned plus rows removed by filters, times loops) must not exceed the readings of the
+last hour of the range plus one row per station-parameter lookup of the newest reading
+(:func:`dashboards.sql_fragments.last_seen_cte`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from dashboards.inventory import Query, all_queries
+from dashboards.macros import TimeRange, expand
+from dashboards.provisioning import dashboards
+from dashboards.sql_fragments import RAW_READINGS_WINDOW, SILENCE_LOOKBACK
+from tests.provisioning.seed import (
+    END,
+    SESSION_TIMEZONE,
+    insert_stations,
+    station_variables,
+)
+
+pytestmark = pytest.mark.services
+
+READINGS_QUERIES = [
+    q for q in all_queries(dashboards()) if q.is_sql and re.search(r"\breadings\b", q.text)
+]
+HISTORY = dt.timedelta(days=40)
+STEP = dt.timedelta(minutes=10)
+LONG_RANGE = TimeRange(END - dt.timedelta(days=30), END)
+
+
+@pytest.fixture
+def readings_db(clean_db: str) -> str:
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        insert_stations(conn)
+        conn.execute(
+            "INSERT INTO readings (station_id, parameter, ts, value, original_value,"
+            " original_unit, status, source_format, received_at)"
+            " SELECT s, p, t, 20, 20, 'µg/m³', '00', 'aqm_json', t + interval '30 seconds'"
+            " FROM unnest(ARRAY['BN01','BN02','BN03','BN04','BN05']) s,"
+            " unnest(ARRAY['pm25','pm10']) p,"
+            " generate_series(%s::timestamptz, %s::timestamptz, %s::interval) t",
+            (END - HISTORY, END, STEP),
+        )
+        # BN03 has been quiet for 3 days: its newest reading is looked up per parameter
+        conn.execute(
+            "DELETE FROM readings WHERE station_id = 'BN03' AND ts > %s",
+            (END - dt.timedelta(days=3),),
+        )
+        conn.execute("ANALYZE readings")
+    return clean_db
+
+
+@pytest.fixture
+def explain(postgres: Any, readings_db: str) -> Iterator[Any]:
+    with (
+        psycopg.connect(readings_db, autocommit=True) as admin,
+        psycopg.connect(postgres.url(user="aqm_reader"), autocommit=True) as reader,
+    ):
+        chunks = {
+            row[0]
+            for row in admin.execute(
+                "SELECT chunk_name FROM timescaledb_information.chunks"
+                " WHERE hypertable_name = 'readings'"
+            )
+        } | {"readings"}
+        reader.execute(f"SET TimeZone = '{SESSION_TIMEZONE}'")
+
+        def rows_read(sql: str) -> int:
+            cur = reader.execute(("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).encode())
+            row = cur.fetchone()
+            assert row is not None
+            return _rows_from(row[0][0]["Plan"], chunks)
+
+        yield rows_read
+
+
+SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan"}
+
+
+def _rows_from(node: dict[str, Any], relations: set[str]) -> int:
+    """Rows the plan's scans of ``relations`` read (ChunkAppend parents are not scans)."""
+    own = 0
+    if node.get("Node Type") in SCANS and node.get("Relation Name") in relations:
+        per_loop = (
+            node.get("Actual Rows", 0)
+            + node.get("Rows Removed by Filter", 0)
+            + node.get("Rows Removed by Index Recheck", 0)
+        )
+        own = int(per_loop * max(node.get("Actual Loops", 1), 1))
+    return own + sum(_rows_from(child, relations) for child in node.get("Plans", []))
+
+
+def _bound(conn_url: str, time_range: TimeRange) -> int:
+    """Readings of the last hour, plus one row per chunk of the lookback for each newest-
+    reading probe (a station-parameter pair, at most every active one)."""
+    with psycopg.connect(conn_url) as conn:
+        last_hour = conn.execute(
+            "SELECT count(*) FROM readings WHERE ts > %s AND ts <= %s",
+            (max(time_range.start, time_range.end - RAW_READINGS_WINDOW), time_range.end),
+        ).fetchone()
+        lookups = conn.execute(
+            "SELECT count(*) FROM stations s, parameters p WHERE s.status = 'active'"
+        ).fetchone()
+        chunks = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks"
+            " WHERE hypertable_name = 'readings' AND range_end > %s AND range_start <= %s",
+            (time_range.end - SILENCE_LOOKBACK, time_range.end),
+        ).fetchone()
+    assert last_hour is not None and lookups is not None and chunks is not None
+    return int(last_hour[0]) + int(lookups[0]) * int(chunks[0])
+
+
+def _variables(query: Query) -> Any:
+    if query.location.startswith("tram.json"):
+        return station_variables(("BN01",), multi=False)
+    return station_variables()
+
+
+def test_queries_reading_raw_readings_are_known() -> None:
+    """The panels and rules that may touch raw readings, and no others."""
+    places = {q.location.rsplit(" › ", 1)[0] for q in READINGS_QUERIES}
+    assert places == {
+        "tong-quan.json › AQI giờ mới nhất và tín hiệu trạm",
+        "tong-quan.json › Trạm im lặng",
+        "tram.json › Tín hiệu trạm và thời gian im lặng (phút)",
+        "chat-luong-du-lieu.json › Độ trễ đến (P95, giây) trong giờ cuối của khoảng thời gian",
+        "chat-luong-du-lieu.json › Độ trễ đến theo trạm trong giờ cuối của khoảng thời gian",
+        "alert aqm-tram-im-lang",
+    }
+
+
+@pytest.mark.parametrize("query", READINGS_QUERIES, ids=[q.location for q in READINGS_QUERIES])
+def test_query_reads_at_most_the_last_hour_of_raw_readings(
+    explain: Any, readings_db: str, query: Query
+) -> None:
+    text = expand(query.text, LONG_RANGE, _variables(query), interval=dt.timedelta(hours=1))
+    bound = _bound(readings_db, LONG_RANGE)
+    read = explain(text)
+    assert read <= bound, f"{query.location}: read {read} readings rows, bound {bound}"
+
+
+def test_the_measure_sees_a_scan_over_the_range(explain: Any, readings_db: str) -> None:
+    """A query that aggregates the range's readings is caught (30 days here, 43 000 rows)."""
+    text = expand(
+        "SELECT station_id, max(ts) FROM readings WHERE $__timeFilter(ts) GROUP BY 1",
+        LONG_RANGE,
+        {},
+    )
+    assert explain(text) > 40_000 > 10 * _bound(readings_db, LONG_RANGE)
