@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.simulate",
     "aqm.commands.aqi",
     "aqm.commands.report",
+    "aqm.commands.ftp",
+    "aqm.commands.forward",
 )
 
 Handler = Callable[[argparse.Namespace], int]

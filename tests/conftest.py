@@ -30,6 +30,9 @@ DATA_TABLES = (
     "aqi_daily",
     "stations",
     "aqi_backfill_jobs",
+    "ftp_files",
+    "forward_deliveries",
+    "forward_cursors",
 )
 
 
