@@ -34,7 +34,9 @@ def write_ftp_accounts(
     """Write ``folder/ftp-users`` atomically; returns its path and the number of accounts."""
     entries = ftp_account_entries(catalogue, broker_entries)
     path = folder / FTP_ACCOUNTS_FILE_NAME
-    header = (f"FTP accounts of aqm ftp for the stations in {catalogue.path}.\n"
-              "Written by `aqm stations credentials` (each station's broker password).")
+    header = (
+        f"FTP accounts of aqm ftp for the stations in {catalogue.path}.\n"
+        "Written by `aqm stations credentials` (each station's broker password)."
+    )
     write_password_file(path, entries, header)
     return path, len(entries)

@@ -27,8 +27,11 @@ from stations.mosquitto_passwords import hash_password
 
 REPO = Path(__file__).resolve().parent.parent
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
-PASSWORDS = {"BN-01": "pw-BN-01-long-enough", "BN-02": "pw-BN-02-long-enough",
-             "BN-03": "pw-BN-03-long-enough"}
+PASSWORDS = {
+    "BN-01": "pw-BN-01-long-enough",
+    "BN-02": "pw-BN-02-long-enough",
+    "BN-03": "pw-BN-03-long-enough",
+}
 
 
 def free_port_range(count: int) -> range:
@@ -57,16 +60,18 @@ def as_role(url: str, role: str) -> str:
 
 def write_accounts(path: Path, passwords: dict[str, str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{u}:{hash_password(p, iterations=1000)}\n"
-                            for u, p in passwords.items()))
+    path.write_text(
+        "".join(f"{u}:{hash_password(p, iterations=1000)}\n" for u, p in passwords.items())
+    )
     return path
 
 
 def tt10_text(ts: datetime, values: dict[str, tuple[str, str]], status: str = "00") -> bytes:
     """A Circular 10 file: ``{symbol: (value, unit)}`` at local time ``ts``."""
     stamp = ts.astimezone(ICT).strftime("%Y%m%d%H%M%S")
-    return "".join(f"{name}\t{value}\t{unit}\t{stamp}\t{status}\r\n"
-                   for name, (value, unit) in values.items()).encode()
+    return "".join(
+        f"{name}\t{value}\t{unit}\t{stamp}\t{status}\r\n" for name, (value, unit) in values.items()
+    ).encode()
 
 
 def tt10_name(station: str, ts: datetime) -> str:
@@ -87,8 +92,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float =
 class AqmFtp:
     """``aqm ftp`` (or ``aqm ftp --spool``) as a child process on free ports."""
 
-    def __init__(self, root: Path, database_url: str, accounts: Path | None = None,
-                 spool: Path | None = None, **settings: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        database_url: str,
+        accounts: Path | None = None,
+        spool: Path | None = None,
+        **settings: str,
+    ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -120,21 +131,22 @@ class AqmFtp:
         if self.spool is not None:
             argv += ["--spool", str(self.spool)]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=out,
-                                            stderr=out)
+            self.process = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=out, stderr=out)
         if self.spool is None:
             wait_for(lambda: port_open(self.port) or self._died(), 30)
         else:
-            wait_for(lambda: "connected to the database" in self.log.read_text()
-                     or self._died(), 30)
+            wait_for(
+                lambda: "connected to the database" in self.log.read_text() or self._died(), 30
+            )
         self._died()
         return self
 
     def _died(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"aqm ftp exited {self.process.returncode}:\n"
-                                 + self.log.read_text()[-3000:])
+            raise AssertionError(
+                f"aqm ftp exited {self.process.returncode}:\n" + self.log.read_text()[-3000:]
+            )
         return False
 
     def kill(self) -> None:
@@ -159,8 +171,13 @@ class AqmFtp:
 class MinistryServer:
     """A second real FTP server (pyftpdlib) that receives forwarded files."""
 
-    def __init__(self, home: Path, user: str = "sotnmt-bacninh",
-                 password: str = "ministry-secret-123", tls_cert: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        user: str = "sotnmt-bacninh",
+        password: str = "ministry-secret-123",
+        tls_cert: Path | None = None,
+    ) -> None:
         self.home = home
         self.user, self.password = user, password
         self.port = free_port()

@@ -35,12 +35,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "in flight. Details: docs/ftp.md."
         ),
     )
-    p.add_argument("--spool", type=Path, metavar="DIR",
-                   help="process files in DIR/<station>/… instead of running a server")
+    p.add_argument(
+        "--spool",
+        type=Path,
+        metavar="DIR",
+        help="process files in DIR/<station>/… instead of running a server",
+    )
     p.add_argument("--host", help="listen address (default AQM_FTP_HOST)")
     p.add_argument("--port", type=int, help="control port (default AQM_FTP_PORT)")
-    p.add_argument("--metrics-port", type=int, metavar="PORT",
-                   help="Prometheus /metrics (default AQM_FTP_METRICS_PORT; 0: off)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Prometheus /metrics (default AQM_FTP_METRICS_PORT; 0: off)",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -65,8 +73,10 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError("AQM_FTP_TLS_KEY is set but AQM_FTP_TLS_CERT is not")
     if settings.ftp_tls_required and settings.ftp_tls_cert is None:
         raise CliError("AQM_FTP_TLS_REQUIRED needs AQM_FTP_TLS_CERT (and AQM_FTP_TLS_KEY)")
-    for name, path in (("AQM_FTP_TLS_CERT", settings.ftp_tls_cert),
-                       ("AQM_FTP_TLS_KEY", settings.ftp_tls_key)):
+    for name, path in (
+        ("AQM_FTP_TLS_CERT", settings.ftp_tls_cert),
+        ("AQM_FTP_TLS_KEY", settings.ftp_tls_key),
+    ):
         if path is not None and not path.is_file():
             raise CliError(f"{name}={path}: no such file")
     metrics = FtpMetrics()
@@ -82,23 +92,27 @@ def _run(args: argparse.Namespace) -> int:
     processor = FileProcessor(settings, inbox, metrics, scanners)
     if args.spool is None:
         if not settings.ftp_accounts_file.is_file():
-            raise CliError(f"AQM_FTP_ACCOUNTS_FILE={settings.ftp_accounts_file}: no such file; "
-                           "write it with `aqm stations credentials CATALOGUE --out DIR`")
+            raise CliError(
+                f"AQM_FTP_ACCOUNTS_FILE={settings.ftp_accounts_file}: no such file; "
+                "write it with `aqm stations credentials CATALOGUE --out DIR`"
+            )
         accounts = Accounts(settings.ftp_accounts_file)
         inbox.prepare(accounts.users)
         try:
             server = build_server(settings, inbox, accounts, processor.submit_threadsafe, metrics)
         except OSError as exc:
             where = "--port" if args.port is not None else "AQM_FTP_PORT"
-            raise CliError(f"{where} {settings.ftp_port}: cannot listen on "
-                           f"{settings.ftp_host}: {exc.strerror}") from exc
+            raise CliError(
+                f"{where} {settings.ftp_port}: cannot listen on {settings.ftp_host}: {exc.strerror}"
+            ) from exc
         server_thread = ServerThread(server)
     if settings.ftp_metrics_port:
         try:
             start_http_server(settings.ftp_metrics_port, registry=metrics.registry)
         except OSError as exc:
-            raise CliError(f"AQM_FTP_METRICS_PORT {settings.ftp_metrics_port}: cannot listen: "
-                           f"{exc.strerror}") from exc
+            raise CliError(
+                f"AQM_FTP_METRICS_PORT {settings.ftp_metrics_port}: cannot listen: {exc.strerror}"
+            ) from exc
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -111,9 +125,13 @@ def _run(args: argparse.Namespace) -> int:
             server_thread.start()
             host, port = server_thread.address
             log = logging.getLogger("aqm.ftp")
-            log.info("FTP server on %s:%d (%s), files in %s", host, port,
-                     "explicit TLS offered" if settings.ftp_tls_cert else "no TLS",
-                     settings.ftp_dir)
+            log.info(
+                "FTP server on %s:%d (%s), files in %s",
+                host,
+                port,
+                "explicit TLS offered" if settings.ftp_tls_cert else "no TLS",
+                settings.ftp_dir,
+            )
         await task
 
     try:

@@ -73,8 +73,11 @@ class Inbox:
                 (self.upload / station).mkdir(exist_ok=True)
         # A file still in upload/ never got its 226: the datalogger sends it again.
         for path in _files_under(self.upload):
-            log.warning("%s: upload was interrupted (server stopped); removed, the "
-                        "datalogger sends it again", path)
+            log.warning(
+                "%s: upload was interrupted (server stopped); removed, the "
+                "datalogger sends it again",
+                path,
+            )
             path.unlink(missing_ok=True)
 
     def home(self, station: str) -> Path:

@@ -28,8 +28,15 @@ def measured_at_from_name(name: str, local_tz: tzinfo) -> datetime | None:
         return None
 
 
-def expand(template: str, *, province: str, facility: str, station: str,
-           measured_at: datetime, local_tz: tzinfo) -> str:
+def expand(
+    template: str,
+    *,
+    province: str,
+    facility: str,
+    station: str,
+    measured_at: datetime,
+    local_tz: tzinfo,
+) -> str:
     """Fill a name or path template: ``{province}``, ``{facility}``, ``{station}`` and
     the local measurement time's ``{yyyy}``, ``{MM}``, ``{dd}``, ``{HH}``, ``{mm}``,
     ``{ss}`` and ``{stamp}`` (yyyyMMddHHmmss).

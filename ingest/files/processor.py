@@ -95,8 +95,9 @@ class FileProcessor:
 
     # -- the loop --------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, scan_every_s: float = RESCAN_S,
-                  poll_s: float = 1.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, scan_every_s: float = RESCAN_S, poll_s: float = 1.0
+    ) -> None:
         """Store files until ``stop`` is set; then finish the batch in flight."""
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
@@ -118,8 +119,11 @@ class FileProcessor:
                     last_purge = now
                     removed = await asyncio.to_thread(self.inbox.purge_archive)
                     if removed:
-                        log.info("archive: %d files older than %d days removed", removed,
-                                 self.inbox.archive_days)
+                        log.info(
+                            "archive: %d files older than %d days removed",
+                            removed,
+                            self.inbox.archive_days,
+                        )
                 if batch:
                     await self._process(batch, stop)
         finally:
@@ -158,8 +162,18 @@ class FileProcessor:
                 self._queued.discard(file.path)
                 continue
             content, size = read
-            judged.append(judge_file(file, content, size, self.registry, self.policy,
-                                     self.local_tz, self.settings.ftp_max_file_bytes, now))
+            judged.append(
+                judge_file(
+                    file,
+                    content,
+                    size,
+                    self.registry,
+                    self.policy,
+                    self.local_tz,
+                    self.settings.ftp_max_file_bytes,
+                    now,
+                )
+            )
         if not judged:
             return
         result = await self._write_with_retry(judged, stop)
@@ -170,12 +184,16 @@ class FileProcessor:
         committed = time.time()
         for f in judged:
             self.metrics.receive_to_commit_seconds.observe(
-                max(0.0, committed - f.file.received_at.timestamp()))
+                max(0.0, committed - f.file.received_at.timestamp())
+            )
             try:
                 self.inbox.done(f.file)
             except OSError as exc:
-                log.error("%s: stored, but cannot archive (%s); it will be stored again, "
-                          "harmlessly", f.file.path, exc)
+                log.error(
+                    "%s: stored, but cannot archive (%s); it will be stored again, harmlessly",
+                    f.file.path,
+                    exc,
+                )
             self._queued.discard(f.file.path)
         self.metrics.pending_files.set(len(self._queued))
         self.metrics.files_stored.inc(len(judged))
@@ -184,8 +202,13 @@ class FileProcessor:
         self.metrics.items_rejected.inc(result.rejected + result.conflicts)
         self.totals = self.totals + result
         self.files_done += len(judged)
-        log.info("%d files stored: %d readings new, %d already stored, %d rejected",
-                 len(judged), result.stored, result.duplicates, result.rejected)
+        log.info(
+            "%d files stored: %d readings new, %d already stored, %d rejected",
+            len(judged),
+            result.stored,
+            result.duplicates,
+            result.rejected,
+        )
 
     async def _refresh_registry(self) -> None:
         if time.monotonic() - self._registry_at < REGISTRY_REFRESH_S and self.registry:
@@ -224,8 +247,12 @@ class FileProcessor:
             except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
                 self.metrics.db_errors.inc()
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                log.warning("database write failed (%s); %d files wait in incoming, retry in "
-                            "%.1f s", first, len(judged), backoff)
+                log.warning(
+                    "database write failed (%s); %d files wait in incoming, retry in %.1f s",
+                    first,
+                    len(judged),
+                    backoff,
+                )
                 await self._drop_db()
                 if stop.is_set():
                     return None
@@ -234,8 +261,11 @@ class FileProcessor:
                 backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
             except psycopg.Error as exc:
                 self.metrics.db_errors.inc()
-                log.error("batch of %d files refused by the database (%s); storing them one "
-                          "by one", len(judged), exc)
+                log.error(
+                    "batch of %d files refused by the database (%s); storing them one by one",
+                    len(judged),
+                    exc,
+                )
                 await self._drop_db()
                 return await self._one_by_one(judged)
 
@@ -246,8 +276,11 @@ class FileProcessor:
                 result = await store_files(await self._db(), [f])
             except psycopg.Error as exc:
                 await self._drop_db()
-                log.error("%s: refused by the database (%s); kept as store_failed rejects",
-                          f.file.topic, exc)
+                log.error(
+                    "%s: refused by the database (%s); kept as store_failed rejects",
+                    f.file.topic,
+                    exc,
+                )
                 result = await store_files(
                     await self._db(), [failed(f, f"database refused the file: {exc}"[:500])]
                 )

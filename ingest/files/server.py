@@ -54,8 +54,13 @@ class StationAuthorizer(DummyAuthorizer):  # type: ignore[misc]
         if username in self.accounts.users:
             home.mkdir(parents=True, exist_ok=True)
             if not self.has_user(username):
-                self.add_user(username, "", str(home), perm=STATION_PERMISSIONS,
-                              msg_login=f"Station {username}: upload Circular 10 files here.")
+                self.add_user(
+                    username,
+                    "",
+                    str(home),
+                    perm=STATION_PERMISSIONS,
+                    msg_login=f"Station {username}: upload Circular 10 files here.",
+                )
         elif self.has_user(username):
             self.remove_user(username)
 
@@ -107,8 +112,11 @@ class _UploadLimit:
     def handle_read_event(self) -> None:
         # pyftpdlib binds handle_read_event to its own handle_read: hook the event.
         super().handle_read_event()  # type: ignore[misc]
-        if (self.receive and not self._closed  # type: ignore[attr-defined]
-                and self.tot_bytes_received > self.max_file_bytes):  # type: ignore[attr-defined]
+        if (
+            self.receive
+            and not self._closed  # type: ignore[attr-defined]
+            and self.tot_bytes_received > self.max_file_bytes
+        ):  # type: ignore[attr-defined]
             self.oversized = True
             self.transfer_finished = False
             self._resp = (
@@ -150,8 +158,12 @@ class _StationHandler:
         try:
             file = self.inbox.accept(station, path)
         except (OSError, ValueError) as exc:
-            log.error("%s: upload of %s complete but cannot be moved to incoming (%s)",
-                      station, filename, exc)
+            log.error(
+                "%s: upload of %s complete but cannot be moved to incoming (%s)",
+                station,
+                filename,
+                exc,
+            )
             return
         log.info("%s: received %s", station, file.name)
         self.on_complete(file)

@@ -71,9 +71,7 @@ def judge_file(
     return JudgedFile(file, message, content, size, measured)
 
 
-async def store_files(
-    conn: psycopg.AsyncConnection[Any], files: list[JudgedFile]
-) -> WriteResult:
+async def store_files(conn: psycopg.AsyncConnection[Any], files: list[JudgedFile]) -> WriteResult:
     """Readings, rejects and the file records of ``files``, in one transaction."""
     async with conn.transaction():
         result = await write_batch(conn, [f.message for f in files])
@@ -84,8 +82,9 @@ async def store_files(
 
 def failed(judged: JudgedFile, why: str) -> JudgedFile:
     """The same file with every item rejected as ``store_failed``."""
-    return JudgedFile(judged.file, judged.message.failed(why), judged.content, judged.size,
-                      judged.measured_at)
+    return JudgedFile(
+        judged.file, judged.message.failed(why), judged.content, judged.size, judged.measured_at
+    )
 
 
 def _record(f: JudgedFile) -> tuple[object, ...]:

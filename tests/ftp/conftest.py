@@ -10,8 +10,7 @@ import pytest
 
 from tests.ftp_servers import PASSWORDS, AqmFtp, write_accounts
 
-STATIONS = [("BN-01", "active"), ("BN-02", "active"), ("BN-03", "active"),
-            ("BN-09", "retired")]
+STATIONS = [("BN-01", "active"), ("BN-02", "active"), ("BN-03", "active"), ("BN-09", "retired")]
 
 
 def seed_stations(url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import io
 import shutil
@@ -27,10 +28,8 @@ def login(server: AqmFtp, station: str = "BN-01", password: str | None = None) -
 def upload(ftp: ftplib.FTP, path: str, content: bytes) -> str:
     folder, _, name = path.rpartition("/")
     for part in folder.split("/") if folder else []:
-        try:
+        with contextlib.suppress(ftplib.error_perm):  # exists
             ftp.mkd(part)
-        except ftplib.error_perm:
-            pass  # exists
         ftp.cwd(part)
     reply = ftp.storbinary(f"STOR {name}", io.BytesIO(content))
     ftp.cwd("/")
@@ -50,8 +49,14 @@ def circular_path(station: str, ts: datetime) -> str:
 from zoneinfo import ZoneInfo  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-VALUES = {"PM2,5": ("35,2", "ug/m3"), "PM10": ("61.0", "ug/m3"), "CO": ("1.25", "mg/m3"),
-          "NO2": ("42.0", "ug/Nm3"), "Temp": ("28.5", "oC"), "RH": ("81", "%")}
+VALUES = {
+    "PM2,5": ("35,2", "ug/m3"),
+    "PM10": ("61.0", "ug/m3"),
+    "CO": ("1.25", "mg/m3"),
+    "NO2": ("42.0", "ug/Nm3"),
+    "Temp": ("28.5", "oC"),
+    "RH": ("81", "%"),
+}
 
 
 def test_a_circular_file_is_stored_with_its_parameters_and_archived(
@@ -62,14 +67,26 @@ def test_a_circular_file_is_stored_with_its_parameters_and_archived(
     with login(aqm_ftp) as ftp:
         assert upload(ftp, path, tt10_text(ts, VALUES)).startswith("226")
     wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
-    stored = dict(rows(ftp_db, "SELECT parameter, value FROM readings WHERE station_id = 'BN-01'"
-                               " AND ts = %s", ts))
+    stored = dict(
+        rows(
+            ftp_db,
+            "SELECT parameter, value FROM readings WHERE station_id = 'BN-01' AND ts = %s",
+            ts,
+        )
+    )
     # PM2,5 (the Circular's decimal-comma symbol) with a decimal-comma value; CO mg → µg
-    assert stored == {"pm25": 35.2, "pm10": 61.0, "co": 1250.0, "no2": 42.0,
-                      "temperature": 28.5, "humidity": 81.0}
+    assert stored == {
+        "pm25": 35.2,
+        "pm10": 61.0,
+        "co": 1250.0,
+        "no2": 42.0,
+        "temperature": 28.5,
+        "humidity": 81.0,
+    }
     assert count(ftp_db, "SELECT count(*) FROM rejected_messages") == 0
-    (name, measured, n, payload), = rows(
-        ftp_db, "SELECT file_name, measured_at, readings, payload FROM ftp_files")
+    ((name, measured, n, payload),) = rows(
+        ftp_db, "SELECT file_name, measured_at, readings, payload FROM ftp_files"
+    )
     assert name == path and measured == ts and n == 6 and bytes(payload) == tt10_text(ts, VALUES)
     archived = wait_for(lambda: list((aqm_ftp.data / "archive" / "BN-01").rglob("*.txt")))
     assert archived[0].read_bytes() == tt10_text(ts, VALUES)
@@ -98,10 +115,16 @@ def test_a_malformed_file_is_rejected_whole_with_its_name(aqm_ftp: AqmFtp, ftp_d
         upload(ftp, "b.txt", garbage)
     wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 2)
     assert count(ftp_db, "SELECT count(*) FROM readings") == 1  # the good line of a.txt
-    got = {(topic, code, bytes(payload)) for topic, code, payload in rows(
-        ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages")}
-    assert got == {("ftp:BN-01/a.txt", "malformed_line", bad),
-                   ("ftp:BN-01/b.txt", "invalid_utf8", garbage)}
+    got = {
+        (topic, code, bytes(payload))
+        for topic, code, payload in rows(
+            ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages"
+        )
+    }
+    assert got == {
+        ("ftp:BN-01/a.txt", "malformed_line", bad),
+        ("ftp:BN-01/b.txt", "invalid_utf8", garbage),
+    }
 
 
 def test_an_oversized_upload_is_cut_off_and_nothing_is_read(
@@ -109,9 +132,8 @@ def test_an_oversized_upload_is_cut_off_and_nothing_is_read(
 ) -> None:
     server = AqmFtp(tmp_path / "ftp", ftp_db, accounts, ftp_max_file_bytes="4096").start()
     try:
-        with login(server) as ftp:
-            with pytest.raises(ftplib.error_perm, match="552"):
-                upload(ftp, "big.txt", tt10_text(recent(), {"PM10": ("50", "ug/m3")}) * 200)
+        with login(server) as ftp, pytest.raises(ftplib.error_perm, match="552"):
+            upload(ftp, "big.txt", tt10_text(recent(), {"PM10": ("50", "ug/m3")}) * 200)
         with login(server) as ftp:  # the server is still there, the next file goes in
             upload(ftp, "small.txt", tt10_text(recent(), {"PM10": ("50", "ug/m3")}))
         wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
@@ -164,9 +186,11 @@ def test_the_same_file_twice_stores_nothing_twice_and_a_correction_is_a_conflict
         upload(ftp, "f.txt", corrected)
     wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 2)
     assert rows(ftp_db, "SELECT value FROM readings") == [(50.0,)]
-    assert rows(ftp_db, "SELECT reason_code, payload FROM rejected_messages"
-                        " WHERE reason_code = 'conflicting_value'") == [
-        ("conflicting_value", corrected)]
+    assert rows(
+        ftp_db,
+        "SELECT reason_code, payload FROM rejected_messages"
+        " WHERE reason_code = 'conflicting_value'",
+    ) == [("conflicting_value", corrected)]
 
 
 def test_a_station_cannot_reach_another_stations_folder(aqm_ftp: AqmFtp, ftp_db: str) -> None:
@@ -191,8 +215,12 @@ def test_a_station_cannot_reach_another_stations_folder(aqm_ftp: AqmFtp, ftp_db:
 
 
 def test_wrong_password_unknown_user_and_anonymous_are_refused(aqm_ftp: AqmFtp) -> None:
-    for user, password in (("BN-01", "wrong-password"), ("BN-01", PASSWORDS["BN-02"]),
-                           ("anonymous", "guest@"), ("BN-77", "whatever-long")):
+    for user, password in (
+        ("BN-01", "wrong-password"),
+        ("BN-01", PASSWORDS["BN-02"]),
+        ("anonymous", "guest@"),
+        ("BN-77", "whatever-long"),
+    ):
         with pytest.raises(ftplib.error_perm, match="530"):
             login(aqm_ftp, user, password)
 
@@ -207,22 +235,47 @@ def test_a_temporary_name_is_read_only_after_the_rename(aqm_ftp: AqmFtp, ftp_db:
     assert rows(ftp_db, "SELECT file_name FROM ftp_files") == [("x.txt",)]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed "
-                    "(scripts/install-services.sh installs it)")
+@pytest.mark.skipif(
+    shutil.which("curl") is None,
+    reason="curl is not installed (scripts/install-services.sh installs it)",
+)
 def test_curl_as_a_datalogger(aqm_ftp: AqmFtp, ftp_db: str, tmp_path: Path) -> None:
     ts = recent()
     local = tmp_path / tt10_name("BN-03", ts)
     local.write_bytes(tt10_text(ts, VALUES))
     folder = ts.astimezone(ZONE).strftime("BN-03/%Y/%m/%d/")
     done = subprocess.run(
-        ["curl", "-sS", "--ftp-create-dirs", "-T", str(local), "--user",
-         f"BN-03:{PASSWORDS['BN-03']}", f"ftp://127.0.0.1:{aqm_ftp.port}/{folder}"],
-        capture_output=True, text=True, timeout=30, check=False)
+        [
+            "curl",
+            "-sS",
+            "--ftp-create-dirs",
+            "-T",
+            str(local),
+            "--user",
+            f"BN-03:{PASSWORDS['BN-03']}",
+            f"ftp://127.0.0.1:{aqm_ftp.port}/{folder}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
     assert count(ftp_db, "SELECT count(*) FROM readings WHERE station_id = 'BN-03'") == 6
     refused = subprocess.run(
-        ["curl", "-sS", "-T", str(local), "--user", "BN-03:wrong-password-x",
-         f"ftp://127.0.0.1:{aqm_ftp.port}/"], capture_output=True, text=True, timeout=30,
-        check=False)
+        [
+            "curl",
+            "-sS",
+            "-T",
+            str(local),
+            "--user",
+            "BN-03:wrong-password-x",
+            f"ftp://127.0.0.1:{aqm_ftp.port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert refused.returncode == 67  # CURLE_LOGIN_DENIED
