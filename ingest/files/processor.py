@@ -101,6 +101,11 @@ class FileProcessor:
         """Store files until ``stop`` is set; then finish the batch in flight."""
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
+        try:
+            await self._db()  # connect now, so the log and the metrics tell the truth
+        except (psycopg.Error, OSError) as exc:
+            log.warning("database not reachable yet (%s); files wait in incoming", exc)
+            await self._drop_db()
         self._scan()  # what a crash or an outage left behind, first
         last_full_scan = last_poll = last_purge = time.monotonic()
         try:
