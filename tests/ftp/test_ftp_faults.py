@@ -100,7 +100,7 @@ def test_explicit_tls_is_offered_and_can_be_required(
             ftps.storbinary("STOR tls.txt", io.BytesIO(tt10_text(ts, {"PM10": ("50", "ug/m3")})))
         with ftplib.FTP() as plain:  # TLS required: a clear-text login is refused
             plain.connect("127.0.0.1", server.port, timeout=10)
-            with pytest.raises(ftplib.error_perm, match="550|530|SSL|TLS"):
+            with pytest.raises(ftplib.error_perm, match=r"550|530|SSL|TLS"):
                 plain.login("BN-02", PASSWORDS["BN-02"])
         wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
         assert rows(ftp_db, "SELECT station_id, value FROM readings") == [("BN-02", 50.0)]
