@@ -194,7 +194,7 @@ class MinistryServer:
         received = self.received
         base: type[Any] = TLS_FTPHandler if self.tls_cert else FTPHandler
 
-        class Handler(base):  # type: ignore[misc, valid-type]
+        class Handler(base):  # type: ignore[misc]
             def on_file_received(self, file: str) -> None:
                 received.append(os.path.relpath(file, self.authorizer.get_home_dir(self.username)))
 

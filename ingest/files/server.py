@@ -79,13 +79,23 @@ class _UploadLimit:
     max_file_bytes = 1_048_576
     oversized = False
     interrupted = False
+    # set by pyftpdlib's DTPHandler
+    receive: bool
+    tot_bytes_received: int
+    transfer_finished: bool
+    _closed: bool
+    _resp: Any
+    socket: Any
+    cmd_channel: Any
+    _ssl_want_read: bool
+    _ssl_want_write: bool
 
     def recv(self, buffer_size: int) -> bytes:
         """A reset (or, with TLS, a connection cut without close_notify) ends an upload
         as *interrupted*; pyftpdlib itself would take it for a normal end of file."""
-        if not self.receive:  # type: ignore[attr-defined]
+        if not self.receive:
             return super().recv(buffer_size)  # type: ignore[misc, no-any-return]
-        sock = self.socket  # type: ignore[attr-defined]
+        sock = self.socket
         try:
             data: bytes = sock.recv(buffer_size)
         except SSL.WantReadError as err:
@@ -112,11 +122,7 @@ class _UploadLimit:
     def handle_read_event(self) -> None:
         # pyftpdlib binds handle_read_event to its own handle_read: hook the event.
         super().handle_read_event()  # type: ignore[misc]
-        if (
-            self.receive
-            and not self._closed  # type: ignore[attr-defined]
-            and self.tot_bytes_received > self.max_file_bytes
-        ):  # type: ignore[attr-defined]
+        if self.receive and not self._closed and self.tot_bytes_received > self.max_file_bytes:
             self.oversized = True
             self.transfer_finished = False
             self._resp = (
@@ -128,10 +134,10 @@ class _UploadLimit:
     def close(self) -> None:
         # pyftpdlib answers 226 before calling on_file_received; hand the file on first.
         file_obj = getattr(self, "file_obj", None)
-        if (not self._closed and self.receive and self.transfer_finished  # type: ignore[attr-defined]
+        if (not self._closed and self.receive and self.transfer_finished
                 and file_obj is not None and not file_obj.closed):  # fmt: skip
             file_obj.close()
-            self.cmd_channel.upload_complete(file_obj.name)  # type: ignore[attr-defined]
+            self.cmd_channel.upload_complete(file_obj.name)
         super().close()  # type: ignore[misc]
 
 
@@ -149,9 +155,10 @@ class _StationHandler:
     inbox: Inbox
     on_complete: Callable[[InboxFile], None]
     metrics: FtpMetrics
+    username: str  # set by pyftpdlib's FTPHandler at login
 
     def upload_complete(self, filename: str) -> None:
-        station = self.username  # type: ignore[attr-defined]
+        station = self.username
         path = Path(filename)
         if is_temporary(path.name):
             return  # handed on when renamed
@@ -172,7 +179,7 @@ class _StationHandler:
         dtp = getattr(self, "data_channel", None)
         reason = "too_large" if getattr(dtp, "oversized", False) else "interrupted"
         self.metrics.uploads_incomplete.labels(reason).inc()
-        log.warning("%s: upload of %s %s; removed, never read", self.username,  # type: ignore[attr-defined]
+        log.warning("%s: upload of %s %s; removed, never read", self.username,
                     Path(file).name, "exceeded the size limit" if reason == "too_large"
                     else "was interrupted")  # fmt: skip
         Path(file).unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -43,9 +44,9 @@ def aqm_ftp(tmp_path: Path, ftp_db: str, accounts: Path) -> Iterator[AqmFtp]:
         server.stop()
 
 
-def rows(url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
+def rows(url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, args).fetchall()
 
 
 def count(url: str, sql: str, *args: object) -> int:

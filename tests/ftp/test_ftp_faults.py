@@ -56,7 +56,8 @@ def test_sigkill_while_storing_then_restart_stores_every_reading_once(
     kills = 0
     try:
         for _ in range(3):  # kill while files are arriving and being stored
-            wait_for(lambda k=kills: len(sent) >= 60 * (k + 1), 120, 0.01)
+            target = 60 * (kills + 1)
+            wait_for(lambda: len(sent) >= target, 120, 0.01)  # noqa: B023
             server.kill()
             kills += 1
             server.start()
