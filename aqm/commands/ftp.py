@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Prometheus /metrics (default AQM_FTP_METRICS_PORT; 0: off)",
     )
     p.set_defaults(handler=_run)
+    actions = p.add_subparsers(dest="ftp_command", metavar="ACTION")
+    deliver = actions.add_parser(
+        "deliver",
+        help="a simulated Circular 10 datalogger delivering one station's files by FTP",
+        description=(
+            "Simulate one station's datalogger (readings as `aqm simulate` makes them) "
+            "uploading one Circular 10 file per measurement to an FTP server (aqm ftp by "
+            "default): <Province>_<Facility>_<Station>_yyyyMMddHHmmss.txt in "
+            "<Station>/yyyy/MM/dd/. The password comes from AQM_DATALOGGER_PASSWORD. Files "
+            "that cannot be sent are kept and sent oldest first when the server is back."
+        ),
+    )
+    deliver.add_argument("--station", required=True, help="station id (its FTP account)")
+    deliver.add_argument("--host", default="127.0.0.1", help="FTP server (default 127.0.0.1)")
+    deliver.add_argument("--port", type=int, help="FTP port (default AQM_FTP_PORT)")
+    deliver.add_argument("--tls", action="store_true", help="explicit TLS (AUTH TLS)")
+    deliver.add_argument("--start", default="-3h",
+                         help="first sample: hours back as -Nh (default -3h)")
+    deliver.add_argument("--speedup", type=float, default=60.0,
+                         help="simulated seconds per wall second until now (0: at once)")
+    deliver.add_argument("--province", default="BN", help="the file name's <Province>")
+    deliver.add_argument("--facility", default="QTMT", help="the file name's <Facility>")
+    deliver.set_defaults(handler=_deliver)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -139,4 +163,45 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if server_thread is not None:
             server_thread.stop()
+    return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    import os
+    import re
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from aqm.commands.stations import load_checked_catalogue
+    from aqm.settings import load_settings
+    from stations.ftp_datalogger import FtpTarget, deliver
+    from stations.simulator import generate
+
+    settings = load_settings()
+    logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
+    password = os.environ.get("AQM_DATALOGGER_PASSWORD")
+    if not password:
+        raise CliError("set AQM_DATALOGGER_PASSWORD to the station's password")
+    match = re.fullmatch(r"-(\d+(?:\.\d+)?)h", args.start)
+    if match is None:
+        raise CliError(f"--start {args.start!r}: expected hours back, e.g. -3h")
+    catalogue = load_checked_catalogue(settings.stations_file)
+    station = catalogue.get(args.station)
+    if station is None or not station.active:
+        raise CliError(f"--station {args.station}: not an active station of "
+                       f"{settings.stations_file}")
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=float(match[1]))
+    target = FtpTarget(args.host, args.port or settings.ftp_port, args.station, password,
+                       args.tls, args.province, args.facility)
+    publications = generate([station], start, None, fmt="tt10_text")
+    log = logging.getLogger("aqm.datalogger")
+    log.info("delivering %s by FTP to %s:%d from %s", args.station, target.host, target.port,
+             start.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M"))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    sent = deliver(publications, target, ZoneInfo(settings.timezone), speedup=args.speedup,
+                   stop=stop)
+    log.info("%d files delivered", sent)
     return 0
