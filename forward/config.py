@@ -7,7 +7,7 @@
     tls = true                            # explicit TLS (AUTH TLS), data protected
     ca_file = "/etc/aqm/ministry-ca.pem"  # optional; default: the system's CAs
     user = "sotnmt-bacninh"
-    password_env = "AQM_FORWARD_BO_TNMT_PASSWORD"   # or password_file = "/run/secrets/bo"
+    password_env = "FORWARD_BO_TNMT_PASSWORD"   # or password_file = "/run/secrets/bo"
     province = "BN"                       # the Circular's <Province> and <Facility>
     facility = "SOTNMT"
     remote_path = "{station}/{yyyy}/{MM}/{dd}"

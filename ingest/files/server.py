@@ -230,7 +230,7 @@ def build_server(
         "metrics": metrics,
         "banner": "aqm FTP: Circular 10/2021/TT-BTNMT files",
         "passive_ports": list(parse_port_range(settings.ftp_passive_ports)),
-        "masquerade_address": settings.ftp_masquerade_address,
+        "masquerade_address": settings.ftp_masquerade_address or None,
         "permit_foreign_addresses": False,
         "permit_privileged_ports": False,
         "use_sendfile": False,
