@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import logging
 import os
 import signal
 import statistics
@@ -177,6 +178,8 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    # per-command lines of both servers would measure the terminal, not FTP
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     stations = [f"BN-{i:03d}" for i in range(1, N_STATIONS + 1)]
     print(f"machine: {describe()}")
     with bench_services("aqm-bench-ftp-", stations) as (pg, _mq):

@@ -132,13 +132,18 @@ class AqmFtp:
             argv += ["--spool", str(self.spool)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(argv, env=self.env, cwd=REPO, stdout=out, stderr=out)
-        if self.spool is None:
-            wait_for(lambda: port_open(self.port) or self._died(), 30)
-        else:
-            wait_for(
-                lambda: "connected to the database" in self.log.read_text() or self._died(), 30
-            )
-        self._died()
+        try:
+            if self.spool is None:
+                wait_for(lambda: port_open(self.port) or self._died(), 30)
+            else:
+                wait_for(
+                    lambda: "connected to the database" in self.log.read_text() or self._died(),
+                    30,
+                )
+            self._died()
+        except BaseException:
+            self.stop()  # never leave a server behind a failed start
+            raise
         return self
 
     def _died(self) -> bool:

@@ -93,6 +93,10 @@ def _run(args: argparse.Namespace) -> int:
         "ftp_metrics_port": ("--metrics-port", args.metrics_port),
     })  # fmt: skip
     logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
+    # pyftpdlib logs every command at INFO; aqm logs each file received and stored. Its
+    # warnings (refused logins, aborted transfers) stay; -v shows everything.
+    if not args.verbose:
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     if settings.ftp_tls_key is not None and settings.ftp_tls_cert is None:
         raise CliError("AQM_FTP_TLS_KEY is set but AQM_FTP_TLS_CERT is not")
     if settings.ftp_tls_required and settings.ftp_tls_cert is None:

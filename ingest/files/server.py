@@ -175,6 +175,10 @@ class _StationHandler:
         log.info("%s: received %s", station, file.name)
         self.on_complete(file)
 
+    def on_login_failed(self, username: str, password: str) -> None:
+        log.warning("login refused for %r from %s", username[:64],
+                    getattr(self, "remote_ip", "?"))
+
     def on_incomplete_file_received(self, file: str) -> None:
         dtp = getattr(self, "data_channel", None)
         reason = "too_large" if getattr(dtp, "oversized", False) else "interrupted"
