@@ -179,6 +179,7 @@ def quantile(values: list[float], q: float) -> float:
 
 def main() -> None:
     # per-command lines of both servers would measure the terminal, not FTP
+    logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     stations = [f"BN-{i:03d}" for i in range(1, N_STATIONS + 1)]
     print(f"machine: {describe()}")
