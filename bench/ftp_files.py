@@ -86,6 +86,26 @@ def upload_all(port: int, files: list[tuple[str, str, bytes]]) -> float:
     return time.monotonic() - t0
 
 
+def drain_station(port: int, station: str, files: list[tuple[str, str, bytes]]) -> None:
+    """A datalogger back online: its buffered files, oldest first, in one session."""
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=30)
+        ftp.login(station, PASSWORD)
+        for _, name, content in files:
+            ftp.storbinary(f"STOR {name}", io.BytesIO(content))
+        ftp.quit()
+
+
+def drain_all(port: int, files: list[tuple[str, str, bytes]]) -> float:
+    by_station: dict[str, list[tuple[str, str, bytes]]] = {}
+    for f in files:
+        by_station.setdefault(f[0], []).append(f)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(lambda item: drain_station(port, *item), by_station.items()))
+    return time.monotonic() - t0
+
+
 def count(url: str, sql: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(sql).fetchone()
@@ -101,36 +121,26 @@ def wait_count(url: str, sql: str, expected: int, timeout: float) -> float:
     return time.monotonic()
 
 
-def raw_ftp_baseline(root: Path, files: list[tuple[str, str, bytes]]) -> float:
-    """The same uploads to a bare pyftpdlib server (one shared account, nothing stored)."""
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import FTPServer
+def raw_ftp_baseline(root: Path, files: list[tuple[str, str, bytes]], drain: bool) -> float:
+    """The same uploads to a bare pyftpdlib server in its own process (nothing stored)."""
+    from aqm.localservices import free_port, port_open
 
-    from aqm.localservices import free_port
-
-    authorizer = DummyAuthorizer()
-    for sid in {f[0] for f in files}:
-        (root / sid).mkdir(parents=True, exist_ok=True)
-        authorizer.add_user(sid, PASSWORD, str(root / sid), perm="elmw")
-    FTPHandler.authorizer = authorizer
     port = free_port()
-    server = FTPServer(("127.0.0.1", port), FTPHandler)
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.serve_forever(timeout=0.2, blocking=False, handle_exit=False)
-        while not stop.is_set():
-            server.ioloop.loop(0.2, blocking=False)
-        server.close_all()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    stations = sorted({f[0] for f in files})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_ftp_server", str(root), str(port), PASSWORD, *stations],
+        cwd=REPO,
+    )
     try:
-        return upload_all(port, files)
+        deadline = time.monotonic() + 30
+        while not port_open(port):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the bare FTP server did not start")
+            time.sleep(0.1)
+        return drain_all(port, files) if drain else upload_all(port, files)
     finally:
-        stop.set()
-        thread.join(10)
+        server.terminate()
+        server.wait(30)
 
 
 def paced_latency(
@@ -190,23 +200,38 @@ def main() -> None:
         start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=3)
         files = files_for(stations, FILES_PER_STATION, start)
 
-        raw = raw_ftp_baseline(root / "raw", files)
+        drained = files_for(stations, FILES_PER_STATION, start - timedelta(days=1))
+        raw = raw_ftp_baseline(root / "raw", files, drain=False)
         raw_rate = len(files) / raw
         print(
-            f"  bare pyftpdlib, nothing stored: {len(files)} files in {raw:.1f} s = {raw_rate:.0f} files/s"
+            f"  bare pyftpdlib, nothing stored, a session per file: {len(files)} files in "
+            f"{raw:.1f} s = {raw_rate:.0f} files/s"
+        )
+        raw_d = raw_ftp_baseline(root / "raw-drain", drained, drain=True)
+        raw_d_rate = len(drained) / raw_d
+        print(
+            f"  bare pyftpdlib, nothing stored, each station draining its buffer in one "
+            f"session: {len(drained)} files in {raw_d:.1f} s = {raw_d_rate:.0f} files/s"
         )
 
         server = AqmFtp(root / "aqm", url, accounts).start()
         try:
-            t0 = time.monotonic()
-            upload_all(server.port, files)
-            t_end = wait_count(url, "SELECT count(*) FROM ftp_files", len(files), 600)
-            rate = len(files) / (t_end - t0)
+            for label, batch, send, base in (
+                ("a session per file", files, upload_all, raw_rate),
+                ("each station draining its buffer in one session", drained, drain_all, raw_d_rate),
+            ):
+                before = count(url, "SELECT count(*) FROM ftp_files")
+                t0 = time.monotonic()
+                send(server.port, batch)
+                t_end = wait_count(url, "SELECT count(*) FROM ftp_files", before + len(batch), 600)
+                rate = len(batch) / (t_end - t0)
+                print(
+                    f"  aqm ftp, {label}, upload start to last commit: {len(batch)} files "
+                    f"({8 * len(batch)} readings) in {t_end - t0:.1f} s = {rate:.0f} files/s; "
+                    f"ratio to bare FTP {rate / base:.2f}"
+                )
             readings = count(url, "SELECT count(*) FROM readings")
-            print(
-                f"  aqm ftp, upload to commit: {len(files)} files ({readings} readings) in "
-                f"{t_end - t0:.1f} s = {rate:.0f} files/s; ratio to bare FTP {rate / raw_rate:.2f}"
-            )
+            assert readings == 8 * (len(files) + len(drained)), readings
 
             # latency and forwarding at 20 files/s for 30 s
             ministry = MinistryServer(root / "ministry").start()
