@@ -8,6 +8,7 @@
   be required for logins and data;
 - passive ports come from a configured range (and an address to announce behind NAT);
 - an upload larger than the maximum file size is cut off with ``552``;
+- each session runs in a thread of its own (the fsync before ``226`` waits on the disk);
 - a file is handed on only once its upload completed, and before the ``226`` reply:
   it is moved durably into ``incoming`` first, so a datalogger told "complete" never
   loses its file. An interrupted upload is removed, never read. A file uploaded under a
@@ -27,7 +28,7 @@ from OpenSSL import SSL
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.exceptions import _RetryError
 from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_DTPHandler, TLS_FTPHandler
-from pyftpdlib.servers import FTPServer
+from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 
 from aqm.settings import Settings
 from ingest.files.accounts import Accounts
@@ -48,8 +49,13 @@ class StationAuthorizer(DummyAuthorizer):  # type: ignore[misc]
         super().__init__()
         self.accounts = accounts
         self.inbox = inbox
+        self._lock = threading.Lock()  # sessions run in threads of their own
 
     def _sync(self, username: str) -> None:
+        with self._lock:
+            self._sync_locked(username)
+
+    def _sync_locked(self, username: str) -> None:
         home = self.inbox.home(username)
         if username in self.accounts.users:
             home.mkdir(parents=True, exist_ok=True)
@@ -149,6 +155,12 @@ class _LimitedTLSDTP(_UploadLimit, TLS_DTPHandler):  # type: ignore[misc]
     pass
 
 
+# With a thread per session, two sessions could bind the same passive port (pyftpdlib
+# sets SO_REUSEADDR) and one would fail to listen; opening passive ports one at a time
+# makes the second bind fail and pyftpdlib try another port.
+_PASSIVE_PORTS = threading.Lock()
+
+
 class _StationHandler:
     """Hooks shared by the plain and the TLS control handler."""
 
@@ -187,6 +199,14 @@ class _StationHandler:
                     Path(file).name, "exceeded the size limit" if reason == "too_large"
                     else "was interrupted")  # fmt: skip
         Path(file).unlink(missing_ok=True)
+
+    def ftp_PASV(self, line: str) -> Any:  # noqa: N802 (pyftpdlib's command method)
+        with _PASSIVE_PORTS:
+            return super().ftp_PASV(line)  # type: ignore[misc]
+
+    def ftp_EPSV(self, line: str) -> Any:  # noqa: N802 (pyftpdlib's command method)
+        with _PASSIVE_PORTS:
+            return super().ftp_EPSV(line)  # type: ignore[misc]
 
     def ftp_RNTO(self, path: str) -> Any:  # noqa: N802 (pyftpdlib's command method)
         result = super().ftp_RNTO(path)  # type: ignore[misc]
@@ -249,7 +269,9 @@ def build_server(
         attrs["tls_data_required"] = settings.ftp_tls_required
         attrs["ssl_context"] = None
     handler = type("ConfiguredStationHandler", (base,), attrs)
-    server = FTPServer((settings.ftp_host, settings.ftp_port), handler)
+    # A thread per session: the fsync that makes a file durable before its 226 waits on
+    # the disk, and one session's wait must not hold up the others.
+    server = ThreadedFTPServer((settings.ftp_host, settings.ftp_port), handler)
     server.max_cons = 4096
     server.max_cons_per_ip = 0
     return server
