@@ -277,6 +277,7 @@ backfill_hours = 0
                     float(d)
                     for (d,) in conn.execute(
                         "SELECT extract(epoch FROM delivered_at - available_at) FROM forward_deliveries"
+                        " WHERE delivered_at IS NOT NULL"
                     )
                 )
             print(

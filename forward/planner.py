@@ -58,7 +58,7 @@ def plan(conn: psycopg.Connection[Any], destination: Destination, local_tz: tzin
     with conn.transaction():
         now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         row = conn.execute(
-            "SELECT ftp_recorded_at, readings_inserted_at FROM forward_cursors"
+            "SELECT ftp_recorded_at, readings_inserted_at, started_at FROM forward_cursors"
             " WHERE destination = %s FOR UPDATE",
             (destination.name,),
         ).fetchone()
@@ -66,10 +66,13 @@ def plan(conn: psycopg.Connection[Any], destination: Destination, local_tz: tzin
             start = now - timedelta(hours=destination.backfill_hours)
             ftp_since, readings_since = start, start
             conn.execute(
-                "INSERT INTO forward_cursors VALUES (%s, %s, %s)", (destination.name, start, start)
+                "INSERT INTO forward_cursors VALUES (%s, %s, %s, %s)",
+                (destination.name, start, start, start),
             )
         else:
-            ftp_since, readings_since = row[0] - OVERLAP, row[1] - OVERLAP
+            # the overlap catches late commits, but never reaches before the start
+            ftp_since = max(row[0] - OVERLAP, row[2])
+            readings_since = max(row[1] - OVERLAP, row[2])
         rows: list[tuple[object, ...]] = []
         for fid, station, name, measured, received, payload, _rec in conn.execute(
             FTP_FILES, (ftp_since,)

@@ -57,7 +57,8 @@ COMMENT ON TABLE forward_deliveries IS
 CREATE TABLE forward_cursors (
     destination text PRIMARY KEY,
     ftp_recorded_at timestamptz NOT NULL,
-    readings_inserted_at timestamptz NOT NULL
+    readings_inserted_at timestamptz NOT NULL,
+    started_at timestamptz NOT NULL      -- nothing older is planned (backfill_hours)
 );
 
 DO $$

@@ -164,6 +164,28 @@ def test_ftp_files_as_received_and_mqtt_readings_as_circular_files(
     )
     assert all(a == 1 and e is None and d < timedelta(minutes=5) for a, e, d in log)
     assert len(ministry.received) == 9
+    # the answer to "where is this file?"
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aqm",
+            "forward",
+            "log",
+            "--station",
+            "BN-01",
+            "--database-url",
+            ftp_db,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO,
+        env=dict(os.environ, AQM_CONFIG="", COLUMNS="250"),
+    ).stdout
+    first = tt10_name("BN-01", times[0])
+    assert first in shown and "6 deliveries" in shown and "pending" not in shown
 
 
 def test_a_destination_down_then_back_gets_every_file_once_in_time_order(
