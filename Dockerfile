@@ -13,6 +13,7 @@ COPY storage storage
 COPY worker worker
 COPY reports reports
 COPY dashboards dashboards
+COPY forward forward
 RUN uv sync --frozen --no-dev --all-extras
 
 FROM python:3.12-slim-bookworm

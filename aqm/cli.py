@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.report",
     "aqm.commands.gaps",
     "aqm.commands.grafana",
+    "aqm.commands.ftp",
+    "aqm.commands.forward",
 )
 
 Handler = Callable[[argparse.Namespace], int]

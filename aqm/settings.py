@@ -31,6 +31,7 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 55432
 DEFAULT_MQTT_PORT = 51883
+DEFAULT_FTP_PORT = 52121
 MAX_PORT = 65535
 # The production broker's message_size_limit (provisioning/mosquitto/mosquitto.conf):
 # larger messages never reach ingest, so AQM_MAX_PAYLOAD_BYTES stays below it.
@@ -245,6 +246,49 @@ class Settings(BaseSettings):
     )  # fmt: skip
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Address the AQI worker's /metrics listens on"
+    ftp_host: str = Field(default="127.0.0.1", description="Address aqm ftp listens on")
+    ftp_port: int = Field(
+        default=DEFAULT_FTP_PORT, ge=1, le=MAX_PORT, description="FTP control port of aqm ftp"
+    )
+    ftp_passive_ports: str = Field(
+        default="52200-52299", description="Passive data ports, FIRST-LAST"
+    )
+    ftp_masquerade_address: str | None = Field(
+        default=None, description="Address announced for passive data connections (NAT)"
+    )
+    ftp_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate: offer explicit TLS (FTPS, AUTH TLS)"
+    )
+    ftp_tls_key: Path | None = Field(
+        default=None, description="PEM private key of ftp_tls_cert (if not in the same file)"
+    )
+    ftp_tls_required: bool = Field(
+        default=False, description="Refuse logins and transfers without TLS"
+    )
+    ftp_dir: Path = Field(
+        default=REPO_ROOT / ".aqm" / "ftp", description="Upload, incoming and archive folders"
+    )
+    ftp_accounts_file: Path = Field(
+        default=REPO_ROOT / ".aqm" / "run" / "secrets" / "ftp-users",
+        description="FTP accounts (station:hash), written by aqm stations credentials",
+    )
+    ftp_archive_days: int = Field(
+        default=60, ge=0, description="Days stored files stay in the archive (0: delete)"
+    )
+    ftp_max_file_bytes: int = Field(
+        default=1_048_576, gt=0, description="Larger uploads are cut off (552)"
+    )
+    ftp_spool_settle_s: float = Field(
+        default=10.0, gt=0, description="Spool mode: a file unchanged this long is complete"
+    )
+    ftp_metrics_port: int = Field(
+        default=9110, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm ftp (0: off)"
+    )
+    forward_config: Path | None = Field(
+        default=None, description="Destinations of aqm forward (TOML)"
+    )
+    forward_metrics_port: int = Field(
+        default=9111, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm forward (0: off)"
     )
 
     @field_validator("mqtt_url")
@@ -325,6 +369,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"shared group {value!r} must be a non-empty name without '/', '+' or '#'"
             )
+        return value
+
+    @field_validator("ftp_passive_ports")
+    @classmethod
+    def _check_passive_ports(cls, value: str) -> str:
+        first, sep, last = value.partition("-")
+        if not (first.strip().isdigit() and (not sep or last.strip().isdigit())):
+            raise ValueError(f"{value!r} is not a port range such as 52200-52299")
+        low, high = int(first), int(last if sep else first)
+        if not 1 <= low <= high <= MAX_PORT:
+            raise ValueError(f"{value!r}: ports must be 1…{MAX_PORT}, the first not above the last")
         return value
 
     @property

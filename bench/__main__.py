@@ -13,6 +13,7 @@ BENCHMARKS = {
     "broker": "bench.broker_crash",
     "gaps": "bench.gaps",
     "grafana": "bench.grafana_queries",
+    "ftp": "bench.ftp_files",
 }
 
 

@@ -115,9 +115,7 @@ def paired_rounds(
         result, wall, user, kernel = run_measured(engine)
         del result
         _, loop_wall, loop_user, loop_kernel = run_measured(loop)
-        filled, touch_wall, _, touch_kernel = run_measured(
-            lambda: np.ones(result_bytes // 8)
-        )
+        filled, touch_wall, _, touch_kernel = run_measured(lambda: np.ones(result_bytes // 8))
         del filled
         loop()  # the next engine call, too, comes after a loop
         rounds["touch_wall"].append(touch_wall)

@@ -66,8 +66,10 @@ def seed(url: str, n_stations: int) -> None:
         )  # fmt: skip
         for year in (YEAR - 1, YEAR):
             started = time.perf_counter()
-            conn.execute(_SEED_HOURLY, {"start": f"{year - 1}-12-31 17:00+00",
-                                        "end": f"{year}-12-31 17:00+00"})
+            conn.execute(
+                _SEED_HOURLY,
+                {"start": f"{year - 1}-12-31 17:00+00", "end": f"{year}-12-31 17:00+00"},
+            )
             conn.execute(_SEED_DAILY, {"first": f"{year}-01-01", "last": f"{year}-12-31"})
             print(f"  seeded {year} in {time.perf_counter() - started:.1f} s", flush=True)
         conn.execute("ANALYZE hourly")
@@ -78,8 +80,10 @@ def seed(url: str, n_stations: int) -> None:
 
 def record(line: str) -> None:
     """Put ``line`` under the Annual report section of docs/benchmarks.md."""
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else (
-        "# Benchmarks\n\nMeasured figures of aqm's benchmarks (`python -m bench NAME`).\n"
+    text = (
+        BENCHMARKS_MD.read_text(encoding="utf-8")
+        if BENCHMARKS_MD.exists()
+        else ("# Benchmarks\n\nMeasured figures of aqm's benchmarks (`python -m bench NAME`).\n")
     )
     body = (
         f"{SECTION}\n\n`.venv/bin/python -m bench.report_annual` — `aqm report annual` for "
@@ -99,8 +103,9 @@ def record(line: str) -> None:
 def main(argv: Sequence[str] = ()) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.report_annual")
     parser.add_argument("--stations", type=int, default=100)
-    parser.add_argument("--record", action="store_true",
-                        help="write the result into docs/benchmarks.md")
+    parser.add_argument(
+        "--record", action="store_true", help="write the result into docs/benchmarks.md"
+    )
     parser.add_argument("--keep", type=Path, help="copy the report files to this folder")
     args = parser.parse_args(list(argv))
 
@@ -119,14 +124,19 @@ def main(argv: Sequence[str] = ()) -> None:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in files.timings.items())
         size = files.docx.stat().st_size / 1e6
         verdict = "within" if total <= TARGET_S else "OVER"
-        print(f"  report for {args.stations} stations: {total:.1f} s ({steps}); "
-              f"DOCX {size:.1f} MB, {len(files.charts)} charts — {verdict} the "
-              f"{TARGET_S:.0f}-s target", flush=True)
+        print(
+            f"  report for {args.stations} stations: {total:.1f} s ({steps}); "
+            f"DOCX {size:.1f} MB, {len(files.charts)} charts — {verdict} the "
+            f"{TARGET_S:.0f}-s target",
+            flush=True,
+        )
         if args.keep:
             shutil.copytree(out, args.keep, dirs_exist_ok=True)
         if args.record:
-            record(f"- {args.stations} stations: **{total:.1f} s** ({steps}); DOCX {size:.1f} MB, "
-                   f"{len(files.charts)} PNG charts. Machine: {describe()}.")
+            record(
+                f"- {args.stations} stations: **{total:.1f} s** ({steps}); DOCX {size:.1f} MB, "
+                f"{len(files.charts)} PNG charts. Machine: {describe()}."
+            )
     finally:
         pg.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)

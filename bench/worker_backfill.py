@@ -79,8 +79,12 @@ WHERE random() >= 0.02
 
 def _section(lines: list[str]) -> None:
     BENCHMARKS.parent.mkdir(exist_ok=True)
-    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else (
-        "# Benchmarks\n\nMeasured results of the benchmarks in bench/, newest last in each section.\n"
+    text = (
+        BENCHMARKS.read_text(encoding="utf-8")
+        if BENCHMARKS.exists()
+        else (
+            "# Benchmarks\n\nMeasured results of the benchmarks in bench/, newest last in each section.\n"
+        )
     )
     block = "\n".join(lines) + "\n"
     if SECTION not in text:
@@ -99,8 +103,12 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--chunk-days", type=int, default=31)
-    parser.add_argument("--parallel", type=int, default=None,
-                        help="station groups at once (default: the number of CPUs)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="station groups at once (default: the number of CPUs)",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(list(argv))
 
@@ -111,8 +119,10 @@ def main(argv: Sequence[str] = ()) -> int:
         pg.start()
         migrate(pg.url())
         start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC) - dt.timedelta(hours=7)
-        print(f"generating {args.stations} stations × {args.days} days of hourly "
-              "PM2.5, PM10, NO2 …", flush=True)
+        print(
+            f"generating {args.stations} stations × {args.days} days of hourly PM2.5, PM10, NO2 …",
+            flush=True,
+        )
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             conn.execute(STATIONS_SQL, {"stations": args.stations})
             conn.execute("SELECT setseed(0.42)")
@@ -156,8 +166,11 @@ def main(argv: Sequence[str] = ()) -> int:
     def where(report_timings: Timings, seconds: float, with_means: bool) -> str:
         t = report_timings
         phases = (
-            (f"hourly means from readings (SQL) {t.hourly:.1f} s, " if with_means
-             else f"stored station-hours {t.hourly:.1f} s, ")
+            (
+                f"hourly means from readings (SQL) {t.hourly:.1f} s, "
+                if with_means
+                else f"stored station-hours {t.hourly:.1f} s, "
+            )
             + f"read hourly windows {t.read:.1f} s, compute (plan, engine, flatten) "
             f"{t.compute:.1f} s, write aqi tables {t.write:.1f} s"
         )

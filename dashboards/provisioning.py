@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from dashboards import alerts, daily_aqi, data_quality, gaps, ingest_ops, overview, station
+from dashboards import forwarding as forwarding_dashboard
 from dashboards.datasources import datasources_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ DASHBOARD_BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "chat-luong-du-lieu.json": data_quality.build,
     "van-hanh-ingest.json": ingest_ops.build,
     "mau-thieu.json": gaps.build,
+    "truyen-du-lieu-ve-bo.json": forwarding_dashboard.build,
 }
 
 

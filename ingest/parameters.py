@@ -61,6 +61,8 @@ PARAMETER_ALIASES: MappingProxyType[str, str] = MappingProxyType(
         "PM-2-5": "pm25",
         "PM2_5": "pm25",
         "PM-2.5": "pm25",
+        "PM2,5": "pm25",  # Circular 10/2021 Table 34 writes the symbol with a decimal comma
+        "PM-2,5": "pm25",
         "PM10": "pm10",
         "PM-10": "pm10",
         "TSP": "tsp",
@@ -82,6 +84,7 @@ PARAMETER_ALIASES: MappingProxyType[str, str] = MappingProxyType(
         "PRESS": "pressure",
         "AP": "pressure",
         "BP": "pressure",
+        "P": "pressure",  # Circular 10/2021 Table 34
         "WS": "wind_speed",
         "WINDSPEED": "wind_speed",
         "WIND_SPEED": "wind_speed",

@@ -23,7 +23,8 @@ have_all() {
         && [ -f "/usr/lib/postgresql/$v/lib/timescaledb.so" ] \
         && command -v mosquitto >/dev/null 2>&1 \
         && command -v mosquitto_passwd >/dev/null 2>&1 \
-        && command -v mosquitto_pub >/dev/null 2>&1
+        && command -v mosquitto_pub >/dev/null 2>&1 \
+        && command -v curl >/dev/null 2>&1
 }
 
 if have_all; then
@@ -39,6 +40,12 @@ apt_install() { apt_update; $SUDO apt-get install -y -qq --no-install-recommends
 if ! command -v mosquitto >/dev/null 2>&1 || ! command -v mosquitto_pub >/dev/null 2>&1; then
     log "installing Mosquitto"
     apt_install mosquitto mosquitto-clients
+fi
+
+# curl plays a datalogger in the FTP tests (an FTP client that is not Python's)
+if ! command -v curl >/dev/null 2>&1; then
+    log "installing curl"
+    apt_install curl ca-certificates
 fi
 
 if [ -z "$(pg_version)" ]; then

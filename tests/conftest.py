@@ -32,6 +32,9 @@ DATA_TABLES = (
     "stations",
     "aqi_backfill_jobs",
     "rejected_payloads",
+    "ftp_files",
+    "forward_deliveries",
+    "forward_cursors",
 )
 
 

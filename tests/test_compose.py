@@ -23,7 +23,7 @@ from storage.migrate import ROLE_PASSWORD_ENV
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-AQM_SERVICES = ("migrate", "ingest", "worker")
+AQM_SERVICES = ("migrate", "ingest", "worker", "ftp", "forward")
 SETTINGS_ENV = {f"AQM_{name.upper()}" for name in Settings.model_fields}
 ENV_REF = re.compile(r"\$(?:__env)?\{([A-Z0-9_]+)\}")
 
@@ -54,6 +54,8 @@ def test_the_expected_services_exist() -> None:
         "worker",
         "prometheus",
         "grafana",
+        "ftp",
+        "forward",
     }
     assert (
         SERVICES["timescaledb"]["image"].startswith("timescale/timescaledb:")
@@ -80,6 +82,12 @@ def test_database_urls_use_the_roles_the_migrations_create() -> None:
         assert url.hostname == "timescaledb" and url.username == user and url.path == "/aqm"
         if user != "postgres":
             assert f"CREATE ROLE {user}" in roles_sql
+    ftp_url = urlsplit(env("ftp")["AQM_DATABASE_URL"])
+    assert ftp_url.hostname == "timescaledb" and ftp_url.username == "aqm_ingest"
+    forward_url = urlsplit(env("forward")["AQM_DATABASE_URL"])
+    assert forward_url.hostname == "timescaledb" and forward_url.username == "aqm_forward"
+    forwarding_sql = (REPO / "storage/migrations/0013_ftp_files_forwarding.sql").read_text()
+    assert "CREATE ROLE aqm_forward" in forwarding_sql
     mqtt = urlsplit(env("ingest")["AQM_MQTT_URL"])
     assert mqtt.scheme == "mqtt" and mqtt.hostname == "mosquitto"
     assert mqtt.port in listeners()  # ingest reaches a listener of the broker's config

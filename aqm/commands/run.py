@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+from typing import TYPE_CHECKING
 
 from aqm.cli import CliError
 from aqm.localservices import MissingBinaryError
+
+if TYPE_CHECKING:
+    from aqm.settings import Settings
+    from stations.catalogue import Catalogue
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,7 +104,13 @@ def _run(args: argparse.Namespace) -> int:
         ]
         if _available("aqm.commands.worker"):
             children.append(Child("worker", ["worker"], logs / "worker.log"))
+        ftp_station = _ftp_station(catalogue, settings) if _available("aqm.commands.ftp") else None
+        if ftp_station is not None:
+            children.append(Child("ftp", ["ftp", "--metrics-port", "0"], logs / "ftp.log"))
         if not args.no_simulator and _available("aqm.commands.simulate"):
+            mqtt_stations = [
+                s.station_id for s in catalogue.active() if s.station_id != ftp_station
+            ]
             children.append(
                 Child(
                     "simulator",
@@ -110,13 +121,48 @@ def _run(args: argparse.Namespace) -> int:
                         "--start",
                         f"-{args.history_hours}h",
                         "--follow",
+                        *(["--stations", *mqtt_stations] if ftp_station else []),
                     ],
                     logs / "simulator.log",
                 )
             )
+            if ftp_station is not None:
+                children.append(
+                    Child(
+                        "datalogger (FTP)",
+                        ["ftp", "deliver", "--station", ftp_station, "--speedup",
+                         str(args.speedup), f"--start=-{args.history_hours}h"],
+                        logs / "datalogger.log",
+                    )
+                )
         return run_pipeline(settings, pg, mq, children, args.duration, live=not args.no_live)
     finally:
         if not args.keep_services:
             mq.stop()
             pg.stop()
 
+
+
+def _ftp_station(catalogue: Catalogue, settings: Settings) -> str | None:
+    """The station that delivers Circular 10 files by FTP in `make run` (the last active
+    automatic station, when there are two or more stations): its account is written with
+    a fresh password, which the simulated datalogger reads from AQM_DATALOGGER_PASSWORD."""
+    import os
+
+    from stations.mosquitto_passwords import hash_password, new_password, write_password_file
+
+    active = catalogue.active()
+    automatic = [s for s in active if s.station_type == "fixed_automatic"]
+    if len(active) < 2 or not automatic:
+        return None
+    station = automatic[-1].station_id
+    password = new_password()
+    secrets = settings.data_dir / "run" / "secrets"
+    secrets.mkdir(parents=True, exist_ok=True, mode=0o700)
+    accounts = secrets / "ftp-users"
+    write_password_file(accounts, {station: hash_password(password)},
+                        "FTP account of the simulated datalogger of `aqm run`")
+    os.environ["AQM_FTP_ACCOUNTS_FILE"] = str(accounts)
+    os.environ["AQM_FTP_DIR"] = str(settings.data_dir / "run" / "ftp")
+    os.environ["AQM_DATALOGGER_PASSWORD"] = password
+    return station

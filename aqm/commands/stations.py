@@ -111,7 +111,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "on standard output as secrets-file lines ('<user>: \"<password>\"'), to be "
             "appended to the secrets file; only the hash is stored. Retired stations and "
             "users the catalogue no longer names are removed. DIR must not be a folder git "
-            "would commit. Files are replaced atomically; send SIGHUP to mosquitto to reload."
+            "would commit. Files are replaced atomically; send SIGHUP to mosquitto to reload. "
+            "DIR/ftp-users gets the FTP accounts of `aqm ftp`: every active station, with "
+            "its broker password."
         ),
     )
     _catalogue_argument(credentials)
@@ -340,7 +342,23 @@ def _credentials(args: argparse.Namespace) -> int:
     print(f"{acl_file}: written; ingest user{'s' if len(ingest_users) > 1 else ''} {readers} "
           "read, each station writes its own topic; send SIGHUP to mosquitto to apply",
           file=sys.stderr)
+    _write_ftp_accounts(out, catalogue, access.password_entries)
     return 0
+
+
+def _write_ftp_accounts(out: Path, catalogue: Catalogue, broker_entries: dict[str, str]) -> None:
+    """The accounts of `aqm ftp`, beside the broker's files (same station passwords)."""
+    from stations.ftp_accounts import write_ftp_accounts
+    from stations.mosquitto_passwords import PasswordFileError
+
+    try:
+        path, count = write_ftp_accounts(out, catalogue, broker_entries)
+    except OSError as exc:
+        raise CliError(f"{exc.filename}: {exc.strerror}") from exc
+    except PasswordFileError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{path}: {count} FTP accounts for aqm ftp (each station's broker password); "
+          "aqm ftp reads it again when it changes", file=sys.stderr)
 
 
 def _refuse_committable(path: Path, option: str) -> None:

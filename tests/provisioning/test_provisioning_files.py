@@ -26,6 +26,7 @@ from ingest.metrics import IngestMetrics
 JSON_DIR = PROVISIONING_DIR / DASHBOARDS_JSON_DIR
 EXPECTED_TITLES = {"Tổng quan", "Trạm", "AQI ngày", "Chất lượng dữ liệu", "Vận hành ingest"}
 EXPECTED_TITLES |= {"Mẫu thiếu"}
+EXPECTED_TITLES |= {"Truyền dữ liệu về Bộ"}
 
 
 def _yaml(rel: str) -> Any:

@@ -30,6 +30,8 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         AQM_METRICS_PORT=str(free_port()),
         AQM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/aqm",
         AQM_MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
+        AQM_FTP_PORT=str(free_port()),
+        AQM_FTP_PASSIVE_PORTS="{0}-{0}".format(free_port()),
         COLUMNS="160",
     )
     proc = subprocess.Popen(
@@ -77,3 +79,8 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
             f"{child} did not stop cleanly"
         )
     assert not port_open(pg_port) and not port_open(mqtt_port), "services left running"
+    # one simulated station delivered Circular 10 files by FTP, stored by aqm ftp
+    for child in ("ftp", "datalogger \\(FTP\\)"):
+        assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), f"{child} did not stop"
+    ftp_log = (tmp_path / "aqm" / "run" / "logs" / "ftp.log").read_text()
+    assert re.search(r"\d+ files stored: [1-9]\d* readings new", ftp_log), ftp_log[-2000:]
