@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     worker_batch_hours: int = Field(
         default=2000, gt=0, description="Dirty station-hours per worker claim"
     )
+    qc_rules_file: Path = Field(
+        default=REPO_ROOT / "qaqc" / "rules.toml",
+        description="Automatic QA/QC rules (TOML, versioned; docs/qaqc.md)",
+    )
 
     @field_validator("mqtt_url")
     @classmethod
