@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.simulate",
     "aqm.commands.aqi",
     "aqm.commands.report",
+    "aqm.commands.qc",
 )
 
 Handler = Callable[[argparse.Namespace], int]
