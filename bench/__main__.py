@@ -10,6 +10,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest_throughput",
     "worker": "bench.worker_backfill",
     "report": "bench.report_annual",
+    "qaqc": "bench.qaqc_checks",
 }
 
 
