@@ -178,7 +178,7 @@ def run(
     """Call the kernel; ``tables`` = negative floors, range tops, flat-line lengths, spikes."""
     compiled = kernel()
     assert compiled is not None
-    out = np.zeros(len(value), np.uint16)
+    out = np.empty(len(value), np.uint16)  # the kernel writes every element
     has_manual = manual is not None
     flags_manual = manual if manual is not None else np.zeros(1, np.bool_)
     compiled(station, parameter, ts, value, status, flags_manual, has_manual, *tables, gap_us,

@@ -206,9 +206,8 @@ def evaluate(
     n = len(v)
     if not (len(st) == len(par) == len(ts) == len(status_code) == n):
         raise ValueError("reading arrays differ in length")
-    flags = np.zeros(n, np.uint16)
     if n == 0:
-        return flags
+        return np.zeros(0, np.uint16)
     table = _thresholds(rules, parameters)
     if kernels.wanted(n):
         names = list(parameters)
@@ -220,6 +219,7 @@ def evaluate(
             names.index("pm10") if "pm10" in names else -1,
             rules.pm_tolerance_ug_m3, rules.pm_tolerance_fraction,
         )  # fmt: skip
+    flags = np.zeros(n, np.uint16)
     if manual is not None:
         flags[np.asarray(manual, np.bool_)] |= MANUAL
     flags[status_code == 1] |= CALIB

@@ -232,7 +232,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _write_csv(path: Path | None, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
     def text(value: object) -> object:
-        return value.isoformat() if isinstance(value, dt.datetime) else value
+        return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -503,3 +503,40 @@ def test_settings_fixture_uses_the_shipped_rules_except_flat_line(
         k: (p.spike, p.range_max, p.negative_below) for k, p in test.parameters.items()
     }
 
+
+
+def test_a_change_of_rules_is_applied_to_history_by_backfill_with_its_version(
+    db: str, worker_url: str, shipped_settings: Settings, tmp_path: Path
+) -> None:
+    from worker.backfill import run_backfill
+
+    _station(db, "BN01")
+    readings = _three_days()
+    s, p, ts, _, st = readings[40 * 3]  # PM2.5 at hour 40: 95, neighbours ≈ 20–40
+    readings[40 * 3] = (s, p, ts, 95.0, st)
+    readings[40 * 3 + 1] = (s, "pm10", ts, 300.0, st)
+    _store(db, readings)
+    _drain(worker_url, shipped_settings)
+    assert _rows(db, "SELECT count(*) FROM qc_flags") == [(0,)]  # 95 is no spike at 300
+    stricter = tmp_path / "rules.toml"
+    text = shipped_settings.qc_rules_file.read_text(encoding="utf-8")
+    stricter.write_text(
+        text.replace('version = "aqm-qc-1"', 'version = "province-2"')
+        .replace("spike = 300.0", "spike = 50.0", 1),
+        encoding="utf-8",
+    )
+    settings = load_settings(database_url=worker_url, qc_rules_file=stricter)
+    run_backfill(worker_url, settings, dt.date(2025, 3, 10), dt.date(2025, 3, 12), now=NOW)
+    assert _rows(db, "SELECT parameter, ts, codes, rules_version FROM qc_flags_named") == [
+        ("pm25", ts, ["spike"], "province-2")
+    ]
+    assert _rows(db, "SELECT DISTINCT rules_version FROM hourly") == [("province-2",)]
+    # The flags export names the rule and its version.
+    out = tmp_path / "flags.csv"
+    assert _qc(db, "flags", "--station", "BN01", "--from", "2025-03-10", "--to", "2025-03-12",
+               "-o", str(out)) == 0  # fmt: skip
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ("source,station_id,parameter,time_from,time_to,value,status,code,"
+                        "rules_version,action_id,note,performed_by")  # fmt: skip
+    assert lines[1:] == [f"automatic,BN01,pm25,{ts.isoformat()},{ts.isoformat()},95.0,00,spike,"
+                         "province-2,,,"]  # fmt: skip
