@@ -166,7 +166,7 @@ WHERE NOT EXISTS (SELECT FROM qc_flags AS o WHERE {_FLAG_MATCH}
                   AND o.ts >= %(t_min)s AND o.ts < %(t_max)s)
 """
 
-# Step 2: write what is new or changed, in two statements: an UPDATE of the stored rows
+# Writing hourly means: what is new or changed, in two statements: an UPDATE of the stored rows
 # whose values differ, then a plain INSERT of the keys not stored yet. Unchanged rows
 # are never rewritten (a recomputation that changes nothing writes nothing), and new
 # rows skip ON CONFLICT's speculative insertion, which costs about as much as the
