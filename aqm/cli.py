@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.grafana",
     "aqm.commands.ftp",
     "aqm.commands.forward",
+    "aqm.commands.qc",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -246,6 +246,7 @@ class Settings(BaseSettings):
     )  # fmt: skip
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Address the AQI worker's /metrics listens on"
+    )
     ftp_host: str = Field(default="127.0.0.1", description="Address aqm ftp listens on")
     ftp_port: int = Field(
         default=DEFAULT_FTP_PORT, ge=1, le=MAX_PORT, description="FTP control port of aqm ftp"
@@ -289,6 +290,10 @@ class Settings(BaseSettings):
     )
     forward_metrics_port: int = Field(
         default=9111, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm forward (0: off)"
+    )
+    qc_rules_file: Path = Field(
+        default=REPO_ROOT / "qaqc" / "rules.toml",
+        description="Automatic QA/QC rules (TOML, versioned; docs/qaqc.md)",
     )
 
     @field_validator("mqtt_url")

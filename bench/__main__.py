@@ -14,6 +14,7 @@ BENCHMARKS = {
     "gaps": "bench.gaps",
     "grafana": "bench.grafana_queries",
     "ftp": "bench.ftp_files",
+    "qaqc": "bench.qaqc_checks",
 }
 
 

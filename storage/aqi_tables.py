@@ -58,7 +58,8 @@ _INDEX_FIELDS: Final = (
     ("aqi", "float8", ">f8"), ("category", "int2", ">i2"), ("dominant", "int2", ">i2"),
     *((name, "float8", ">f8") for name in SUBINDEX_COLUMNS),
 )  # fmt: skip
-_TAIL_FIELDS: Final = (("missing_reason", "int2", ">i2"), ("beyond_index", "bool", "?"))
+_TAIL_FIELDS: Final = (("missing_reason", "int2", ">i2"), ("beyond_index", "bool", "?"),
+                       ("level", "int2", ">i2"))  # fmt: skip  # 1 provisional, 2 verified
 
 HOURLY_FIELDS: Final = (
     *_KEY_HOURLY, *_INDEX_FIELDS, *((n, "float8", ">f8") for n in NOWCAST_COLUMNS), *_TAIL_FIELDS,
@@ -127,7 +128,8 @@ class MergeStatements:
 def _merge(
     table: str, key: str, key_select: str, extra: Sequence[str], extra_select: Sequence[str]
 ) -> MergeStatements:
-    updated = [*_INDEX_COLUMNS, *extra, "missing_reason", "beyond_index", "method_version"]
+    updated = [*_INDEX_COLUMNS, *extra, "missing_reason", "beyond_index", "method_version",
+               "data_level"]  # fmt: skip
     columns = ["station_id", "standard", key, *updated]
     select = [
         "(%(stations)s::text[])[s.station]",
@@ -138,6 +140,7 @@ def _merge(
         "(%(reasons)s::text[])[s.missing_reason]",
         "s.beyond_index",
         "(%(methods)s::text[])[s.standard]",
+        "(ARRAY['provisional', 'verified'])[s.level]",
     ]
     decoded = f"(SELECT {', '.join(select)} FROM staging_{table} AS s) AS n({', '.join(columns)})"
     key_match = (
@@ -246,6 +249,32 @@ def _stage_and_merge(
         changed = cur.rowcount
         cur.execute(merge.insert_new, params)
         return changed + cur.rowcount
+
+
+def delete_rows(
+    conn: Connection,
+    hours: Sequence[tuple[str, dt.datetime]],
+    days: Sequence[tuple[str, dt.date]],
+) -> int:
+    """Delete the ``aqi_hourly`` rows of ``hours`` and ``aqi_daily`` rows of ``days``
+    (every standard); returns how many were deleted."""
+    deleted = 0
+    with conn.cursor() as cur:
+        for table, key, keys, cast in (
+            ("aqi_hourly", "hour", hours, "timestamptz"),
+            ("aqi_daily", "day", days, "date"),
+        ):
+            if not keys:
+                continue
+            values = [k for _, k in keys]
+            cur.execute(
+                f"DELETE FROM {table} AS o USING unnest(%(s)s::text[], %(k)s::{cast}[]) AS g(s, k)"
+                f" WHERE o.station_id = g.s AND o.{key} = g.k"
+                f" AND o.{key} >= %(lo)s AND o.{key} <= %(hi)s",
+                {"s": [s for s, _ in keys], "k": values, "lo": min(values), "hi": max(values)},
+            )
+            deleted += cur.rowcount
+    return deleted
 
 
 def pack_copy_binary(

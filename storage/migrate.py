@@ -31,6 +31,7 @@ ROLE_PASSWORD_ENV = {
     "aqm_worker": "AQM_WORKER_PASSWORD",
     "aqm_reader": "AQM_READER_PASSWORD",
     "aqm_forward": "AQM_FORWARD_PASSWORD",
+    "aqm_validator": "AQM_VALIDATOR_PASSWORD",
 }
 COMPRESS_AFTER = "90 days"
 

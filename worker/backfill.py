@@ -34,7 +34,7 @@ import psycopg
 from aqm.settings import Settings
 from storage import dirty_queue
 from storage.dirty_queue import BackfillJob
-from worker.recompute import BatchReport, prepare, recompute_days
+from worker.recompute import BatchReport, prepare, recompute_days, rules_of
 from worker.timeline import LocalCalendar
 
 log = logging.getLogger(__name__)
@@ -250,6 +250,7 @@ def _commit_chunk(
                 report = recompute_days(
                     conn, stations, first, last,
                     min_completeness=run.settings.hourly_min_completeness,
+                    rules=rules_of(run.settings),
                     calendar=run.calendar, now=run.now, indices_only=run.indices_only,
                 )  # fmt: skip
                 dirty_queue.advance_backfill_cursors(

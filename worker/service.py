@@ -23,7 +23,7 @@ import psycopg
 
 from aqm.settings import Settings, load_settings
 from storage.dirty_queue import mark_new_hours
-from worker.recompute import BatchReport, prepare, process_dirty_batch
+from worker.recompute import BatchReport, prepare, process_dirty_batch, rules_of
 from worker.timeline import LocalCalendar
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ def _one_claim(
             conn,
             limit=batch_hours or settings.worker_batch_hours,
             min_completeness=settings.hourly_min_completeness,
+            rules=rules_of(settings),
             calendar=calendar,
             now=clock() if clock else None,
         )

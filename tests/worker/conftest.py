@@ -4,7 +4,9 @@ the worker's connection URL (the ``aqm_worker`` role) and table snapshots."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,6 +14,7 @@ import pytest
 
 from aqm.localservices import PostgresInstance
 from aqm.settings import Settings, load_settings
+from qaqc.rules import RULES_FILE
 
 UTC = dt.UTC
 LOCAL = dt.timezone(dt.timedelta(hours=7))
@@ -51,9 +54,26 @@ def worker_url(postgres: PostgresInstance, db: str) -> str:
     return postgres.url(user="aqm_worker")
 
 
+@pytest.fixture(scope="session")
+def rules_without_flat_line(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped QA/QC rules with the flat-line rule off.
+
+    The AQI arithmetic tests feed constant concentrations (their indices are computed by
+    hand), which the flat-line rule rightly removes as a stuck instrument; every other
+    rule stays as shipped. tests/qaqc test the flat-line rule itself.
+    """
+    text = RULES_FILE.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^flat_line_n = \d+", "flat_line_n = 0", text)
+    text = re.sub(r'(?m)^version = "([^"]+)"', r'version = "\1-no-flat-line"', text)
+    path = tmp_path_factory.mktemp("rules") / "rules.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def settings(worker_url: str) -> Settings:
-    return load_settings(database_url=worker_url, worker_batch_hours=500, worker_poll_s=0.05)
+def settings(worker_url: str, rules_without_flat_line: Path) -> Settings:
+    return load_settings(database_url=worker_url, worker_batch_hours=500, worker_poll_s=0.05,
+                         qc_rules_file=rules_without_flat_line)  # fmt: skip
 
 
 @pytest.fixture

@@ -173,7 +173,7 @@ def test_backfill_over_stored_rows_rewrites_only_what_changed(
     changed_hour = START + dt.timedelta(hours=50)
     with psycopg.connect(five_stations, autocommit=True) as conn:
         conn.execute(
-            "UPDATE readings SET value = value + 100 WHERE station_id = 'BN02'"
+            "UPDATE readings SET value = value + 5 WHERE station_id = 'BN02'"
             " AND parameter = 'pm25' AND ts >= %s AND ts < %s",
             (changed_hour, changed_hour + dt.timedelta(hours=1)),
         )
