@@ -23,6 +23,7 @@ import psycopg
 from psycopg import IsolationLevel
 
 from reports.annual.statistics import HOURS_PER_DAY, FloatArray
+from stations.eligibility import ClassPeriod, class_periods_from_json, publishable_days
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,15 @@ class StationRecord:
     installed_on: date | None
     retired_on: date | None
     parameters: tuple[str, ...]
+    public_aqi: bool = False
+    classes: tuple[ClassPeriod, ...] = ()
+    """Class history (``stations.classes``), oldest first."""
+    pm25_correction: str | None = None
+
+    def publishable(self, days: Sequence[date]) -> npt.NDArray[np.bool_]:
+        """Per day: may the station's AQI be published (stations/eligibility.py)?"""
+        return publishable_days(days, self.station_type, self.public_aqi, self.parameters,
+                                self.classes)
 
     def active_on(self, day: date) -> bool:
         """Whether the station existed on ``day`` per installed_on / retired_on."""
@@ -118,7 +128,8 @@ def read_stations(conn: Connection) -> list[StationRecord]:
     """Every station of the registry, ordered by name then id."""
     rows = conn.execute(
         "SELECT station_id, name, ward, district, station_type, status, installed_on,"
-        " retired_on, parameters FROM stations ORDER BY name, station_id"
+        " retired_on, parameters, public_aqi, classes, pm25_correction"
+        " FROM stations ORDER BY name, station_id"
     ).fetchall()
     return [
         StationRecord(
@@ -129,6 +140,8 @@ def read_stations(conn: Connection) -> list[StationRecord]:
             installed_on=r[6] if isinstance(r[6], date) else None,
             retired_on=r[7] if isinstance(r[7], date) else None,
             parameters=tuple(str(p) for p in r[8]) if isinstance(r[8], list) else (),
+            public_aqi=bool(r[9]), classes=class_periods_from_json(r[10]),
+            pm25_correction=None if r[11] is None else str(r[11]),
         )
         for r in rows
     ]  # fmt: skip

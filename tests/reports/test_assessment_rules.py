@@ -16,6 +16,7 @@ from reports.annual.tables import build_tables
 
 ZONE = "Asia/Ho_Chi_Minh"
 Q2013, Q2023 = "QCVN 05:2013/BTNMT", "QCVN 05:2023/BTNMT"
+ART30 = ("pm25", "o3", "no2")  # an AQI-publishing station's minimum (Circular 10/2021 Art. 30)
 
 
 def year_data(year: int, pm25: dict[int, tuple[int, int, float]]) -> YearData:
@@ -32,9 +33,10 @@ def year_data(year: int, pm25: dict[int, tuple[int, int, float]]) -> YearData:
 def registry(a_retired: date | None, b_installed: date | None) -> list[StationRecord]:
     return [
         StationRecord("A", "Trạm A", None, None, "fixed_automatic",
-                      "retired" if a_retired else "active", None, a_retired, ("pm25",)),
+                      "retired" if a_retired else "active", None, a_retired, ART30,
+                      public_aqi=True),
         StationRecord("B", "Trạm B", None, None, "fixed_automatic", "active", b_installed,
-                      None, ("pm25",)),
+                      None, ART30, public_aqi=True),
     ]  # fmt: skip
 
 
