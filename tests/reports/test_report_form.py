@@ -14,7 +14,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from docx import Document
 from openpyxl import load_workbook
 
 from .conftest import INELIGIBLE, YEAR, BuiltReport, Seeded, local_day
