@@ -23,7 +23,10 @@ have_all() {
         && [ -f "/usr/lib/postgresql/$v/lib/timescaledb.so" ] \
         && command -v mosquitto >/dev/null 2>&1 \
         && command -v mosquitto_passwd >/dev/null 2>&1 \
-        && command -v mosquitto_pub >/dev/null 2>&1
+        && command -v mosquitto_pub >/dev/null 2>&1 \
+        && command -v soffice >/dev/null 2>&1 \
+        && command -v pdftoppm >/dev/null 2>&1 \
+        && [ -d /usr/share/fonts/truetype/liberation ]
 }
 
 if have_all; then
@@ -39,6 +42,14 @@ apt_install() { apt_update; $SUDO apt-get install -y -qq --no-install-recommends
 if ! command -v mosquitto >/dev/null 2>&1 || ! command -v mosquitto_pub >/dev/null 2>&1; then
     log "installing Mosquitto"
     apt_install mosquitto mosquitto-clients
+fi
+
+# The annual report's layout test converts the DOCX with LibreOffice and reads the PDF
+# with poppler; Liberation Serif has the metrics of Times New Roman, the report's font.
+if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
+        || [ ! -d /usr/share/fonts/truetype/liberation ]; then
+    log "installing LibreOffice Writer, poppler-utils and fonts-liberation"
+    apt_install libreoffice-writer-nogui poppler-utils fonts-liberation
 fi
 
 if [ -z "$(pg_version)" ]; then
