@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.oxml import OxmlElement, parse_xml
@@ -50,7 +51,8 @@ SECTION_TITLES: Final = {
 
 FONT_NAME: Final = "Times New Roman"
 BODY_PT: Final = 13
-TABLE_PT: Final = 10
+TABLE_PT: Final = 10.0
+SMALLER_TABLE_PT: Final = (9.0, 8.0)
 PAGE_WIDTH_CM: Final = 21.0
 PAGE_HEIGHT_CM: Final = 29.7
 MARGINS_CM: Final = {"top": 2.0, "bottom": 2.0, "left": 3.0, "right": 1.5}
@@ -224,6 +226,11 @@ class _Writer:
             style.font.bold = name != "Caption"
             style.font.italic = name in ("Caption", "Heading 3")
         styles["Table Grid"].font.size = Pt(TABLE_PT)
+        # smaller type for tables whose words would not fit at TABLE_PT (no word breaks)
+        for points in SMALLER_TABLE_PT:
+            small = styles.add_style(f"Table Grid {points:g}", WD_STYLE_TYPE.TABLE)
+            small.base_style = styles["Table Grid"]
+            small.font.size = Pt(points)
         section = self.doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
         section.page_width, section.page_height = Cm(PAGE_WIDTH_CM), Cm(PAGE_HEIGHT_CM)
@@ -271,12 +278,15 @@ class _Writer:
         caption = self.doc.add_paragraph(f"Bảng {self.table_number}. {title or table.title}")
         caption.style = self.doc.styles["Caption"]
         caption.paragraph_format.keep_with_next = True
+        texts = [[cell_text(row[j]) for row in table.rows] for j in keep]
+        headers = [c.header for c in columns]
+        size = next((pt for pt in (TABLE_PT, *SMALLER_TABLE_PT)
+                     if _fits(headers, texts, pt)), SMALLER_TABLE_PT[-1])
         grid = self.doc.add_table(rows=len(table.rows) + 1, cols=len(columns))
-        grid.style = self.doc.styles["Table Grid"]
+        grid.style = self.doc.styles["Table Grid" if size == TABLE_PT else f"Table Grid {size:g}"]
         grid.alignment = WD_TABLE_ALIGNMENT.CENTER
         grid.autofit = False
-        texts = [[cell_text(row[j]) for row in table.rows] for j in keep]
-        _fixed_width(grid, _column_widths([c.header for c in columns], texts), narrow=True)
+        _fixed_width(grid, _column_widths(headers, texts, size), narrow=True)
         # One pass over the flat cell list and runs added at the XML level: going through
         # ``row.cells`` and ``cell.text`` per cell dominates the time of a 100-station report.
         cells = grid._cells
@@ -330,20 +340,36 @@ _WRAP_AT: Final = 28
 """Text longer than this many characters wraps rather than widening its column."""
 
 
-def _column_widths(headers: Sequence[str], texts: Sequence[Sequence[str]]) -> list[float]:
+def _longest(headers: Sequence[str], texts: Sequence[Sequence[str]]
+             ) -> tuple[list[int], list[int]]:  # fmt: skip
+    """Per column: the longest word and the longest line it wants (characters)."""
+    least, want = [], []
+    for header, column in zip(headers, texts, strict=True):
+        sample = column[:500]
+        words = [len(word) for text in (header, *sample) for word in text.split()]
+        lines = [len(text) for text in sample] + [min(len(header), 12)]
+        least.append(max(words, default=1))
+        want.append(min(max(lines, default=1), _WRAP_AT))
+    return least, want
+
+
+def _fits(headers: Sequence[str], texts: Sequence[Sequence[str]], size: float) -> bool:
+    """Whether every column can be as wide as its longest word at ``size`` pt."""
+    least, _ = _longest(headers, texts)
+    char = CHAR_CM * size / TABLE_PT
+    return sum(n * char + 2 * CELL_PADDING_CM + 0.15 for n in least) <= TEXT_WIDTH_CM
+
+
+def _column_widths(headers: Sequence[str], texts: Sequence[Sequence[str]],
+                   size: float = 10) -> list[float]:
     """Column widths (cm) that fill the text width: each column at least as wide as its
     longest word (so no word breaks inside), the room left shared by how much more each
     column's longest line wants (up to :data:`_WRAP_AT` characters)."""
-    sample = [column[:500] for column in texts]
-    least, want = [], []
-    for header, column in zip(headers, sample, strict=True):
-        words = [len(word) for text in (header, *column) for word in text.split()]
-        lines = [len(text) for text in column] + [min(len(header), 12)]
-        least.append(max(words, default=1))
-        want.append(min(max(lines, default=1), _WRAP_AT))
+    least, want = _longest(headers, texts)
+    char = CHAR_CM * size / TABLE_PT
     pad = 2 * CELL_PADDING_CM + 0.15
-    minimum = [n * CHAR_CM + pad for n in least]
-    extra = [max(0.0, (m - n) * CHAR_CM) for m, n in zip(want, least, strict=True)]
+    minimum = [n * char + pad for n in least]
+    extra = [max(0.0, (m - n) * char) for m, n in zip(want, least, strict=True)]
     room = TEXT_WIDTH_CM - sum(minimum)
     if room <= 0 or sum(extra) == 0:
         scale = TEXT_WIDTH_CM / sum(minimum)
@@ -581,7 +607,7 @@ def write_report(
 
     writer.heading(SECTION_TITLES["network"], 1)
     writer.paragraphs(narrative.network_paragraphs(report))
-    writer.table(tables.stations)
+    writer.table(tables.stations, drop=(6,))  # status: the retirement date says it
     writer.table(tables.completeness)
     writer.table(tables.gaps, empty="Không có khoảng gián đoạn dữ liệu nào dài hơn một ngày.")
 
