@@ -29,7 +29,7 @@ from reports.annual.statistics import PeriodMean
 
 Cell = str | int | float | date | datetime | None
 
-INSUFFICIENT: Final = "Không đủ dữ liệu (< 75 % số ngày có giá trị hợp lệ)"
+INSUFFICIENT: Final = "Không đủ dữ liệu (< 75 % số ngày)"
 """The note beside an empty mean cell that the completeness rule does not allow; numeric
 columns stay numeric (empty cell) so the annex can be computed with."""
 
