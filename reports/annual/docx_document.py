@@ -231,6 +231,13 @@ class _Writer:
             small = styles.add_style(f"Table Grid {points:g}", WD_STYLE_TYPE.TABLE)
             small.base_style = styles["Table Grid"]
             small.font.size = Pt(points)
+        for points in (TABLE_PT, *SMALLER_TABLE_PT):
+            cell_style = styles.add_style(_cell_style(points), WD_STYLE_TYPE.PARAGRAPH)
+            cell_style.base_style = normal
+            cell_style.font.size = Pt(points)
+            cell_style.paragraph_format.space_before = Pt(0)
+            cell_style.paragraph_format.space_after = Pt(0)
+            cell_style.paragraph_format.line_spacing = 1.0
         section = self.doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
         section.page_width, section.page_height = Cm(PAGE_WIDTH_CM), Cm(PAGE_HEIGHT_CM)
@@ -302,8 +309,14 @@ class _Writer:
         header_row = grid.rows[0]._tr.get_or_add_trPr()
         header_row.append(OxmlElement("w:cantSplit"))  # schema order: cantSplit, tblHeader
         header_row.append(OxmlElement("w:tblHeader"))
-        for i, cell in enumerate(cells[width:]):
-            cell._tc.p_lst[0].add_r().text = texts[i % width][i // width]
+        # cell paragraphs take a table paragraph style: Word and LibreOffice let the Normal
+        # paragraph style (13 pt, spaced) win over a table style's font size
+        style_id = self.doc.styles[_cell_style(size)].style_id
+        for i, cell in enumerate(cells):
+            paragraph = cell._tc.p_lst[0]
+            paragraph.get_or_add_pPr().get_or_add_pStyle().val = style_id
+            if i >= width:
+                paragraph.add_r().text = texts[i % width][i // width - 1]
         self.doc.add_paragraph().paragraph_format.space_after = Pt(0)
 
     def picture(self, path: Path, caption: str) -> None:
@@ -385,6 +398,11 @@ def _column_widths(headers: Sequence[str], texts: Sequence[Sequence[str]],
     widths = [m + e * share for m, e in zip(minimum, extra, strict=True)]
     left = TEXT_WIDTH_CM - sum(widths)
     return [wd + left * wd / sum(widths) for wd in widths]
+
+
+def _cell_style(points: float) -> str:
+    """Name of the paragraph style of table cells at ``points`` pt."""
+    return f"Ô bảng {points:g}"
 
 
 def _fixed_width(grid: Any, widths_cm: Sequence[float], narrow: bool = False) -> None:

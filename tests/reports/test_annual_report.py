@@ -313,7 +313,9 @@ def test_cli_names_the_year_without_data(seeded_url: tuple[str, Seeded], tmp_pat
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [(["--year", "1999"], "--year 1999"), (["--year", "2999"], "--year 2999")],
+    [(["--year", "1999"], "--year 1999"), (["--year", "2999"], "--year 2999"),
+     (["--year", "2025", "--compare-years", "0"], "--compare-years 0"),
+     (["--year", "2025", "--compare-years", "11"], "--compare-years 11")],
 )
 def test_cli_rejects_years_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         args: list[str], field: str) -> None:

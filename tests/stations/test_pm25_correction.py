@@ -66,3 +66,33 @@ def test_sql_function_equals_python(database_url: str) -> None:
         ).fetchall()
     sql = np.array([np.nan if r[0] is None else float(r[0]) for r in rows])
     np.testing.assert_allclose(sql, python, rtol=1e-12, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_view_gives_raw_and_corrected_side_by_side(postgres: object, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type,"
+            " parameters, pm25_correction) VALUES ('LCS', 'Cảm biến', 21.1, 106.0,"
+            " 'low_cost_sensor', '{pm25,humidity}', 'us_epa_2021'),"
+            " ('AUTO', 'Trạm', 21.1, 106.0, 'fixed_automatic', '{pm25,o3,no2}', NULL)"
+        )
+        rows = [("LCS", "pm25", "2025-01-01 00:00+00", 20.0), ("LCS", "humidity",
+                 "2025-01-01 00:00+00", 50.0), ("LCS", "pm25", "2025-01-01 01:00+00", 40.0),
+                ("AUTO", "pm25", "2025-01-01 00:00+00", 33.0)]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO hourly (station_id, parameter, hour, mean, n_valid, n_flagged,"
+                " n_expected, completeness, valid, min_completeness)"
+                " VALUES (%s, %s, %s, %s, 12, 0, 12, 1, true, 0.75)", rows)
+    url = postgres.url(user="aqm_reader")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        got = conn.execute(
+            "SELECT station_id, raw, corrected, value, used FROM hourly_pm25_corrected"
+            " ORDER BY hour").fetchall()
+    # 0.524·20 − 0.0862·50 + 5.75 = 11.92; the second hour has no humidity: raw is used;
+    # the automatic station names no correction and is not in the view
+    assert got[0][:2] == ("LCS", 20.0) and got[0][2] == pytest.approx(11.92)
+    assert got[0][3] == pytest.approx(11.92) and got[0][4] == "corrected"
+    assert got[1] == ("LCS", 40.0, None, 40.0, "raw")
+    assert len(got) == 2
