@@ -179,6 +179,23 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="Asia/Ho_Chi_Minh", description="Local time zone of days and reports"
     )
+    report_parent_agency: str = Field(
+        default="", description="Annual report: the issuing agency's parent (Decree 30 header)"
+    )
+    report_agency: str = Field(
+        default="", description="Annual report: issuing agency (e.g. SỞ NÔNG NGHIỆP VÀ MÔI TRƯỜNG)"
+    )
+    report_number: str = Field(
+        default="", description="Annual report: number and symbol (e.g. 15/BC-SNNMT)"
+    )
+    report_place: str = Field(default="", description="Annual report: place in the date line")
+    report_signer_title: str = Field(
+        default="", description="Annual report: signer's title (e.g. KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC)"
+    )
+    report_signer_name: str = Field(default="", description="Annual report: signer's name")
+    report_recipients: str = Field(
+        default="", description="Annual report: Nơi nhận, separated by ';'"
+    )
     data_dir: Path = Field(
         default=REPO_ROOT / ".aqm", description="Private data folder for local services"
     )

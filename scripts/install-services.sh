@@ -24,7 +24,10 @@ have_all() {
         && command -v mosquitto >/dev/null 2>&1 \
         && command -v mosquitto_passwd >/dev/null 2>&1 \
         && command -v mosquitto_pub >/dev/null 2>&1 \
-        && command -v curl >/dev/null 2>&1
+        && command -v curl >/dev/null 2>&1 \
+        && command -v soffice >/dev/null 2>&1 \
+        && command -v pdftoppm >/dev/null 2>&1 \
+        && [ -d /usr/share/fonts/truetype/liberation ]
 }
 
 if have_all; then
@@ -46,6 +49,13 @@ fi
 if ! command -v curl >/dev/null 2>&1; then
     log "installing curl"
     apt_install curl ca-certificates
+fi
+# The annual report's layout test converts the DOCX with LibreOffice and reads the PDF
+# with poppler; Liberation Serif has the metrics of Times New Roman, the report's font.
+if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
+        || [ ! -d /usr/share/fonts/truetype/liberation ]; then
+    log "installing LibreOffice Writer, poppler-utils and fonts-liberation"
+    apt_install libreoffice-writer-nogui poppler-utils fonts-liberation
 fi
 
 if [ -z "$(pg_version)" ]; then

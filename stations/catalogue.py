@@ -272,6 +272,23 @@ _WRITTEN_FIELDS = frozenset({
 })
 
 
+class StationClass(BaseModel):
+    """A station's class from a date on (``classes`` entries; stations/eligibility.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    valid_from: date = Field(alias="from")
+    station_type: StationType
+    public_aqi: bool = False
+
+    @model_validator(mode="after")
+    def _reference_stations_publish_no_aqi(self) -> StationClass:
+        if self.public_aqi and self.station_type != "fixed_automatic":
+            raise ValueError(f"a {self.station_type} station is a reference station (Circular "
+                             "10/2021 Art. 29-31): public_aqi must be false")
+        return self
+
+
 class Station(BaseModel):
     """One monitoring station as the catalogue declares it."""
 
@@ -299,6 +316,11 @@ class Station(BaseModel):
     # deployment's AQM_TIMEZONE.
     timezone: ZoneName = None
     notes: OptionalText = None
+    # Class history (Circular 10/2021 Art. 29-30), oldest first; the last entry is the
+    # class in force now and must agree with station_type and public_aqi above.
+    classes: tuple[StationClass, ...] = ()
+    # A low-cost sensor's PM2.5 correction (stations/pm25_correction.py), e.g. us_epa_2021.
+    pm25_correction: Literal["us_epa_2021"] | None = None
 
     @field_validator("parameters")
     @classmethod
@@ -338,6 +360,7 @@ class Station(BaseModel):
         if not lon_lo <= self.longitude <= lon_hi:
             problems.append(("longitude", f"{self.longitude} is outside Vietnam "
                                           f"({lon_lo}..{lon_hi} °E)"))
+        problems += self._class_problems()
         folded: dict[str, str] = {}
         for alias, target in self.aliases.items():
             key = alias.upper().replace(" ", "")
@@ -351,6 +374,24 @@ class Station(BaseModel):
         if problems:
             raise StationRuleError(problems)
         return self
+
+    def _class_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        starts = [c.valid_from for c in self.classes]
+        if starts != sorted(set(starts)):
+            problems.append(("classes", "entries must be in date order, one per date"))
+        if self.classes:
+            last = max(self.classes, key=lambda c: c.valid_from)
+            if (last.station_type, last.public_aqi) != (self.station_type, self.public_aqi):
+                problems.append(("classes", f"the latest entry (from {last.valid_from}) must "
+                                            "match station_type and public_aqi, the class in "
+                                            "force now"))
+        if self.pm25_correction is not None and "pm25" not in self.parameters:
+            problems.append(("pm25_correction", "parameters does not list pm25"))
+        if self.pm25_correction is not None and "humidity" not in self.parameters:
+            problems.append(("pm25_correction", "the correction needs relative humidity, and "
+                                                "parameters does not list humidity"))
+        return problems
 
     @property
     def active(self) -> bool:

@@ -50,11 +50,16 @@ class StationRow:
     aliases: tuple[tuple[str, str], ...]  # (datalogger name, parameter), sorted
     notes: str | None
     timezone: str | None  # IANA zone of the datalogger's clock; None: AQM_TIMEZONE
+    # (from as ISO date, station_type, public_aqi), oldest first: the class history
+    classes: tuple[tuple[str, str, bool], ...] = ()
+    pm25_correction: str | None = None
 
     @classmethod
     def from_station(cls, station: Station) -> StationRow:
         values = {f.name: getattr(station, f.name) for f in fields(cls)}
         values["aliases"] = tuple(sorted(station.aliases.items()))
+        values["classes"] = tuple((c.valid_from.isoformat(), c.station_type, c.public_aqi)
+                                  for c in station.classes)
         return cls(**values)
 
     @classmethod
@@ -62,7 +67,14 @@ class StationRow:
         values = {f.name: record[f.name] for f in fields(cls)}
         values["parameters"] = tuple(values["parameters"])
         values["aliases"] = tuple(sorted(values["aliases"].items()))
+        values["classes"] = tuple((str(c["from"]), str(c["station_type"]), bool(c["public_aqi"]))
+                                  for c in values["classes"])
         return cls(**values)
+
+    def classes_json(self) -> list[dict[str, object]]:
+        """The class history as stored in ``stations.classes`` (migration 0015)."""
+        return [{"from": start, "station_type": kind, "public_aqi": public}
+                for start, kind, public in self.classes]
 
 
 COLUMNS = tuple(f.name for f in fields(StationRow))
@@ -70,6 +82,7 @@ COLUMNS = tuple(f.name for f in fields(StationRow))
 COLUMN_TYPES = (
     "text", "text", "text", "text", "float8", "float8", "float8", "text", "bool", "text",
     "date", "date", "int4", "text[]", "jsonb", "text", "text",
+    "jsonb", "text",
 )
 
 # Tables whose rows show a station has history worth keeping.
@@ -207,6 +220,7 @@ def _write(conn: psycopg.Connection[Any], rows: list[StationRow]) -> None:
                 values = list(astuple(row))
                 values[COLUMNS.index("parameters")] = list(row.parameters)
                 values[COLUMNS.index("aliases")] = Jsonb(dict(row.aliases))
+                values[COLUMNS.index("classes")] = Jsonb(row.classes_json())
                 copy.write_row(values)
         cur.execute(
             sql.SQL(

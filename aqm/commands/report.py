@@ -47,6 +47,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     annual.add_argument("--database-url", help="override AQM_DATABASE_URL (a reader role suffices)")
     annual.add_argument("--quiet", action="store_true", help="no progress bars")
+    annual.add_argument(
+        "--draft", action="store_true",
+        help="mark the document DỰ THẢO (watermark and a line under the title), e.g. while "
+        "the year's data are still provisional",
+    )  # fmt: skip
+    annual.add_argument(
+        "--compare-years", type=int, default=1, metavar="N",
+        help="compare with up to N years before --year where they have data (trend table, "
+        "like for like; default 1, at most 10)",
+    )  # fmt: skip
     annual.set_defaults(handler=_annual)
 
 
@@ -57,6 +67,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out}: exists and is not a folder")
+    if not 1 <= args.compare_years <= 10:
+        raise CliError(f"--compare-years {args.compare_years}: expected 1 to 10")
     if args.province is None:
         args.province = load_settings().province
     if not args.province.strip():
@@ -68,6 +80,7 @@ def _annual(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from reports.annual.build import ReportDataError, build_annual_report
+    from reports.annual.docx_document import Letterhead
 
     _check_arguments(args)
     settings = settings_with_database_url(args.database_url)
@@ -79,8 +92,19 @@ def _annual(args: argparse.Namespace) -> int:
     try:
         with progress:
             files = build_annual_report(
-                url, args.year, args.out, args.province.strip(), settings.timezone, progress
-            )
+                url, args.year, args.out, args.province.strip(), settings.timezone, progress,
+                letterhead=Letterhead(
+                    parent_agency=settings.report_parent_agency.strip(),
+                    agency=settings.report_agency.strip(),
+                    number=settings.report_number.strip(),
+                    place=settings.report_place.strip(),
+                    signer_title=settings.report_signer_title.strip(),
+                    signer_name=settings.report_signer_name.strip(),
+                    recipients=tuple(r.strip() for r in settings.report_recipients.split(";")
+                                     if r.strip()),
+                ),
+                draft=args.draft, compare_years=args.compare_years,
+            )  # fmt: skip
     except ReportDataError as exc:
         raise CliError(str(exc)) from exc
     except psycopg.errors.InsufficientPrivilege as exc:

@@ -11,7 +11,7 @@ at least one station exceeded; the worst days are the worst station-days.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Final
 
@@ -22,6 +22,7 @@ from aqi.categories import VN_CATEGORIES, category_index
 from reports.annual import statistics as st
 from reports.annual.limits_in_force import annual_limit, has_limit, limits_per_day
 from reports.annual.source import StationRecord, YearData
+from stations.pm25_correction import correct_pm25
 
 REPORT_PARAMETERS: Final = ("pm25", "pm10", "tsp", "no2", "so2", "o3", "co")
 """Pollutants the report covers, in the order its tables list them."""
@@ -33,6 +34,15 @@ GOOD_OR_MODERATE: Final = (0, 1)
 """Category indices of Tốt and Trung bình."""
 
 N_WORST_DAYS: Final = 10
+
+EPISODE_AQI: Final = 201
+"""A province day is a bad day when an eligible station's daily VN_AQI is at least this
+(Xấu or worse, Decision 1459 Table 1); an episode is a run of consecutive bad days."""
+
+SERIOUS_AQI: Final = 301
+SERIOUS_DAYS: Final = 3
+"""Decree 08/2022/NĐ-CP Art. 10: daily VN_AQI ≥ 301 for 3 consecutive days at a station
+means the air is seriously polluted at province level."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,43 @@ class StationFindings(Findings):
         default_factory=lambda: np.zeros(0, dtype=np.int8)
     )
     """Per day: category index 0…5, -1 no AQI, -2 station did not exist."""
+    eligible_days: int = 0
+    """Days its AQI may be published (Circular 10/2021 Art. 29-31; stations/eligibility.py)."""
+    pm25_correction: str | None = None
+    pm25_corrected_hours: int = 0
+    """Indicative stations: hours whose PM2.5 is the corrected value (others: raw)."""
+    pm25_raw_hours: int = 0
+    maxima: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    """Per parameter: highest valid 1-h and 24-h value of the year."""
+    daily_pm25: st.FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Daily mean PM2.5 (NaN: none), for the chart against the 24-h limit."""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A run of consecutive days on which some eligible station had VN_AQI ≥ EPISODE_AQI."""
+
+    first_day: date
+    last_day: date
+    days: int
+    peak_aqi: int
+    peak_station: str
+    stations: int
+    """Stations with a bad day within the run."""
+
+
+@dataclass(frozen=True)
+class SeriousPollutionCheck:
+    """Decree 08/2022 Art. 10 evaluated for one station: its longest run of VN_AQI ≥ 301."""
+
+    station_id: str
+    station_name: str
+    longest_run: int
+    run_start: date | None
+
+    @property
+    def met(self) -> bool:
+        return self.longest_run >= SERIOUS_DAYS
 
 
 @dataclass(frozen=True)
@@ -165,6 +212,12 @@ class AnnualAssessment:
     daily_limits: dict[tuple[str, str], st.FloatArray]
     """QCVN limit in force on each day, per (parameter, averaging) that has one."""
     annual_limits: dict[str, float | None]
+    indicative: tuple[StationFindings, ...] = ()
+    """Stations whose AQI may not be published on any day of the year (low-cost sensors,
+    mobile units, reference stations): concentrations only, in their own annex."""
+    episodes: tuple[Episode, ...] = ()
+    serious_pollution: tuple[SeriousPollutionCheck, ...] = ()
+    previous_year: int | None = None
 
 
 PROVINCE_KEY: Final = "Toàn tỉnh"
@@ -246,18 +299,19 @@ def _worst(aqi: st.FloatArray, dominant: npt.NDArray[np.object_], days: Sequence
 
 def _station(
     record: StationRecord,
-    s: int,
+    hourly: st.FloatArray,
+    aqi: st.FloatArray,
+    dominant: npt.NDArray[np.object_],
     data: YearData,
     grid: _Grid,
-    previous: YearData | None,
-    prev_index: int | None,
+    previous: tuple[st.FloatArray, st.FloatArray] | None,
+    eligible_days: int = 0,
 ) -> StationFindings:
+    """Findings of one station; ``previous``: its (hourly, aqi) of the year before."""
     days = grid.days
-    hourly = data.hourly[s]
     has_hour_data = ~np.isnan(hourly).all(axis=0)
     has_day_data = st.valid_hours_per_day(np.where(has_hour_data, 0.0, np.nan)) > 0
     registry_active = np.array([record.active_on(d) for d in days])
-    aqi = data.aqi[s]
     # A station reporting outside its registry dates is counted as existing on those
     # days (registry dates lag behind the field more often than data are wrong).
     active_days = registry_active | has_day_data | ~np.isnan(aqi)
@@ -265,10 +319,12 @@ def _station(
 
     measured = tuple(
         p for i, p in enumerate(data.parameters)
-        if p in record.parameters or not np.isnan(hourly[i]).all()
+        if p in REPORT_PARAMETERS and (p in record.parameters or not np.isnan(hourly[i]).all())
     )  # fmt: skip
     completeness, gap_periods, annual, exceedances = [], [], [], []
     monthly: dict[str, list[st.PeriodMean]] = {}
+    maxima: dict[str, tuple[float | None, float | None]] = {}
+    daily_pm25 = np.full(len(days), np.nan)
     for parameter in measured:
         values = hourly[data.parameters.index(parameter)]
         valid = ~np.isnan(values)
@@ -288,9 +344,12 @@ def _station(
                 gap.hours,
             ))  # fmt: skip
         daily = st.daily_means(values)
+        if parameter == "pm25":
+            daily_pm25 = daily
+        maxima[parameter] = (_nanmax(values), _nanmax(daily))
         prev_mean = None
-        if previous is not None and prev_index is not None:
-            prev_values = previous.hourly[prev_index, previous.parameters.index(parameter)]
+        if previous is not None:
+            prev_values = previous[0][data.parameters.index(parameter)]
             if not np.isnan(prev_values).all():
                 prev_mean = st.period_mean(st.daily_means(prev_values))
         mean = st.period_mean(daily)
@@ -315,9 +374,11 @@ def _station(
     category = category_index(aqi).astype(np.int8)
     category[~active_days] = INACTIVE
     previous_days = None
-    if previous is not None and prev_index is not None:
-        prev_aqi = previous.aqi[prev_index]
-        if not np.isnan(prev_aqi).all():
+    if previous is not None:
+        prev_aqi = previous[1]
+        # a partial previous year is not compared as if whole: it needs AQI on ≥ 75 % of
+        # its days, the rule of an annual mean
+        if np.count_nonzero(~np.isnan(prev_aqi)) >= st.MIN_DAY_SHARE * len(prev_aqi):
             previous_days = _category_days(category_index(prev_aqi).astype(np.int8))
     return StationFindings(
         key=record.station_id,
@@ -326,7 +387,7 @@ def _station(
         category_days=_category_days(category),
         annual=tuple(annual),
         exceedances=tuple(exceedances),
-        worst_days=_worst(aqi, data.dominant[s], days, record.station_id, record.name),
+        worst_days=_worst(aqi, dominant, days, record.station_id, record.name),
         monthly=monthly,
         previous_category_days=previous_days,
         comparable_category_days=None if previous_days is None else _category_days(category),
@@ -335,7 +396,15 @@ def _station(
         completeness=tuple(completeness),
         gaps=tuple(gap_periods),
         daily_category=category,
+        eligible_days=eligible_days,
+        pm25_correction=record.pm25_correction,
+        maxima=maxima,
+        daily_pm25=daily_pm25,
     )
+
+
+def _nanmax(values: st.FloatArray) -> float | None:
+    return None if np.isnan(values).all() else float(np.nanmax(values))
 
 
 def _mean_of_means(means: Sequence[st.PeriodMean]) -> tuple[st.PeriodMean, int]:
@@ -348,8 +417,10 @@ def _mean_of_means(means: Sequence[st.PeriodMean]) -> tuple[st.PeriodMean, int]:
 
 
 def _province(
-    stations: Sequence[StationFindings], data: YearData, grid: _Grid
+    stations: Sequence[StationFindings], hourly: dict[str, st.FloatArray], data: YearData,
+    grid: _Grid,
 ) -> Findings:
+    """Province-wide findings over ``stations`` (eligible only); ``hourly`` by station id."""
     parameters = tuple(p for p in REPORT_PARAMETERS if any(p in s.parameters for s in stations))
     category_days = _sum_days([s.category_days for s in stations]) or CategoryDays(
         (0,) * len(VN_CATEGORIES), 0
@@ -392,7 +463,7 @@ def _province(
                 active = s.daily_category != INACTIVE
                 if averaging == "1h":
                     active = np.repeat(active, st.HOURS_PER_DAY)
-                values = _values_for(averaging, data.hourly[index[s.key], p])
+                values = _values_for(averaging, hourly[s.key][p])
                 over, judged = st.exceedance_slots(np.where(active, values, np.nan), slot_limits)
                 any_over |= over
                 any_judged |= judged
@@ -459,10 +530,16 @@ def assess(
 ) -> AnnualAssessment:
     """All findings of the annual report for ``data.year``.
 
+    Stations whose AQI may be published (stations/eligibility.py) on some day of the year
+    are the report's stations; their data count only on those days, and only they enter
+    the province's figures (VN_AQI days, means, QCVN compliance, worst days, episodes).
+    The others are assessed on their own, as indicative concentrations (PM2.5 corrected
+    where the registry names a correction), for the report's indicative annex.
+
     Parameters
     ----------
     registry : sequence of StationRecord
-        The station registry (names, installed_on / retired_on, parameters).
+        The station registry (names, installed_on / retired_on, parameters, classes).
     data : YearData
         The report year; ``data.station_ids`` must all be in ``registry``.
     province : str
@@ -476,19 +553,114 @@ def assess(
     """
     grid = _grid(data.year, data.days, timezone_start_local)
     prev_index = {sid: i for i, sid in enumerate(previous.station_ids)} if previous else {}
-    findings = []
+    findings: list[StationFindings] = []
+    indicative: list[StationFindings] = []
+    eligible_hourly: dict[str, st.FloatArray] = {}
+    eligible_aqi: list[st.FloatArray] = []
     for s, record in stations_in_year(registry, data):
-        findings.append(_station(record, s, data, grid, previous,
-                                 prev_index.get(record.station_id)))
+        eligible = record.publishable(data.days)
+        hourly, aqi = data.hourly[s], data.aqi[s]
+        prev = None
+        if previous is not None and record.station_id in prev_index:
+            i = prev_index[record.station_id]
+            prev = _eligible_only(previous.hourly[i], previous.aqi[i],
+                                  record.publishable(previous.days))
+        if eligible.any():
+            hourly, aqi = _eligible_only(hourly, aqi, eligible)
+            found = _station(record, hourly, aqi, data.dominant[s], data, grid, prev,
+                             int(np.count_nonzero(eligible)))
+            findings.append(found)
+            eligible_hourly[record.station_id] = hourly
+            eligible_aqi.append(aqi)
+        else:
+            hourly, corrected, raw = _corrected_pm25(record, hourly, data.parameters)
+            found = _station(record, hourly, aqi, data.dominant[s], data, grid, None)
+            indicative.append(replace(found, pm25_corrected_hours=corrected,
+                                      pm25_raw_hours=raw))
         if on_station is not None:
             on_station(record.station_id)
+    aqi_grid = np.array(eligible_aqi).reshape(len(eligible_aqi), len(data.days))
     return AnnualAssessment(
         year=data.year,
         province=province,
         days=data.days,
         stations=tuple(findings),
-        province_findings=_province(findings, data, grid),
+        province_findings=_province(findings, eligible_hourly, data, grid),
         has_previous_year=previous is not None and previous.has_data,
         daily_limits=grid.day_limits,
         annual_limits=grid.annual_limits,
+        indicative=tuple(indicative),
+        episodes=episodes(aqi_grid, data.days, [f.name for f in findings]),
+        serious_pollution=tuple(
+            serious_pollution_check(a, data.days, f.key, f.name)
+            for a, f in zip(eligible_aqi, findings, strict=True)
+        ),
+        previous_year=None if previous is None else previous.year,
     )
+
+
+def _eligible_only(
+    hourly: st.FloatArray, aqi: st.FloatArray, eligible: st.BoolArray
+) -> tuple[st.FloatArray, st.FloatArray]:
+    """The station's data on the days its AQI may be published; NaN on the others."""
+    if eligible.all():
+        return hourly, aqi
+    return (np.where(np.repeat(eligible, st.HOURS_PER_DAY), hourly, np.nan),
+            np.where(eligible, aqi, np.nan))
+
+
+def _corrected_pm25(
+    record: StationRecord, hourly: st.FloatArray, parameters: Sequence[str]
+) -> tuple[st.FloatArray, int, int]:
+    """The station's hourly data with PM2.5 corrected where its registry names a
+    correction (stations/pm25_correction.py), and the hours corrected and left raw."""
+    if record.pm25_correction is None or "pm25" not in parameters:
+        return hourly, 0, 0
+    pm25 = parameters.index("pm25")
+    humidity = (hourly[parameters.index("humidity")] if "humidity" in parameters
+                else np.full(hourly.shape[-1], np.nan))
+    result = correct_pm25(record.pm25_correction, hourly[pm25], humidity)
+    measured = ~np.isnan(hourly[pm25])
+    corrected = hourly.copy()
+    corrected[pm25] = result.value
+    applied = int(np.count_nonzero(result.applied & measured))
+    return corrected, applied, int(np.count_nonzero(measured)) - applied
+
+
+def runs(flags: st.BoolArray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True in ``flags``."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return [(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)]
+
+
+def episodes(
+    aqi: st.FloatArray, days: Sequence[date], names: Sequence[str]
+) -> tuple[Episode, ...]:
+    """Runs of consecutive days on which some station of ``aqi`` (stations × days) had a
+    daily VN_AQI ≥ :data:`EPISODE_AQI`, longest first (then earliest)."""
+    if aqi.size == 0:
+        return ()
+    bad = np.nan_to_num(aqi, nan=-1.0) >= EPISODE_AQI
+    found = []
+    for start, length in runs(np.asarray(bad.any(axis=0), dtype=bool)):
+        window = np.nan_to_num(aqi[:, start:start + length], nan=-1.0)
+        s, d = np.unravel_index(int(np.argmax(window)), window.shape)
+        found.append(Episode(
+            days[start], days[start + length - 1], length, int(window[s, d]), names[int(s)],
+            int(np.count_nonzero(bad[:, start:start + length].any(axis=1))),
+        ))  # fmt: skip
+    return tuple(sorted(found, key=lambda e: (-e.days, e.first_day)))
+
+
+def serious_pollution_check(
+    aqi: st.FloatArray, days: Sequence[date], station_id: str, name: str
+) -> SeriousPollutionCheck:
+    """Decree 08/2022 Art. 10 for one station: its longest run of days with VN_AQI ≥ 301."""
+    found = runs(np.asarray(np.nan_to_num(aqi, nan=-1.0) >= SERIOUS_AQI, dtype=bool))
+    if not found:
+        return SeriousPollutionCheck(station_id, name, 0, None)
+    start, length = max(found, key=lambda r: (r[1], -r[0]))
+    return SeriousPollutionCheck(station_id, name, length, days[start])

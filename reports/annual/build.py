@@ -16,19 +16,28 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from rich.progress import Progress
 
 from aqm import __version__
 from reports.annual import source
 from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
-from reports.annual.charts import AqiCalendarChart, MonthlyMeansChart, category_days_chart
-from reports.annual.docx_document import ChartFiles, methodology, write_report
+from reports.annual.charts import (
+    AqiCalendarChart,
+    MonthlyMeansChart,
+    category_days_chart,
+    daily_pm25_chart,
+)
+from reports.annual.docx_document import ChartFiles, Letterhead, methodology, write_report
 from reports.annual.tables import build_tables
+from reports.annual.trend import TrendYear, trend_table, trend_year
 from reports.annual.xlsx_annex import write_annex
 
 log = logging.getLogger(__name__)
 
 CHARTS_DIR: Final = "charts"
+READ_PARAMETERS: Final = (*REPORT_PARAMETERS, "humidity")
+"""What the report reads: its pollutants, and relative humidity for PM2.5 corrections."""
 
 
 class ReportDataError(ValueError):
@@ -69,9 +78,10 @@ def _ticker(progress: Progress | None, label: str, total: int) -> Callable[[str]
 
 def read_and_assess(
     database_url: str, year: int, province: str, timezone: str,
-    timings: dict[str, float], progress: Progress | None = None,
-) -> AnnualAssessment:
-    """Read the year (and the year before, where it has data) and compute the findings."""
+    timings: dict[str, float], progress: Progress | None = None, compare_years: int = 1,
+) -> tuple[AnnualAssessment, list[TrendYear]]:
+    """Read the year (and up to ``compare_years`` years before, where they have data) and
+    compute the findings, and each year's figures for the trend."""
     with _step(timings, "read"), source.snapshot(database_url) as conn:
         registry = source.read_stations(conn)
         has_hourly, has_daily = source.year_has_rows(conn, year, timezone)
@@ -85,14 +95,18 @@ def read_and_assess(
                 f"--year {year}: the stations table is empty; the report names stations from it"
             )
         ids = [r.station_id for r in registry]
-        data = source.read_year(conn, year, ids, REPORT_PARAMETERS, timezone)
-        previous = None
-        if any(source.year_has_rows(conn, year - 1, timezone)):
-            previous = source.read_year(conn, year - 1, ids, REPORT_PARAMETERS, timezone)
+        data = source.read_year(conn, year, ids, READ_PARAMETERS, timezone)
+        earlier = {}
+        for back in range(1, max(compare_years, 1) + 1):
+            if any(source.year_has_rows(conn, year - back, timezone)):
+                earlier[year - back] = source.read_year(conn, year - back, ids,
+                                                        READ_PARAMETERS, timezone)
     start_local = data.start_utc.astimezone(ZoneInfo(timezone))
     with _step(timings, "assess"):
-        return assess(registry, data, province, start_local, previous,
-                      on_station=_ticker(progress, "Tính toán theo trạm", len(ids)))
+        report = assess(registry, data, province, start_local, earlier.get(year - 1),
+                        on_station=_ticker(progress, "Tính toán theo trạm", len(ids)))
+        years = [trend_year(registry, d) for d in (*earlier.values(), data)]
+    return report, sorted(years, key=lambda t: t.year)
 
 
 def render_charts(
@@ -105,15 +119,25 @@ def render_charts(
         [s.name for s in stations], [s.category_days.counts for s in stations],
         [s.category_days.without_aqi for s in stations], year,
         charts_dir / f"so-ngay-theo-aqi-{year}.png",
+        f"Tỉnh {report.province}",
     )  # fmt: skip
-    limits_24h = {p: v for (p, a), v in report.daily_limits.items() if a == "24h"}
+    limit_pm25 = report.daily_limits.get(("pm25", "24h"))
+    daily = None
+    if limit_pm25 is not None:
+        daily = daily_pm25_chart(
+            report.days,
+            np.array([s.daily_pm25 for s in stations]).reshape(len(stations), len(report.days)),
+            limit_pm25,
+            f"Tỉnh {report.province} — PM2.5 trung bình 24 giờ năm {year}",
+            charts_dir / f"pm25-ngay-toan-tinh-{year}.png",
+        )  # fmt: skip
     scopes = [*stations, report.province_findings]
     highest = {
         p: max([m.value for f in scopes for m in f.monthly.get(p, []) if m.value is not None],
                default=0.0)
         for p in REPORT_PARAMETERS
     }
-    monthly = MonthlyMeansChart(report.days, limits_24h, report.annual_limits, highest)
+    monthly = MonthlyMeansChart(report.days, report.annual_limits, highest)
     province_monthly = monthly.render(
         f"Toàn tỉnh {report.province} — trung bình tháng năm {year}",
         report.province_findings.monthly, charts_dir / f"trung-binh-thang-toan-tinh-{year}.png",
@@ -131,7 +155,7 @@ def render_charts(
             charts_dir / f"lich-aqi-{s.key}-{year}.png",
         )  # fmt: skip
         tick(s.key)
-    return ChartFiles(category, province_monthly, station_monthly, station_calendar)
+    return ChartFiles(category, province_monthly, station_monthly, station_calendar, daily)
 
 
 def build_annual_report(
@@ -141,25 +165,36 @@ def build_annual_report(
     province: str,
     timezone: str = "Asia/Ho_Chi_Minh",
     progress: Progress | None = None,
+    letterhead: Letterhead | None = None,
+    draft: bool = False,
+    compare_years: int = 1,
 ) -> ReportFiles:
-    """Write the DOCX report, the XLSX annex and the PNG charts of ``year`` to ``out_dir``."""
+    """Write the DOCX report, the XLSX annex and the PNG charts of ``year`` to ``out_dir``.
+
+    ``draft`` marks the document "DỰ THẢO" (watermark and a line under the title);
+    ``compare_years`` is how many years before ``year`` the trend covers (where they
+    have data)."""
     timings: dict[str, float] = {}
-    report = read_and_assess(database_url, year, province, timezone, timings, progress)
+    report, years = read_and_assess(database_url, year, province, timezone, timings, progress,
+                                    compare_years)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = build_tables(report)
+    trend = trend_table(years) if len(years) > 1 else None
     with _step(timings, "charts"):
         charts = render_charts(report, out_dir / CHARTS_DIR, progress)
     xlsx = out_dir / xlsx_name(year)
     with _step(timings, "xlsx"):
         write_annex(
-            tables.all(), xlsx,
+            (*tables.all(), *([trend] if trend is not None else [])), xlsx,
             f"Phụ lục số liệu — Báo cáo chất lượng không khí năm {year}, tỉnh {province}",
             methodology(report),
         )  # fmt: skip
     docx = out_dir / docx_name(year)
     with _step(timings, "docx"):
         write_report(report, tables, charts, docx, xlsx.name, f"aqm {__version__}",
-                     on_station=_ticker(progress, "Viết báo cáo DOCX", len(report.stations)))
+                     on_station=_ticker(progress, "Viết báo cáo DOCX", len(report.stations)),
+                     letterhead=letterhead, draft=draft, trend=trend)
     chart_files = [charts.category_days, charts.province_monthly,
+                   *([charts.daily_pm25] if charts.daily_pm25 is not None else []),
                    *charts.station_monthly.values(), *charts.station_calendar.values()]
     return ReportFiles(docx, xlsx, chart_files, timings)

@@ -3,8 +3,9 @@
 It needs only what the ``aqm_reader`` role may see (SELECT on stations, hourly,
 aqi_daily) and reads in one read-only REPEATABLE READ transaction, so every table of a
 report comes from the same snapshot. Reads are set-based: one query for the registry,
-one binary COPY for a year of valid hourly means of every station and parameter, one
-query for a year of daily VN_AQI — never a query per station or per day.
+one query for a year of valid hourly means of every station and parameter (one packed
+series per station and parameter), one query for a year of daily VN_AQI — never a query
+per station or per day.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import psycopg
 from psycopg import IsolationLevel
 
 from reports.annual.statistics import HOURS_PER_DAY, FloatArray
+from stations.eligibility import ClassPeriod, class_periods_from_json, publishable_days
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ class StationRecord:
     installed_on: date | None
     retired_on: date | None
     parameters: tuple[str, ...]
+    public_aqi: bool = False
+    classes: tuple[ClassPeriod, ...] = ()
+    """Class history (``stations.classes``), oldest first."""
+    pm25_correction: str | None = None
+
+    def publishable(self, days: Sequence[date]) -> npt.NDArray[np.bool_]:
+        """Per day: may the station's AQI be published (stations/eligibility.py)?"""
+        return publishable_days(days, self.station_type, self.public_aqi, self.parameters,
+                                self.classes)
 
     def active_on(self, day: date) -> bool:
         """Whether the station existed on ``day`` per installed_on / retired_on."""
@@ -118,7 +129,8 @@ def read_stations(conn: Connection) -> list[StationRecord]:
     """Every station of the registry, ordered by name then id."""
     rows = conn.execute(
         "SELECT station_id, name, ward, district, station_type, status, installed_on,"
-        " retired_on, parameters FROM stations ORDER BY name, station_id"
+        " retired_on, parameters, public_aqi, classes, pm25_correction"
+        " FROM stations ORDER BY name, station_id"
     ).fetchall()
     return [
         StationRecord(
@@ -129,33 +141,30 @@ def read_stations(conn: Connection) -> list[StationRecord]:
             installed_on=r[6] if isinstance(r[6], date) else None,
             retired_on=r[7] if isinstance(r[7], date) else None,
             parameters=tuple(str(p) for p in r[8]) if isinstance(r[8], list) else (),
+            public_aqi=bool(r[9]), classes=class_periods_from_json(r[10]),
+            pm25_correction=None if r[11] is None else str(r[11]),
         )
         for r in rows
     ]  # fmt: skip
 
 
-# Binary COPY rows of (int8 grid index, float8 mean) have a fixed layout, so numpy reads
-# them in place: field count (int16), then per field its length (int32) and value, all
-# big-endian. This turns millions of hourly rows into an array in milliseconds, where
-# building a Python tuple per row would take most of the 30-s budget.
-_COPY_HEADER: Final = 19  # signature (11) + flags (4) + header extension length (4)
-_COPY_ROW: Final = np.dtype(
-    [("nfields", ">i2"), ("len_index", ">i4"), ("index", ">i8"), ("len_mean", ">i4"),
-     ("mean", ">f8")]
-)  # fmt: skip
+# The server packs each station-parameter series into one bytea of big-endian
+# (int4 hour index, float8 mean) records, so a year of 100 stations arrives as a few
+# hundred rows that numpy reads in place. One message per hourly row (as a COPY sends
+# them) costs the client about 10 µs each, most of the report's time budget.
+_RECORD: Final = np.dtype([("hour", ">i4"), ("mean", ">f8")])
 
-_HOURLY_COPY: Final = """
-COPY (
-    SELECT ((s.i - 1) * %(n_params)s + (p.i - 1)) * %(n_hours)s
-           + (extract(epoch FROM h.hour)::int8 - %(t0)s) / 3600,
-           h.mean
-    FROM hourly h
-    JOIN unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, i)
-        ON s.station_id = h.station_id
-    JOIN unnest(%(params)s::text[]) WITH ORDINALITY AS p(parameter, i)
-        ON p.parameter = h.parameter
-    WHERE h.hour >= %(start)s AND h.hour < %(end)s AND h.valid AND h.mean IS NOT NULL
-) TO STDOUT (FORMAT binary)
+_HOURLY_SERIES: Final = """
+SELECT s.i - 1, p.i - 1,
+       string_agg(int4send(((extract(epoch FROM h.hour)::int8 - %(t0)s) / 3600)::int4)
+                  || float8send(h.mean), ''::bytea)
+FROM hourly h
+JOIN unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, i)
+    ON s.station_id = h.station_id
+JOIN unnest(%(params)s::text[]) WITH ORDINALITY AS p(parameter, i)
+    ON p.parameter = h.parameter
+WHERE h.hour >= %(start)s AND h.hour < %(end)s AND h.valid AND h.mean IS NOT NULL
+GROUP BY s.i, p.i
 """
 
 
@@ -167,28 +176,18 @@ def _read_hourly(
     n_hours: int,
 ) -> FloatArray:
     grid = np.full((len(station_ids), len(parameters), n_hours), np.nan)
-    buffer = bytearray()
-    with conn.cursor() as cur, cur.copy(
-        _HOURLY_COPY,
-        {
-            "n_params": len(parameters), "n_hours": n_hours,
+    with conn.cursor(binary=True) as cur:
+        cur.execute(_HOURLY_SERIES, {
             "t0": int(start_utc.timestamp()), "stations": list(station_ids),
             "params": list(parameters), "start": start_utc,
             "end": start_utc + timedelta(hours=n_hours),
-        },
-    ) as copy:  # fmt: skip
-        for block in copy:
-            buffer += block
-    n_rows, rest = divmod(len(buffer) - _COPY_HEADER - 2, _COPY_ROW.itemsize)
-    if rest or len(buffer) < _COPY_HEADER + 2:
-        raise RuntimeError(f"unexpected COPY output from hourly ({len(buffer)} bytes)")
-    rows = np.frombuffer(buffer, dtype=_COPY_ROW, count=n_rows, offset=_COPY_HEADER)
-    if n_rows and not (
-        (rows["nfields"] == 2).all() and (rows["len_index"] == 8).all()
-        and (rows["len_mean"] == 8).all()
-    ):  # fmt: skip
-        raise RuntimeError("unexpected row layout in the binary COPY of hourly")
-    grid.reshape(-1)[rows["index"].astype(np.int64)] = rows["mean"].astype(np.float64)
+        })  # fmt: skip
+        for s, p, packed in cur:
+            assert isinstance(packed, bytes | bytearray | memoryview)
+            if len(packed) % _RECORD.itemsize:
+                raise RuntimeError(f"unexpected series layout from hourly ({len(packed)} bytes)")
+            records = np.frombuffer(packed, dtype=_RECORD)
+            grid[int(s), int(p), records["hour"].astype(np.int64)] = records["mean"]  # type: ignore[call-overload]
     return grid
 
 

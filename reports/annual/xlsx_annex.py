@@ -1,7 +1,9 @@
 """The XLSX annex: every table of the report as data, one sheet each (openpyxl).
 
-Row 1 holds the headers, data start at row 2; numbers are written at full precision
-(the number format only rounds what Excel shows), so officers can reuse them. A first
+Row 1 holds the headers (with filters), data start at row 2; numbers are written at full
+precision (the number format only rounds what Excel shows), so officers can reuse them.
+A numeric column holds only numbers: a value the data do not allow is an empty cell,
+explained in the table's note column. A first
 sheet lists the sheets with their titles and the completeness rule.
 """
 
@@ -54,5 +56,7 @@ def write_annex(tables: Sequence[Table], path: Path, title: str, notes: Sequence
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
                     cell.number_format = column.number_format
         sheet.freeze_panes = "A2"
+        # filters on every column, so an officer can pick a station or a parameter
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
     workbook.save(path)
     return path

@@ -9,7 +9,13 @@ Four registry stations around one report year (2025):
 * ``BN02`` registered all year but only 12 valid hours on two days in five, so its
   annual means fail the 75 % rule;
 * ``BN03`` installed 01/07/2025 (mid-year): too few days for annual means;
-* ``BN00`` retired in 2024: not part of the 2025 report.
+* ``BN00`` retired in 2024: not part of the 2025 report;
+* ``BNLC`` a low-cost sensor (PM2.5 with humidity, US EPA correction named) and ``BNXE``
+  a mobile van, both with high values and daily AQI rows: their AQI may not be published
+  (Circular 10/2021 Art. 29-31), so the province's figures must not contain them.
+
+Registry parameters of the automatic stations include O3 (Art. 30(1)(a)); their seeded
+data do not (completeness rows show none).
 
 The rows are kept as plain Python lists so the tests compute the expected statistics
 on their own (dictionaries and loops), without the report's code.
@@ -31,15 +37,21 @@ from aqm.localservices import PostgresInstance
 YEAR = 2025
 UTC_OFFSET = timedelta(hours=7)
 STATIONS = (
-    # id, name, district, installed_on, retired_on, status, parameters
-    ("BN00", "Trạm Đình Bảng (cũ)", "Từ Sơn", date(2019, 1, 1), date(2024, 6, 30), "retired",
-     ["pm25"]),
-    ("BN01", "Trạm Suối Hoa", "TP Bắc Ninh", date(2023, 1, 1), None, "active",
-     ["pm25", "pm10", "no2"]),
-    ("BN02", "Trạm Từ Sơn", "Từ Sơn", date(2020, 5, 1), None, "active", ["pm25", "pm10"]),
-    ("BN03", "Trạm Quế Võ", "Quế Võ", date(YEAR, 7, 1), None, "active",
-     ["pm25", "pm10", "no2"]),
+    # id, name, ward, installed_on, retired_on, status, parameters, type, public_aqi
+    ("BN00", "Trạm Đình Bảng (cũ)", "Phường Từ Sơn", date(2019, 1, 1), date(2024, 6, 30),
+     "retired", ["pm25", "o3", "no2"], "fixed_automatic", True),
+    ("BN01", "Trạm Suối Hoa", "Phường Suối Hoa", date(2023, 1, 1), None, "active",
+     ["pm25", "pm10", "no2", "o3"], "fixed_automatic", True),
+    ("BN02", "Trạm Từ Sơn", "Phường Từ Sơn", date(2020, 5, 1), None, "active",
+     ["pm25", "pm10", "o3", "co"], "fixed_automatic", True),
+    ("BN03", "Trạm Quế Võ", "Phường Quế Võ", date(YEAR, 7, 1), None, "active",
+     ["pm25", "pm10", "no2", "o3"], "fixed_automatic", True),
+    ("BNLC", "Cảm biến KCN Quế Võ", "Phường Quế Võ", date(2024, 1, 1), None, "active",
+     ["pm25", "pm10", "humidity"], "low_cost_sensor", False),
+    ("BNXE", "Xe quan trắc di động số 1", None, date(2022, 1, 1), None, "active",
+     ["pm25", "pm10", "no2", "o3"], "mobile", False),
 )  # fmt: skip
+INELIGIBLE = ("BNLC", "BNXE")
 
 
 @dataclass
@@ -112,6 +124,17 @@ def build_seed() -> Seeded:
         seed.hourly.append(("BN03", "pm10", t, value * 1.4, True))
         seed.hourly.append(("BN03", "no2", t, float(rng.gamma(2.0, 25.0)), True))
 
+    # BNLC and BNXE: every day, high values (they would top every province figure)
+    for h in range(n_days * 24):
+        t = start + timedelta(hours=h)
+        value = float(rng.gamma(9.0, 12.0))
+        seed.hourly.append(("BNLC", "pm25", t, value, True))
+        seed.hourly.append(("BNLC", "pm10", t, value * 1.3, True))
+        seed.hourly.append(("BNLC", "humidity", t, float(rng.uniform(40, 95)), True))
+        seed.hourly.append(("BNXE", "pm25", t, value * 1.1, True))
+        seed.hourly.append(("BNXE", "pm10", t, value * 1.5, True))
+        seed.hourly.append(("BNXE", "no2", t, 260.0 if h % 7 == 0 else 90.0, True))
+
     # BN01 in 2024, PM2.5 only (the previous year)
     prev_start = local_start(YEAR - 1)
     for h in range(_days(YEAR - 1) * 24):
@@ -125,6 +148,8 @@ def build_seed() -> Seeded:
             seed.daily.append((station, "vn_1459_2019", day, None, None))
             continue
         aqi = int(rng.integers(5, 330))
+        if station in INELIGIBLE:
+            aqi = int(rng.integers(320, 500))
         seed.daily.append((station, "vn_1459_2019", day, aqi, str(rng.choice(["pm25", "pm10"]))))
     # a US EPA row that must not leak into VN counts
     seed.daily.append(("BN01", "us_epa_2024", date(YEAR, 3, 3), 499, "pm25"))
@@ -135,10 +160,11 @@ def write_seed(url: str, seed: Seeded) -> None:
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE stations, hourly, aqi_daily, aqi_hourly, readings")
         cur.executemany(
-            "INSERT INTO stations (station_id, name, district, latitude, longitude, station_type,"
-            " installed_on, retired_on, status, parameters, public_aqi)"
-            " VALUES (%s, %s, %s, 21.18, 106.07, 'fixed_automatic', %s, %s, %s, %s, true)",
-            [(s[0], s[1], s[2], s[3], s[4], s[5], s[6]) for s in STATIONS],
+            "INSERT INTO stations (station_id, name, ward, latitude, longitude, station_type,"
+            " installed_on, retired_on, status, parameters, public_aqi, pm25_correction)"
+            " VALUES (%s, %s, %s, 21.18, 106.07, %s, %s, %s, %s, %s, %s, %s)",
+            [(s[0], s[1], s[2], s[7], s[3], s[4], s[5], s[6], s[8],
+              "us_epa_2021" if s[0] == "BNLC" else None) for s in STATIONS],
         )
         with cur.copy(
             "COPY hourly (station_id, parameter, hour, mean, n_valid, n_flagged, n_expected,"

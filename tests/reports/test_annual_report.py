@@ -20,7 +20,7 @@ from .conftest import YEAR, BuiltReport, Seeded, local_day, local_start
 
 pytestmark = pytest.mark.services
 
-INSUFFICIENT = "không đủ dữ liệu"
+INSUFFICIENT = "Không đủ dữ liệu"
 N_DAYS = 365
 # QCVN 05:2023 values in force in 2025 (spec §2), written here independently of aqi.limits
 PM25_24H, PM10_24H, NO2_24H, NO2_1H = 50.0, 100.0, 100.0, 200.0
@@ -79,11 +79,14 @@ def test_annual_means_equal_independent_values_and_insufficient_data_is_said(
         assert row[4] == len(_daily_means(seed, "BN01", parameter))
         assert row[7] == ANNUAL[parameter]
         assert row[8] == ("Vượt" if expected > ANNUAL[parameter] else "Đạt")
-    # BN02: 12-hour days fail the 18-hour rule, leaving < 75 % valid days
-    assert rows[("BN02", "Bụi PM2.5")][3] == INSUFFICIENT
+    # BN02: 12-hour days fail the 18-hour rule, leaving < 75 % valid days: the numeric
+    # cell stays empty and the note column says why
+    assert rows[("BN02", "Bụi PM2.5")][3] is None
+    assert str(rows[("BN02", "Bụi PM2.5")][10]).startswith(INSUFFICIENT)
     assert rows[("BN02", "Bụi PM2.5")][4] == len(_daily_means(seed, "BN02", "pm25"))
     # BN03 was installed on 01/07: 184 valid days of 365
-    assert rows[("BN03", "Bụi PM2.5")][3] == INSUFFICIENT
+    assert rows[("BN03", "Bụi PM2.5")][3] is None
+    assert str(rows[("BN03", "Bụi PM2.5")][10]).startswith(INSUFFICIENT)
     assert rows[("BN03", "Bụi PM2.5")][4] == 184
     # province: mean of the stations with enough data (only BN01)
     province = rows[("Toàn tỉnh", "Bụi PM2.5")]
@@ -168,8 +171,10 @@ def test_worst_days_monthly_means_and_previous_year(annual_report: BuiltReport) 
     vn = [(d, a, dom) for s, std, d, a, dom in seed.daily
           if s == "BN01" and std == "vn_1459_2019" and a is not None and d.year == YEAR]
     expected = sorted(vn, key=lambda x: (-x[1], x[0]))[:10]
-    worst = [r for r in _sheet(annual_report, "10 ngày ô nhiễm nhất")[1:] if r[0] == "BN01"]
-    got = [(r[3].date() if isinstance(r[3], datetime) else r[3], r[5]) for r in worst]
+    sheet = _sheet(annual_report, "10 ngày ô nhiễm nhất")
+    assert [h for h in sheet[0] if h == "Tên trạm"] == ["Tên trạm"]  # the name once
+    worst = [r for r in sheet[1:] if r[0] == "BN01"]
+    got = [(r[2].date() if isinstance(r[2], datetime) else r[2], r[5]) for r in worst]
     assert got == [(d, a) for d, a, _ in expected]
     names = {"pm25": "PM2.5", "pm10": "PM10"}
     assert [r[7] for r in worst] == [names[str(x[2])] for x in expected]
@@ -188,19 +193,28 @@ def test_worst_days_monthly_means_and_previous_year(annual_report: BuiltReport) 
     comparison = {(r[0], r[2]): r for r in _sheet(annual_report, "So sánh năm trước")[1:]}
     row = comparison[("BN01", "Trung bình năm Bụi PM2.5 (µg/m³)")]
     previous = _annual_mean(seed, "BN01", "pm25", YEAR - 1)
-    assert row[3] == pytest.approx(previous, rel=1e-12)
-    assert row[4] == pytest.approx(_annual_mean(seed, "BN01", "pm25"), rel=1e-12)
+    assert row[4] == pytest.approx(previous, rel=1e-12)
+    assert row[5] == pytest.approx(_annual_mean(seed, "BN01", "pm25"), rel=1e-12)
     assert ("BN03", "Trung bình năm Bụi PM2.5 (µg/m³)") not in comparison
+    # the province compares like for like and says over how many stations
+    province = comparison[("Toàn tỉnh", "Trung bình năm Bụi PM2.5 (µg/m³)")]
+    assert province[3] == 1
+    assert province[5] == pytest.approx(_annual_mean(seed, "BN01", "pm25"), rel=1e-12)
 
 
 def test_stations_sheet_states_when_each_station_existed(annual_report: BuiltReport) -> None:
-    rows = {r[0]: r for r in _sheet(annual_report, "Trạm quan trắc")[1:]}
-    assert set(rows) == {"BN01", "BN02", "BN03"}
+    sheet = _sheet(annual_report, "Trạm quan trắc")
+    assert "Quận/huyện" not in sheet[0]  # districts were abolished on 1 July 2025
+    rows = {r[0]: r for r in sheet[1:]}
+    assert set(rows) == {"BN01", "BN02", "BN03", "BNLC", "BNXE"}
     assert rows["BN03"][1] == "Trạm Quế Võ"
-    installed = rows["BN03"][5]
+    assert rows["BN03"][2] == "Phường Quế Võ"
+    installed = rows["BN03"][4]
     assert isinstance(installed, datetime) and installed.date() == date(YEAR, 7, 1)
-    assert rows["BN03"][8] == 184
-    assert rows["BN01"][8] == N_DAYS
+    assert rows["BN03"][7] == 184
+    assert rows["BN01"][7] == N_DAYS
+    # days whose AQI may be published (Circular 10/2021 Art. 29-31)
+    assert rows["BN01"][8] == N_DAYS and rows["BNLC"][8] == 0 and rows["BNXE"][8] == 0
 
 
 def test_docx_holds_sections_tables_and_charts(annual_report: BuiltReport) -> None:
@@ -211,30 +225,44 @@ def test_docx_holds_sections_tables_and_charts(annual_report: BuiltReport) -> No
         assert title in headings
     for station in ("Trạm Suối Hoa (BN01)", "Trạm Từ Sơn (BN02)", "Trạm Quế Võ (BN03)"):
         assert station in headings
-    assert not any("BN00" in h for h in headings)
+    assert not any("BN00" in h or "BNLC" in h or "BNXE" in h for h in headings)
     text = "\n".join(p.text for p in document.paragraphs)
     assert "không đủ dữ liệu" in text  # BN02 and BN03 PM2.5 annual means
     assert "18 giá trị 1 giờ hợp lệ" in text and "75 %" in text  # the completeness rule
     assert "Tháng ô nhiễm nhất" in text or "tháng ô nhiễm nhất" in text
     assert "Trạm Suối Hoa (" in text  # named among stations over the annual PM2.5 limit
-    # network (3) + province and 3 stations x (category, annual, exceedances, worst, monthly,
-    # previous year); BN02 and BN03 have no previous year -> a sentence instead of a table
-    assert len(document.tables) == 3 + 6 + 6 + 5 + 5
+    assert "Điều 10 Nghị định 08/2022/NĐ-CP" in text  # evaluated, met or not
     annual_tables = [t for t in document.tables if t.rows[0].cells[0].text == "Thông số"
                      and t.rows[0].cells[1].text == "Trung bình năm (µg/m³)"]
-    assert len(annual_tables) == 4
-    assert len(document.inline_shapes) == 2 + 2 * 3
+    assert len(annual_tables) == 4  # the province and three eligible stations
+    # province: 3 charts; each eligible station: monthly means and calendar
+    assert len(document.inline_shapes) == 3 + 2 * 3
+
+
+def test_text_names_every_exceeded_one_hour_limit(annual_report: BuiltReport) -> None:
+    """1-hour exceedances of any pollutant (not only NO2) appear in the prose."""
+    rows = [r for r in _sheet(annual_report, "Vượt giới hạn")[1:]
+            if r[0] == "BN01" and r[3] == "1 giờ" and r[6]]
+    assert rows, "the seed has NO2 hours over 200"
+    text = "\n".join(p.text for p in Document(str(annual_report.docx)).paragraphs)
+    for row in rows:
+        short = {"Bụi PM2.5": "PM2.5", "Bụi PM10": "PM10"}.get(str(row[2]), str(row[2]))
+        assert f"{short} (1 giờ): {row[6]:,}".replace(",", ".") in text
 
 
 def test_charts_are_non_empty_pngs(annual_report: BuiltReport) -> None:
     names = {p.name for p in annual_report.charts}
     assert f"so-ngay-theo-aqi-{YEAR}.png" in names
     assert {f"lich-aqi-{s}-{YEAR}.png" for s in ("BN01", "BN02", "BN03")} <= names
-    assert len(annual_report.charts) == 8
+    assert f"pm25-ngay-toan-tinh-{YEAR}.png" in names
+    assert len(annual_report.charts) == 9
+    assert not any("BNLC" in n or "BNXE" in n for n in names)
     for path in annual_report.charts:
         with Image.open(path) as image:
             assert image.format == "PNG"
             assert image.width > 400 and image.height > 200
+            # printed at 16 cm wide: at least 200 dpi
+            assert image.width >= 200 * 16 / 2.54 - 1
             colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
             assert colours is not None and len(colours) > 5
 
@@ -249,13 +277,28 @@ def test_calendar_uses_1459_colours(annual_report: BuiltReport) -> None:
 
 
 def test_cli_writes_the_report(seeded_url: tuple[str, Seeded], tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+                               capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
     url, _ = seeded_url
+    monkeypatch.setenv("AQM_REPORT_AGENCY", "Sở Nông nghiệp và Môi trường")
+    monkeypatch.setenv("AQM_REPORT_SIGNER_NAME", "Nguyễn Văn An")
+    monkeypatch.setenv("AQM_REPORT_RECIPIENTS", "UBND tỉnh;Bộ Nông nghiệp và Môi trường")
     status = main(["report", "annual", "--year", str(YEAR), "--out", str(tmp_path / "r"),
-                   "--database-url", url, "--quiet"])
+                   "--database-url", url, "--quiet", "--draft", "--compare-years", "2"])
     assert status == 0
-    assert (tmp_path / "r" / f"bao-cao-chat-luong-khong-khi-{YEAR}.docx").stat().st_size > 0
+    docx = tmp_path / "r" / f"bao-cao-chat-luong-khong-khi-{YEAR}.docx"
     assert "report:" in capsys.readouterr().out
+    document = Document(str(docx))
+    cells = "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
+    assert "SỞ NÔNG NGHIỆP VÀ MÔI TRƯỜNG" in cells and "Nguyễn Văn An" in cells
+    assert "- UBND tỉnh;" in cells and "- Bộ Nông nghiệp và Môi trường." in cells
+    header = document.sections[0].header._element.xml
+    assert 'string="DỰ THẢO"' in header  # the draft watermark
+    trend = {(r[0], r[1]): r for r in load_workbook(
+        tmp_path / "r" / f"phu-luc-so-lieu-{YEAR}.xlsx", read_only=True
+    )["Diễn biến nhiều năm"].iter_rows(min_row=2, values_only=True)}
+    assert set(trend) >= {("PM2.5 trung bình năm (µg/m³)", "2024"),
+                          ("PM2.5 trung bình năm (µg/m³)", "2025")}
 
 
 def test_cli_names_the_year_without_data(seeded_url: tuple[str, Seeded], tmp_path: Path,
@@ -270,7 +313,9 @@ def test_cli_names_the_year_without_data(seeded_url: tuple[str, Seeded], tmp_pat
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [(["--year", "1999"], "--year 1999"), (["--year", "2999"], "--year 2999")],
+    [(["--year", "1999"], "--year 1999"), (["--year", "2999"], "--year 2999"),
+     (["--year", "2025", "--compare-years", "0"], "--compare-years 0"),
+     (["--year", "2025", "--compare-years", "11"], "--compare-years 11")],
 )
 def test_cli_rejects_years_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         args: list[str], field: str) -> None:

@@ -76,7 +76,7 @@ def test_pm10_limit_changes_on_12_september_2023() -> None:
     hourly = np.full((1, 1, len(days) * 24), 120.0)
     aqi = np.full((1, len(days)), 85.0)
     station = StationRecord("S1", "Trạm thử", None, None, "fixed_automatic", "active",
-                            None, None, ("pm10",))
+                            None, None, ("pm10", "pm25", "o3", "no2"), public_aqi=True)
     start_local = datetime(2023, 1, 1, tzinfo=UTC) - timedelta(hours=7)
     report = assess([station], _year_data(2023, hourly, aqi), "Bắc Ninh", start_local)
     (exceedance,) = [e for e in report.stations[0].exceedances if e.averaging == "24h"]
