@@ -2,7 +2,7 @@
 
 The decoders are fuzzed elsewhere; here whatever they may hand over — any text (lone
 UTF-16 surrogates, NUL, control characters, huge strings), any float, any timestamp with
-any offset — goes through ``write_batch`` (and ``write_one_by_one`` when the database
+any offset — goes through ``write_batch`` (and ``write_isolating_failures`` when the database
 refuses a batch's content, as the service does) into the database. Every item must end
 stored, a duplicate or a reject, and the write must never raise anything but a database
 error the service can act on.
@@ -32,7 +32,7 @@ from ingest.writer import (
     WriteResult,
     prepare,
     write_batch,
-    write_one_by_one,
+    write_isolating_failures,
 )
 
 from .conftest import as_role, count
@@ -64,14 +64,14 @@ def run(coro: Awaitable[T]) -> T:
 
 
 async def store(url: str, messages: list[ReceivedMessage]) -> WriteResult:
-    """What the service does: the batch; if its content is refused, message by message."""
+    """What the service does: the batch; if its content is refused, apart."""
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
         await prepare(conn)
         try:
             return await write_batch(conn, messages)
         except CONTENT_ERRORS:
-            return await write_one_by_one(conn, messages)
+            return await write_isolating_failures(conn, messages)
     finally:
         await conn.close()
 
