@@ -378,3 +378,42 @@ async def test_rejected_payloads_are_kept_whole_up_to_the_size_limit(
         assert count(ingest_db, "SELECT count(*) FROM readings") == 1
     else:
         assert code == "payload_too_large" and bytes(stored) == payload[:STORED_PAYLOAD_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("n", "bad"),
+    [(1, [0]), (2, [1]), (3, [0, 2]), (500, [0, 250, 499]), (500, list(range(0, 500, 7)))],
+    ids=["1", "2", "3", "500-three-bad", "500-every-seventh-bad"],
+)
+async def test_messages_the_database_refuses_are_isolated_and_the_rest_stored(
+    ingest_url: str, ingest_db: str, n: int, bad: list[int]
+) -> None:
+    """A status the readings table's CHECK refuses gets past Python: the database itself
+    refuses the batch, and only the messages at fault become store_failed."""
+    base = NOW - timedelta(hours=3)
+    messages = [
+        message(
+            [
+                reading(ts=base + timedelta(seconds=i), status="0x" if i in bad else "00", index=0),
+                reading(ts=base + timedelta(seconds=i), parameter="pm10", index=1),
+            ]
+        )
+        for i in range(n)
+    ]
+    conn = await psycopg.AsyncConnection.connect(ingest_url, autocommit=True)
+    try:
+        await prepare(conn)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await write_batch(conn, messages)
+        result = await write_isolating_failures(conn, messages)
+    finally:
+        await conn.close()
+    assert result.stored == 2 * (n - len(bad))
+    assert dict(result.rejected_items) == {"store_failed": 2 * len(bad)}
+    with psycopg.connect(ingest_db) as db:
+        failed = db.execute(
+            "SELECT count(DISTINCT payload_digest), count(*) FROM rejected_messages"
+            " WHERE reason_code = 'store_failed' AND reason LIKE '%CheckViolation%'"
+        ).fetchone()
+    assert failed == (len(bad), 2 * len(bad))
+    assert count(ingest_db, "SELECT count(*) FROM readings") == 2 * (n - len(bad))
