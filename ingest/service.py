@@ -44,7 +44,7 @@ from ingest.writer import (
     prepare,
     text,
     write_batch,
-    write_one_by_one,
+    write_isolating_failures,
 )
 
 log = logging.getLogger("aqm.ingest")
@@ -52,9 +52,9 @@ log = logging.getLogger("aqm.ingest")
 REGISTRY_REFRESH_S = 30.0
 REGISTRY_MIN_REFRESH_S = 2.0
 MAX_DB_BACKOFF_S = 10.0
-# A batch the database keeps refusing while the connection stays usable is written
-# message by message after this many attempts: a message that always fails is then the
-# likeliest cause, and it must not hold every other station's data back.
+# A batch the database keeps refusing while the connection stays usable is written apart
+# (``write_isolating_failures``) after this many attempts: a message that always fails
+# is then the likeliest cause, and it must not hold every other station's data back.
 ATTEMPTS_BEFORE_ONE_BY_ONE = 4
 
 
@@ -333,7 +333,7 @@ class IngestService:
         """Commit ``batch``; None when ``stop`` was set while the database was away.
 
         Nothing a message holds can stop this: a batch the database refuses for its
-        content is written message by message (``write_one_by_one``), and a message it
+        content is written apart (``write_isolating_failures``), and a message it
         still refuses becomes ``store_failed`` rejects. Only the database being away or
         unwell holds the batch, unacked, for a retry with backoff.
         """
@@ -351,11 +351,12 @@ class IngestService:
                         raise
                     self.metrics.db_errors.inc()
                     log.error(
-                        "the database refused a batch of %d messages (%s); writing them one by one",
+                        "the database refused a batch of %d messages (%s); isolating the"
+                        " messages at fault",
                         len(batch.messages),
                         _first_line(exc),
                     )
-                    return await write_one_by_one(conn, batch.messages)
+                    return await write_isolating_failures(conn, batch.messages)
             except Exception as exc:
                 self.metrics.db_errors.inc()
                 log.warning(

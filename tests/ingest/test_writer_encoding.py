@@ -2,7 +2,7 @@
 
 The decoders are fuzzed elsewhere; here whatever they may hand over — any text (lone
 UTF-16 surrogates, NUL, control characters, huge strings), any float, any timestamp with
-any offset — goes through ``write_batch`` (and ``write_one_by_one`` when the database
+any offset — goes through ``write_batch`` (and ``write_isolating_failures`` when the database
 refuses a batch's content, as the service does) into the database. Every item must end
 stored, a duplicate or a reject, and the write must never raise anything but a database
 error the service can act on.
@@ -32,7 +32,7 @@ from ingest.writer import (
     WriteResult,
     prepare,
     write_batch,
-    write_one_by_one,
+    write_isolating_failures,
 )
 
 from .conftest import as_role, count
@@ -64,14 +64,14 @@ def run(coro: Awaitable[T]) -> T:
 
 
 async def store(url: str, messages: list[ReceivedMessage]) -> WriteResult:
-    """What the service does: the batch; if its content is refused, message by message."""
+    """What the service does: the batch; if its content is refused, apart."""
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
         await prepare(conn)
         try:
             return await write_batch(conn, messages)
         except CONTENT_ERRORS:
-            return await write_one_by_one(conn, messages)
+            return await write_isolating_failures(conn, messages)
     finally:
         await conn.close()
 
@@ -378,3 +378,42 @@ async def test_rejected_payloads_are_kept_whole_up_to_the_size_limit(
         assert count(ingest_db, "SELECT count(*) FROM readings") == 1
     else:
         assert code == "payload_too_large" and bytes(stored) == payload[:STORED_PAYLOAD_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("n", "bad"),
+    [(1, [0]), (2, [1]), (3, [0, 2]), (500, [0, 250, 499]), (500, list(range(0, 500, 7)))],
+    ids=["1", "2", "3", "500-three-bad", "500-every-seventh-bad"],
+)
+async def test_messages_the_database_refuses_are_isolated_and_the_rest_stored(
+    ingest_url: str, ingest_db: str, n: int, bad: list[int]
+) -> None:
+    """A status the readings table's CHECK refuses gets past Python: the database itself
+    refuses the batch, and only the messages at fault become store_failed."""
+    base = NOW - timedelta(hours=3)
+    messages = [
+        message(
+            [
+                reading(ts=base + timedelta(seconds=i), status="0x" if i in bad else "00", index=0),
+                reading(ts=base + timedelta(seconds=i), parameter="pm10", index=1),
+            ]
+        )
+        for i in range(n)
+    ]
+    conn = await psycopg.AsyncConnection.connect(ingest_url, autocommit=True)
+    try:
+        await prepare(conn)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await write_batch(conn, messages)
+        result = await write_isolating_failures(conn, messages)
+    finally:
+        await conn.close()
+    assert result.stored == 2 * (n - len(bad))
+    assert dict(result.rejected_items) == {"store_failed": 2 * len(bad)}
+    with psycopg.connect(ingest_db) as db:
+        failed = db.execute(
+            "SELECT count(DISTINCT payload_digest), count(*) FROM rejected_messages"
+            " WHERE reason_code = 'store_failed' AND reason LIKE '%CheckViolation%'"
+        ).fetchone()
+    assert failed == (len(bad), 2 * len(bad))
+    assert count(ingest_db, "SELECT count(*) FROM readings") == 2 * (n - len(bad))
