@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -226,6 +227,7 @@ def main() -> None:
         print(report(backlogged))
     finally:
         broker.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

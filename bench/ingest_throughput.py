@@ -1,10 +1,12 @@
 """Ingest benchmark: readings/s and publish→commit latency through a real Mosquitto and
 TimescaleDB, against a naive bridge (one INSERT + commit per message) in the same run.
 
-Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes);
-``--foreign-key-only`` measures only readings/s with and without the foreign key from
-readings to stations (migration 0010), alternated twice in one run. Broker,
+Run: ``.venv/bin/python -m bench.ingest_throughput`` (about two minutes). Broker,
 database, publisher and ingest share the machine, as they do in a small deployment.
+``--foreign-key-only`` measures only the cost of the foreign key from readings to
+stations (migration 0010): the merge statement's time with and without it, then
+readings/s through ingest with and without it, each alternated in one run
+(``--merge-only``: the merge alone).
 """
 
 from __future__ import annotations
@@ -248,6 +250,51 @@ def foreign_key_cost(url: str, port: int, t0: datetime) -> dict[str, float]:
     return best
 
 
+def foreign_key_merge_cost(url: str, t0: datetime, rows: int = 100_000, rounds: int = 5) -> float:
+    """Median ratio of the readings merge's time with the key to without it.
+
+    The writer's statement shape (INSERT … SELECT … ON CONFLICT DO NOTHING from a staged
+    batch) on the same rows, key on and off alternated ``rounds`` times: the database's
+    own cost of the check, with the machine's noise spread over both sides."""
+    stage = (
+        "CREATE TEMP TABLE IF NOT EXISTS fk_stage AS SELECT"
+        " 'BN-' || lpad((1 + i %% %(n)s)::text, 2, '0') AS station_id, 'pm25'::text AS parameter,"
+        " %(t0)s::timestamptz + i * interval '1 second' AS ts, (i %% 90)::float8 AS value"
+        " FROM generate_series(1, %(rows)s) AS i"
+    )
+    merge = (
+        "INSERT INTO readings (station_id, parameter, ts, value, original_value, original_unit,"
+        " status, source_format, received_at) SELECT station_id, parameter, ts, value, value,"
+        " 'µg/m³', '00', 'aqm_json', now() FROM fk_stage"
+        " ON CONFLICT (station_id, parameter, ts) DO NOTHING"
+    )
+    ratios = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(stage, {"n": N_STATIONS, "t0": t0, "rows": rows})
+        for _ in range(rounds):
+            took = {}
+            for on in (True, False):
+                conn.execute("TRUNCATE readings")
+                if not on:
+                    conn.execute(f"ALTER TABLE readings DROP CONSTRAINT {FOREIGN_KEY}")
+                start = time.perf_counter()
+                conn.execute(merge)
+                took[on] = time.perf_counter() - start
+                if not on:
+                    conn.execute(
+                        f"ALTER TABLE readings ADD CONSTRAINT {FOREIGN_KEY}"
+                        " FOREIGN KEY (station_id) REFERENCES stations (station_id)"
+                    )
+            ratios.append(took[True] / took[False])
+            print(
+                f"  merge of {rows} rows: {took[True]:.2f} s with the key, "
+                f"{took[False]:.2f} s without",
+                flush=True,
+            )
+        conn.execute("TRUNCATE readings")
+    return statistics.median(ratios)
+
+
 def main() -> None:
     only_fk = "--foreign-key-only" in sys.argv[1:]
     stations = [f"BN-{i:02d}" for i in range(1, N_STATIONS + 1)]
@@ -257,6 +304,10 @@ def main() -> None:
         results: dict[str, float] = {}
         print(f"machine: {describe()}")
         if only_fk:  # the foreign key's cost alone, alternated in one run
+            merge_ratio = foreign_key_merge_cost(url, t0)
+            print(f"  merge time with/without the foreign key (median of 5): {merge_ratio:.2f}")
+            if "--merge-only" in sys.argv[1:]:
+                return
             proc = start_ingest(url, mq.port)
             try:
                 results = foreign_key_cost(url, mq.port, t0)

@@ -62,7 +62,12 @@ def expected(sent: Sequence[Message]) -> set[ReadingKey]:
 class StationClient:
     """One station's connection: its own login, QoS 1, counts PUBACKs."""
 
-    def __init__(self, broker: ProductionBroker, station: str, protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5) -> None:
+    def __init__(
+        self,
+        broker: ProductionBroker,
+        station: str,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+    ) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"{station}-datalogger", protocol=protocol
         )
@@ -102,7 +107,11 @@ class StationClient:
         self.client.loop_stop()
 
 
-def publish(broker: ProductionBroker, sent: Sequence[Message], protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5) -> None:
+def publish(
+    broker: ProductionBroker,
+    sent: Sequence[Message],
+    protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+) -> None:
     """Publish every message as its own station; return once the broker acked them all."""
     clients: dict[str, StationClient] = {}
     counts: dict[str, int] = {}
