@@ -160,23 +160,24 @@ ORDER BY 2
 # Valid hours of yesterday per active station and parameter it declares or sent, in per
 # cent of 24; a station installed later than yesterday is not judged yet.
 COMPLETENESS_SQL = f"""
-WITH pairs AS (
+WITH agg AS (
+  SELECT h.station_id, h.parameter, count(*) FILTER (WHERE h.valid) AS valid_hours
+  FROM hourly h
+  JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
+  WHERE h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
+  GROUP BY h.station_id, h.parameter
+),
+pairs AS (
   SELECT s.station_id, unnest(s.parameters) AS parameter
   FROM stations s
   WHERE s.status = 'active' AND (s.installed_on IS NULL OR s.installed_on <= {YESTERDAY})
   UNION
-  SELECT DISTINCT h.station_id, h.parameter
-  FROM hourly h
-  JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
-  WHERE h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
+  SELECT agg.station_id, agg.parameter FROM agg
 )
 SELECT {local_day_start(YESTERDAY)} AS "time", pr.station_id, pr.parameter,
-       (100.0 * count(h.hour) FILTER (WHERE h.valid) / 24)::double precision AS value
+       (100.0 * coalesce(agg.valid_hours, 0) / 24)::double precision AS value
 FROM pairs pr
-LEFT JOIN hourly h
-  ON h.station_id = pr.station_id AND h.parameter = pr.parameter
- AND h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
-GROUP BY pr.station_id, pr.parameter
+LEFT JOIN agg ON agg.station_id = pr.station_id AND agg.parameter = pr.parameter
 ORDER BY 2, 3
 """
 
