@@ -259,7 +259,8 @@ backfill_hours = 0
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(3)
+            # forwarding starts at its first plan (backfill_hours = 0): wait for it
+            wait_count(url, "SELECT count(*) FROM forward_cursors", 1, 120)
             paced = files_for(stations, 3, start + timedelta(days=1))[:600]
             lat = paced_latency(url, server.port, paced, 20.0)
             print(

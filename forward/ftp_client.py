@@ -18,6 +18,7 @@ class Connection:
     def __init__(self, destination: Destination) -> None:
         self.destination = destination
         self.ftp: ftplib.FTP | None = None
+        self._folders: set[str] = set()  # known to exist on this connection
 
     def open(self) -> ftplib.FTP:
         if self.ftp is not None:
@@ -49,6 +50,7 @@ class Connection:
             with contextlib.suppress(OSError):
                 self.ftp.close()
         self.ftp = None
+        self._folders.clear()
 
     def already_there(self, folder: str, name: str, size: int) -> bool:
         """Whether an earlier, unconfirmed attempt left the whole file there."""
@@ -60,16 +62,28 @@ class Connection:
             return False
 
     def upload(self, folder: str, name: str, payload: bytes) -> str:
-        """Store ``payload`` as ``folder/name``; returns the server's final reply."""
+        """Store ``payload`` as ``folder/name``; returns the server's final reply.
+
+        Absolute paths, and a folder is created once per connection: a file costs a
+        passive connection and a ``STOR``, not a walk through its folders.
+        """
         ftp = self.open()
-        ftp.cwd("/")
-        for part in [p for p in folder.split("/") if p]:
+        parts = [p for p in folder.split("/") if p]
+        absolute = "/" + "/".join(parts)
+        if absolute not in self._folders:
             try:
-                ftp.cwd(part)
+                ftp.cwd(absolute)
             except ftplib.error_perm:
-                ftp.mkd(part)
-                ftp.cwd(part)
-        reply = ftp.storbinary(f"STOR {name}", io.BytesIO(payload))
+                ftp.cwd("/")
+                for part in parts:
+                    try:
+                        ftp.cwd(part)
+                    except ftplib.error_perm:
+                        ftp.mkd(part)
+                        ftp.cwd(part)
+            self._folders.add(absolute)
+        target = f"{absolute.rstrip('/')}/{name}"
+        reply = ftp.storbinary(f"STOR {target}", io.BytesIO(payload))
         if not reply.startswith("2"):
             raise ftplib.error_reply(reply)
         return reply

@@ -22,6 +22,7 @@ from ingest.files.naming import DEFAULT_FILE_TEMPLATE, DEFAULT_PATH_TEMPLATE, ex
 from stations.simulator import Publication
 
 log = logging.getLogger("aqm.datalogger")
+RETRY_S = 2.0  # a failed upload is tried again this soon (kept files go first)
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,10 @@ def deliver(
                 try:
                     session.store(folder, name, payload)
                 except (OSError, EOFError, ftplib.Error) as exc:
-                    log.warning("upload of %s failed (%s); %d files kept, retry in 10 s",
-                                name, exc, len(backlog))
+                    log.warning("upload of %s failed (%s); %d files kept, retry in %.0f s",
+                                name, exc, len(backlog), RETRY_S)
                     session.close()
-                    retry_at = time.monotonic() + 10
+                    retry_at = time.monotonic() + RETRY_S
                     break
                 backlog.popleft()
                 delivered += 1

@@ -324,3 +324,19 @@ def test_secrets_refuse_users_the_password_file_cannot_hold(
     with pytest.raises(SecretsFileError) as caught:
         load_secrets(secrets)
     assert str(caught.value) == f"{secrets}:2: {problem}"
+
+
+def test_credentials_write_the_ftp_accounts_with_each_stations_broker_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "broker"
+    args = ["stations", "credentials", str(EXAMPLE), "--out", str(out)]
+    assert main(args) == 0
+    printed = generated(capsys.readouterr().out)
+    accounts = read_password_file(out / "ftp-users")
+    assert list(accounts) == ACTIVE  # stations only: no FTP account for the ingest user
+    assert all(verify_password(printed[sid], accounts[sid]) for sid in ACTIVE)
+    assert (out / "ftp-users").stat().st_mode & 0o777 == 0o600
+    assert main([*args, "--rotate", "BN-TUSON"]) == 0
+    rotated = generated(capsys.readouterr().out)
+    assert verify_password(rotated["BN-TUSON"], read_password_file(out / "ftp-users")["BN-TUSON"])
