@@ -158,7 +158,7 @@ def build_seed() -> Seeded:
 
 def write_seed(url: str, seed: Seeded) -> None:
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE stations, hourly, aqi_daily, aqi_hourly, readings")
+        cur.execute("TRUNCATE stations, hourly, aqi_daily, aqi_hourly, readings CASCADE")
         cur.executemany(
             "INSERT INTO stations (station_id, name, ward, latitude, longitude, station_type,"
             " installed_on, retired_on, status, parameters, public_aqi, pm25_correction)"
