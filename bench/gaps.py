@@ -178,7 +178,7 @@ def main(argv: Sequence[str] = ()) -> int:
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return 1
-        summary = re.search(r"(\d+) stations, ([\d,]+) samples missing", done.stdout)
+        summary = re.search(r"(\d+) stations?, ([\d,]+) samples missing", done.stdout)
         reported = int(summary.group(2).replace(",", "")) if summary else -1
         periods = sum(1 for _ in out.open(encoding="utf-8-sig")) - 1
         csv_kb = out.stat().st_size / 1024
