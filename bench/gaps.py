@@ -66,25 +66,32 @@ CROSS JOIN generate_series(%(start)s::timestamptz,
 WHERE random() >= 0.003
 """
 
-# Per station and month: an outage of every parameter, and a longer one of one parameter.
+# Per station and month: an outage of every parameter, and a longer one of one parameter;
+# expanded to one row per lost parameter, so each deletes through the primary key.
 OUTAGES_SQL = """
-DELETE FROM readings r
-USING (
-    SELECT s.station_id, m.month,
-           m.month + random() * INTERVAL '25 days' AS a_start,
-           (2 + random() * 6) * INTERVAL '1 hour' AS a_len,
-           m.month + random() * INTERVAL '25 days' AS b_start,
-           (1 + random() * 2) * INTERVAL '1 day' AS b_len,
-           (%(parameters)s::text[])[1 + floor(random() * cardinality(%(parameters)s::text[]))::int]
-             AS b_parameter
+WITH months AS (
+    SELECT s.station_id, m.month, random() AS a, random() AS a_len, random() AS b,
+           random() AS b_len, random() AS b_pick
     FROM stations s
     CROSS JOIN generate_series(%(start)s::timestamptz,
                                %(start)s::timestamptz + (%(days)s - 1) * INTERVAL '1 day',
                                INTERVAL '1 month') AS m(month)
-) o
-WHERE r.station_id = o.station_id
-  AND ((r.ts >= o.a_start AND r.ts < o.a_start + o.a_len)
-       OR (r.parameter = o.b_parameter AND r.ts >= o.b_start AND r.ts < o.b_start + o.b_len))
+),
+lost AS (
+    SELECT m.station_id, p.parameter, m.month + m.a * INTERVAL '25 days' AS t0,
+           m.month + m.a * INTERVAL '25 days' + (2 + m.a_len * 6) * INTERVAL '1 hour' AS t1
+    FROM months m CROSS JOIN unnest(%(parameters)s::text[]) AS p(parameter)
+    UNION ALL
+    SELECT m.station_id,
+           (%(parameters)s::text[])[1 + floor(m.b_pick * cardinality(%(parameters)s::text[]))::int],
+           m.month + m.b * INTERVAL '25 days',
+           m.month + m.b * INTERVAL '25 days' + (1 + m.b_len * 2) * INTERVAL '1 day'
+    FROM months m
+)
+DELETE FROM readings r
+USING lost o
+WHERE r.station_id = o.station_id AND r.parameter = o.parameter
+  AND r.ts >= o.t0 AND r.ts < o.t1
 """
 
 
@@ -171,7 +178,7 @@ def main(argv: Sequence[str] = ()) -> int:
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return 1
-        summary = re.search(r"(\d+) stations, ([\d,]+) samples missing", done.stdout)
+        summary = re.search(r"(\d+) stations?, ([\d,]+) samples missing", done.stdout)
         reported = int(summary.group(2).replace(",", "")) if summary else -1
         periods = sum(1 for _ in out.open(encoding="utf-8-sig")) - 1
         csv_kb = out.stat().st_size / 1024

@@ -287,5 +287,6 @@ def render_table(
             lines.append(f"  … {len(g) - shown:,} more periods (--limit 0 shows all; -o writes "
                          "all to a CSV)")  # fmt: skip
     lines.append("")
-    lines.append(f"{len(report)} stations, {total:,} samples missing")
+    stations = f"{len(report)} station{'' if len(report) == 1 else 's'}"
+    lines.append(f"{stations}, {total:,} samples missing")
     return "\n".join(lines) + "\n"
