@@ -170,8 +170,17 @@ def published(service: str) -> list[tuple[str, int, int]]:
     for spec in SERVICES[service].get("ports", []):
         parts = str(spec).split(":")
         host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
-        out.append((host_ip, int(parts[-2]), int(parts[-1].split("/")[0])))
+        host_ports = port_range(parts[-2])
+        container_ports = port_range(parts[-1].split("/")[0])
+        assert len(host_ports) == len(container_ports), spec
+        out.extend((host_ip, h, c) for h, c in zip(host_ports, container_ports, strict=True))
     return out
+
+
+def port_range(spec: str) -> list[int]:
+    """``"30000-30049"`` or ``"21"`` as the ports it names."""
+    first, _, last = spec.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 def mosquitto_conf() -> str:
@@ -209,8 +218,17 @@ def test_the_tls_listener_is_on_and_published_with_its_certificates() -> None:
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_only_tls_is_published_beyond_loopback(service: str) -> None:
     tls_ports = {port for port, block in listeners().items() if "certfile" in block}
+    ftp = env("ftp")
+    ftps_only = (
+        ftp.get("AQM_FTP_TLS_REQUIRED") == "true"
+        and {ftp.get("AQM_FTP_TLS_CERT"), ftp.get("AQM_FTP_TLS_KEY")}
+        <= {f"/run/aqm/tls/{name}" for name in ("cert.pem", "key.pem")}
+        and ("./secrets/ftp-tls", "/run/aqm/tls") in mounts("ftp")
+    )
     for host_ip, _host_port, container_port in published(service):
         if service == "mosquitto" and container_port in tls_ports:
+            continue
+        if service == "ftp" and ftps_only:  # control and passive data ports, TLS required
             continue
         assert host_ip == "127.0.0.1", (
             f"{service} publishes plaintext port {container_port} on every interface"
