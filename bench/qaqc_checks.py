@@ -111,7 +111,9 @@ def checks_alone(stations: int, days: int, rounds: int) -> tuple[int, float, flo
     return n, best, one_pass, summary
 
 
-_FULL = re.compile(r"full backfill \(hourly means recomputed from the readings first\): \*\*([0-9.]+) s\*\*")
+_FULL = re.compile(
+    r"full backfill \(hourly means recomputed from the readings first\): \*\*([0-9.]+) s\*\*"
+)
 
 
 def _backfill_seconds(tree: Path, extra: Sequence[str]) -> float:
@@ -126,7 +128,9 @@ def _backfill_seconds(tree: Path, extra: Sequence[str]) -> float:
     return float(found.group(1))
 
 
-def backfill_side_by_side(baseline: str, rounds: int, extra: Sequence[str]) -> tuple[list[float], list[float], str]:
+def backfill_side_by_side(
+    baseline: str, rounds: int, extra: Sequence[str]
+) -> tuple[list[float], list[float], str]:
     commit = subprocess.run(["git", "rev-parse", "--short", baseline], cwd=REPO_ROOT,
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO_ROOT,

@@ -48,10 +48,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def selectors(p: argparse.ArgumentParser, *, days: bool = False) -> None:
         p.add_argument("--station", required=True, metavar="ID", help="station id")
         if days:
-            p.add_argument("--from", dest="start", required=True, metavar="DAY",
-                           help="first local day, YYYY-MM-DD")
-            p.add_argument("--to", dest="end", required=True, metavar="DAY",
-                           help="last local day (inclusive), YYYY-MM-DD")
+            p.add_argument(
+                "--from",
+                dest="start",
+                required=True,
+                metavar="DAY",
+                help="first local day, YYYY-MM-DD",
+            )
+            p.add_argument(
+                "--to",
+                dest="end",
+                required=True,
+                metavar="DAY",
+                help="last local day (inclusive), YYYY-MM-DD",
+            )
         else:
             p.add_argument("--from", dest="start", required=True, metavar="T", help=_TIME_HELP)
             p.add_argument("--to", dest="end", required=True, metavar="T", help=_TIME_HELP)
@@ -186,9 +196,11 @@ def _check_selectors(
 ) -> None:
     if conn.execute("SELECT FROM stations WHERE station_id = %s", (station,)).fetchone() is None:
         raise CliError(f"--station {station!r}: no such station in the registry")
-    if parameter is not None and conn.execute(
-        "SELECT FROM parameters WHERE parameter = %s", (parameter,)
-    ).fetchone() is None:
+    if (
+        parameter is not None
+        and conn.execute("SELECT FROM parameters WHERE parameter = %s", (parameter,)).fetchone()
+        is None
+    ):
         known = ", ".join(str(r[0]) for r in conn.execute("SELECT parameter FROM parameters"))
         raise CliError(f"--parameter {parameter!r}: unknown (one of {known})")
 

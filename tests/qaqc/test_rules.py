@@ -204,7 +204,7 @@ def test_rules_file_errors_name_the_key(tmp_path: Path) -> None:
     path.write_text(
         'version = "x"\nmax_gap_minutes = 90\n[pm_ratio]\ntolerance_ug_m3 = 5\n'
         "tolerance_fraction = 0.1\n[parameters.pm25]\nnegative_below = -10\n"
-        'range_max = 1000\nflat_line_n = 1\nspike = 100\n',
+        "range_max = 1000\nflat_line_n = 1\nspike = 100\n",
         encoding="utf-8",
     )
     with pytest.raises(RulesError, match=r"parameters\.pm25\.flat_line_n"):

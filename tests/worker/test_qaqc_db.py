@@ -245,7 +245,8 @@ def test_invalidate_then_restore_converge_to_independent_runs(
     _drain(worker_url, settings)
     full = _snapshot(db)
     assert _rows(db, "SELECT parameter FROM qc_flags WHERE ts = %s ORDER BY 1", ts) == [
-        ("pm10",), ("pm25",)
+        ("pm10",),
+        ("pm25",),
     ]
 
     validator = postgres.url(user="aqm_validator")
@@ -477,7 +478,8 @@ def test_verified_days_raise_every_row_of_those_days_to_verified(
         levels = _rows(db, f"SELECT hour >= %s AND hour < %s, data_level, count(*) FROM {table}"
                            " GROUP BY 1, 2 ORDER BY 1", day_start, day_end)  # fmt: skip
         assert [(inside, level) for inside, level, _ in levels] == [
-            (False, "provisional"), (True, "verified")
+            (False, "provisional"),
+            (True, "verified"),
         ], table
     daily = _rows(db, "SELECT day, data_level FROM aqi_daily WHERE standard = 'vn_1459_2019'"
                       " ORDER BY day")  # fmt: skip
@@ -504,7 +506,6 @@ def test_settings_fixture_uses_the_shipped_rules_except_flat_line(
     }
 
 
-
 def test_a_change_of_rules_is_applied_to_history_by_backfill_with_its_version(
     db: str, worker_url: str, shipped_settings: Settings, tmp_path: Path
 ) -> None:
@@ -521,8 +522,9 @@ def test_a_change_of_rules_is_applied_to_history_by_backfill_with_its_version(
     stricter = tmp_path / "rules.toml"
     text = shipped_settings.qc_rules_file.read_text(encoding="utf-8")
     stricter.write_text(
-        text.replace('version = "aqm-qc-1"', 'version = "province-2"')
-        .replace("spike = 300.0", "spike = 50.0", 1),
+        text.replace('version = "aqm-qc-1"', 'version = "province-2"').replace(
+            "spike = 300.0", "spike = 50.0", 1
+        ),
         encoding="utf-8",
     )
     settings = load_settings(database_url=worker_url, qc_rules_file=stricter)
