@@ -14,6 +14,7 @@ COPY worker worker
 COPY reports reports
 COPY dashboards dashboards
 COPY forward forward
+COPY qaqc qaqc
 RUN uv sync --frozen --no-dev --all-extras
 
 FROM python:3.12-slim-bookworm

@@ -295,8 +295,8 @@ def _pm_ratio(
     rules: RuleSet,
     parameters: Sequence[str],
     flags: FlagArray,
-    st: IntArray,
-    par: IntArray,
+    st: npt.NDArray[np.integer[Any]],
+    par: npt.NDArray[np.integer[Any]],
     ts: IntArray,
     v: FloatArray,
 ) -> None:

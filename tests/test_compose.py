@@ -166,7 +166,7 @@ def test_the_image_contains_every_package() -> None:
 def published(service: str) -> list[tuple[str, int, int]]:
     """``(host address, host port, container port)`` of each published port; an address
     left out means every interface."""
-    out = []
+    out: list[tuple[str, int, int]] = []
     for spec in SERVICES[service].get("ports", []):
         parts = str(spec).split(":")
         host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
