@@ -55,7 +55,8 @@ def kernel() -> Callable[..., None] | None:
 
 def flags_kernel(
     station: Any, parameter: Any, ts: Any, value: Any, status: Any, manual: Any,
-    has_manual: bool, neg_below: Any, range_max: Any, flat_n: Any, spike: Any, gap_us: int,
+    has_manual: bool, neg_below: Any, range_max: Any, flat_n: Any, spike: Any,
+    has_bounds: bool, low: Any, high: Any, gap_us: int,
     pm25: int, pm10: int, pm_abs: float, pm_rel: float, out: Any,
 ) -> None:  # fmt: skip
     """Flag words of readings sorted by station, parameter and time (see rules.evaluate)."""
@@ -81,7 +82,10 @@ def flags_kernel(
             if f == 0:
                 p = parameter[i]
                 v = value[i]
-                if v > range_max[p]:
+                if has_bounds:
+                    if v > high[i] or v < low[i]:
+                        f |= _RANGE
+                elif v > range_max[p]:
                     f |= _RANGE
                 if v < neg_below[p]:
                     f |= _NEG
@@ -173,14 +177,19 @@ def flags_kernel(
 def run(
     station: np.ndarray, parameter: np.ndarray, ts: np.ndarray, value: np.ndarray,
     status: np.ndarray, manual: np.ndarray | None, tables: tuple[np.ndarray, ...],
-    gap_us: int, pm25: int, pm10: int, pm_abs: float, pm_rel: float,
+    low: np.ndarray | None, high: np.ndarray | None, gap_us: int, pm25: int, pm10: int,
+    pm_abs: float, pm_rel: float,
 ) -> np.ndarray:  # fmt: skip
-    """Call the kernel; ``tables`` = negative floors, range tops, flat-line lengths, spikes."""
+    """Call the kernel; ``tables`` = negative floors, range tops, flat-line lengths, spikes;
+    ``low``/``high`` per-reading range bounds (rules.range_bounds) replace the range tops."""
     compiled = kernel()
     assert compiled is not None
     out = np.empty(len(value), np.uint16)  # the kernel writes every element
     has_manual = manual is not None
     flags_manual = manual if manual is not None else np.zeros(1, np.bool_)
-    compiled(station, parameter, ts, value, status, flags_manual, has_manual, *tables, gap_us,
-             pm25, pm10, pm_abs, pm_rel, out)  # fmt: skip
+    has_bounds = low is not None and high is not None
+    no_bounds = np.zeros(1, np.float64)
+    compiled(station, parameter, ts, value, status, flags_manual, has_manual, *tables,
+             has_bounds, low if has_bounds else no_bounds, high if has_bounds else no_bounds,
+             gap_us, pm25, pm10, pm_abs, pm_rel, out)  # fmt: skip
     return out

@@ -19,7 +19,11 @@ bit         code                rule (thresholds per parameter from ``qaqc/rules
                                 sees them
 ``CALIB``   ``calibration``     datalogger status 01 (Circular 10/2021/TT-BTNMT Art. 39)
 ``FAULT``   ``instrument_fault`` datalogger status 02 (idem)
-``RANGE``   ``out_of_range``    above the instrument's measuring range
+``RANGE``   ``out_of_range``    outside the instrument's measuring range: above the
+                                station's ``instrument_ranges`` maximum from the
+                                catalogue, else above ``range_max``; below a positive
+                                catalogue minimum by more than the noise allowance
+                                (``−negative_below``)
 ``NEG``     ``negative``        below ``negative_below`` (beyond instrument noise)
 ``FLAT``    ``flat_line``       part of ``flat_line_n`` or more identical consecutive values
 ``SPIKE``   ``spike``           above or below both neighbours by more than ``spike``
@@ -172,6 +176,7 @@ def evaluate(
     value: npt.ArrayLike,
     status: npt.ArrayLike,
     manual: npt.ArrayLike | None = None,
+    bounds: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> FlagArray:
     """Flag words of readings sorted by station, parameter and time.
 
@@ -192,6 +197,10 @@ def evaluate(
         01 calibrating, 02 device error).
     manual : array_like of bool, optional
         Inside a period invalidated by an officer.
+    bounds : (array_like of float, array_like of float), optional
+        Per reading, the lowest and highest value the range rule lets through (from
+        :func:`range_bounds`, which applies the stations' instrument ranges); without
+        them every reading gets its parameter's ``range_max`` and no lower limit.
 
     Returns
     -------
@@ -209,11 +218,17 @@ def evaluate(
     if n == 0:
         return np.zeros(0, np.uint16)
     table = _thresholds(rules, parameters)
+    lo: FloatArray | None = None
+    hi: FloatArray | None = None
+    if bounds is not None:
+        lo, hi = (np.asarray(b, np.float64) for b in bounds)
+        if not (len(lo) == len(hi) == n):
+            raise ValueError("bounds differ in length from the readings")
     if kernels.wanted(n):
         names = list(parameters)
         return kernels.run(
             st, par, ts, v, status_code,
-            None if manual is None else np.asarray(manual, np.bool_), table,
+            None if manual is None else np.asarray(manual, np.bool_), table, lo, hi,
             int(rules.max_gap_minutes * 60_000_000),
             names.index("pm25") if "pm25" in names else -1,
             names.index("pm10") if "pm10" in names else -1,
@@ -228,7 +243,10 @@ def evaluate(
     neg_below, range_max, flat_n, spike = (t[par] for t in table)
     alive = flags == 0
     with np.errstate(invalid="ignore"):
-        flags[alive & (v > range_max)] |= RANGE
+        if hi is None or lo is None:
+            flags[alive & (v > range_max)] |= RANGE
+        else:
+            flags[alive & ((v > hi) | (v < lo))] |= RANGE
         flags[alive & (v < neg_below)] |= NEG
     alive = flags == 0
 
@@ -244,6 +262,43 @@ def evaluate(
         _spikes(flags, idx, linked, s_v, spike[idx])
     _pm_ratio(rules, parameters, flags, st, par, ts, v)
     return flags
+
+
+def range_bounds(
+    rules: RuleSet,
+    parameters: Sequence[str],
+    station: npt.ArrayLike,
+    parameter: npt.ArrayLike,
+    instrument_ranges: Mapping[tuple[int, int], tuple[float, float]],
+) -> tuple[FloatArray, FloatArray] | None:
+    """Per-reading bounds of the range rule, for :func:`evaluate`'s ``bounds``.
+
+    ``instrument_ranges`` maps (station code, parameter code) to the instrument's
+    measuring range [min, max] (the catalogue's ``instrument_ranges``, µg/m³). Such a
+    reading is out of range above max, or below a positive min by more than the
+    parameter's noise allowance (``min + negative_below``; a min at or below zero leaves
+    negatives to the negative rule). Every other reading keeps the rules file's
+    ``range_max`` and no lower limit. None when no range is given (the rules' defaults).
+
+    The bounds are looked up in a small (station × parameter) table, one gather per
+    reading.
+    """
+    if not instrument_ranges:
+        return None
+    st = _integers(station)
+    par = _integers(parameter)
+    neg_below, range_max, _, _ = _thresholds(rules, parameters)
+    n_stations = max(*(s for s, _ in instrument_ranges), int(st.max(initial=-1))) + 1
+    lo_table = np.full((n_stations, len(parameters)), -np.inf)
+    hi_table = np.tile(range_max, (n_stations, 1))
+    for (s, p), (low, high) in instrument_ranges.items():
+        if not 0 <= p < len(parameters) or s < 0:
+            raise ValueError(f"no station {s} or parameter {p} to give a range")
+        hi_table[s, p] = high
+        if low > 0:
+            allowance = neg_below[p] if math.isfinite(neg_below[p]) else 0.0
+            lo_table[s, p] = low + min(allowance, 0.0)
+    return lo_table[st, par], hi_table[st, par]
 
 
 def _integers(values: npt.ArrayLike) -> npt.NDArray[np.integer[Any]]:

@@ -27,6 +27,7 @@ officer would otherwise find out about months later:
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
@@ -216,6 +217,21 @@ def _parameter_name(value: str) -> str:
     raise ValueError(f"{value!r} is not a parameter aqm knows ({', '.join(PARAMETERS)})")
 
 
+def _instrument_range(value: object) -> object:
+    # [min, max] in the parameter's normalised unit (µg/m³ for gases and particles).
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"must be [min, max], two numbers, not {value!r}")
+    for bound, name in zip(value, ("min", "max"), strict=True):
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise ValueError(f"{name} must be a number, not {bound!r}")
+        if not math.isfinite(bound):
+            raise ValueError(f"{name} must be a finite number, not {bound}")
+    low, high = float(value[0]), float(value[1])
+    if low >= high:
+        raise ValueError(f"min {value[0]} must be below max {value[1]}")
+    return (low, high)
+
+
 def _alias_name(value: str) -> str:
     if not value.strip():
         raise ValueError("an alias may not be empty")
@@ -258,6 +274,7 @@ OptionalText = Annotated[str | None, BeforeValidator(_text)]
 OptionalLine = Annotated[str | None, BeforeValidator(_text), AfterValidator(_one_line)]
 ParameterName = Annotated[str, AfterValidator(_parameter_name)]
 AliasName = Annotated[str, AfterValidator(_alias_name)]
+InstrumentRange = Annotated[tuple[float, float], BeforeValidator(_instrument_range)]
 Number = Annotated[float, BeforeValidator(_number)]
 Degrees = Annotated[float, BeforeValidator(_degrees)]
 OptionalDate = Annotated[date | None, BeforeValidator(_date)]
@@ -321,6 +338,10 @@ class Station(BaseModel):
     classes: tuple[StationClass, ...] = ()
     # A low-cost sensor's PM2.5 correction (stations/pm25_correction.py), e.g. us_epa_2021.
     pm25_correction: Literal["us_epa_2021"] | None = None
+    # The measuring range of this station's instrument per parameter, [min, max] in the
+    # parameter's normalised unit (µg/m³; docs/stations.md). The automatic range rule
+    # (qaqc/rules.py) uses it instead of the rules file's range_max.
+    instrument_ranges: dict[ParameterName, InstrumentRange] = Field(default_factory=dict)
 
     @field_validator("parameters")
     @classmethod
@@ -371,6 +392,10 @@ class Station(BaseModel):
             if target not in self.parameters:
                 problems.append(("aliases", f"{alias!r} maps to {target!r}, which parameters "
                                             "does not list"))
+        for parameter in self.instrument_ranges:
+            if parameter not in self.parameters:
+                problems.append(("instrument_ranges", f"{parameter!r} has a range, but "
+                                                      "parameters does not list it"))
         if problems:
             raise StationRuleError(problems)
         return self

@@ -53,6 +53,8 @@ class StationRow:
     # (from as ISO date, station_type, public_aqi), oldest first: the class history
     classes: tuple[tuple[str, str, bool], ...] = ()
     pm25_correction: str | None = None
+    # (parameter, min, max) in µg/m³, sorted: the instrument's measuring range
+    instrument_ranges: tuple[tuple[str, float, float], ...] = ()
 
     @classmethod
     def from_station(cls, station: Station) -> StationRow:
@@ -60,6 +62,8 @@ class StationRow:
         values["aliases"] = tuple(sorted(station.aliases.items()))
         values["classes"] = tuple((c.valid_from.isoformat(), c.station_type, c.public_aqi)
                                   for c in station.classes)
+        values["instrument_ranges"] = tuple(sorted(
+            (name, low, high) for name, (low, high) in station.instrument_ranges.items()))
         return cls(**values)
 
     @classmethod
@@ -69,6 +73,9 @@ class StationRow:
         values["aliases"] = tuple(sorted(values["aliases"].items()))
         values["classes"] = tuple((str(c["from"]), str(c["station_type"]), bool(c["public_aqi"]))
                                   for c in values["classes"])
+        values["instrument_ranges"] = tuple(sorted(
+            (str(name), float(bounds[0]), float(bounds[1]))
+            for name, bounds in values["instrument_ranges"].items()))
         return cls(**values)
 
     def classes_json(self) -> list[dict[str, object]]:
@@ -76,13 +83,17 @@ class StationRow:
         return [{"from": start, "station_type": kind, "public_aqi": public}
                 for start, kind, public in self.classes]
 
+    def instrument_ranges_json(self) -> dict[str, list[float]]:
+        """The measuring ranges as stored in ``stations.instrument_ranges`` (migration 0017)."""
+        return {name: [low, high] for name, low, high in self.instrument_ranges}
+
 
 COLUMNS = tuple(f.name for f in fields(StationRow))
 # Types for COPY, in COLUMNS order.
 COLUMN_TYPES = (
     "text", "text", "text", "text", "float8", "float8", "float8", "text", "bool", "text",
     "date", "date", "int4", "text[]", "jsonb", "text", "text",
-    "jsonb", "text",
+    "jsonb", "text", "jsonb",
 )
 
 # Tables whose rows show a station has history worth keeping.
@@ -221,6 +232,7 @@ def _write(conn: psycopg.Connection[Any], rows: list[StationRow]) -> None:
                 values[COLUMNS.index("parameters")] = list(row.parameters)
                 values[COLUMNS.index("aliases")] = Jsonb(dict(row.aliases))
                 values[COLUMNS.index("classes")] = Jsonb(row.classes_json())
+                values[COLUMNS.index("instrument_ranges")] = Jsonb(row.instrument_ranges_json())
                 copy.write_row(values)
         cur.execute(
             sql.SQL(

@@ -30,6 +30,7 @@ from qaqc.rules import (
     evaluate,
     first_rule,
     load_rules,
+    range_bounds,
 )
 from worker.screening import Period, hourly_means, manual_mask
 
@@ -121,6 +122,38 @@ def test_out_of_instrument_range() -> None:
     # The out-of-range reading is nobody's neighbour: 7 lies between 1000 and 6, not
     # between 1000 and 1000.5. 1000 (in range) stands out from 5 and 7: a spike.
     assert _bits(flags, SPIKE) == [1]
+
+
+def _station_series(
+    values: Sequence[float], ranges: dict[tuple[int, int], tuple[float, float]],
+    parameter: int = NO2, station: int = 0,
+) -> npt.NDArray[np.uint16]:  # fmt: skip
+    n = len(values)
+    st, par = np.full(n, station), np.full(n, parameter)
+    bounds = range_bounds(_rules(), PARAMS, st, par, ranges)
+    return evaluate(_rules(), PARAMS, st, par, T0 + np.arange(n) * 6 * H,  # no neighbours
+                    np.array(values), np.zeros(n), bounds=bounds)  # fmt: skip
+
+
+def test_station_instrument_range_replaces_the_default() -> None:
+    # station 0's NO2 analyser reads 0-500 µg/m³; the rules' default range_max is 1000
+    values = [5, 500, 500.5, 999, 1000.5, -3, -10.5]
+    flags = _station_series(values, {(0, NO2): (0.0, 500.0)})
+    assert _bits(flags, RANGE) == [2, 3, 4]
+    assert _bits(flags, NEG) == [6]  # a min of 0 leaves negatives to the negative rule
+    # another station, and another parameter of the same station, keep the default
+    assert _bits(_station_series(values, {(0, NO2): (0.0, 500.0)}, station=1), RANGE) == [4]
+    assert _bits(_station_series(values, {(0, NO2): (0.0, 500.0)}, parameter=PM10),
+                 RANGE) == [4]  # fmt: skip
+    # a range wider than the default raises the limit
+    assert _bits(_station_series(values, {(0, NO2): (0.0, 2000.0)}), RANGE) == []
+
+
+def test_station_instrument_range_with_a_positive_minimum() -> None:
+    # min 50: out of range below 50 − 10 (the noise allowance −negative_below)
+    flags = _station_series([40, 39.5, 45, 100, 200.5], {(0, NO2): (50.0, 200.0)})
+    assert _bits(flags, RANGE) == [1, 4]
+    assert range_bounds(_rules(), PARAMS, np.zeros(1), np.zeros(1), {}) is None
 
 
 def test_parameters_without_rules_get_only_status_bits() -> None:
@@ -239,16 +272,27 @@ def test_compiled_kernel_gives_the_numpy_flags(seed: int, monkeypatch: pytest.Mo
         pytest.skip("numba cannot be imported here (the fast extra)")
     data = _random_readings(seed)
     rules = _rules(pm_abs=2.0, pm_rel=0.0)
+    # per-station instrument ranges: narrower, wider and with a positive minimum
+    bounds = range_bounds(rules, PARAMS, data["station"], data["parameter"],
+                          {(0, NO2): (0.0, 60.0), (1, PM25): (0.0, 5000.0),
+                           (2, PM10): (20.0, 900.0)})  # fmt: skip
     results = {}
     for backend in ("numpy", "numba"):
         monkeypatch.setenv("AQM_AQI_BACKEND", backend)
         for with_manual in (False, True):
-            results[backend, with_manual] = evaluate(
-                rules, PARAMS, data["station"], data["parameter"], data["ts"], data["value"],
-                data["status"], data["manual"] if with_manual else None,
-            )  # fmt: skip
+            for with_bounds in (False, True):
+                results[backend, with_manual, with_bounds] = evaluate(
+                    rules, PARAMS, data["station"], data["parameter"], data["ts"],
+                    data["value"], data["status"], data["manual"] if with_manual else None,
+                    bounds if with_bounds else None,
+                )  # fmt: skip
     for with_manual in (False, True):
-        numpy_flags = results["numpy", with_manual]
-        assert np.array_equal(results["numba", with_manual], numpy_flags)
-        for bit in (CALIB, FAULT, RANGE, NEG, FLAT, SPIKE, PM):  # every rule exercised
-            assert np.count_nonzero(numpy_flags & bit) > 0, bit
+        for with_bounds in (False, True):
+            numpy_flags = results["numpy", with_manual, with_bounds]
+            assert np.array_equal(results["numba", with_manual, with_bounds], numpy_flags)
+            for bit in (CALIB, FAULT, RANGE, NEG, FLAT, SPIKE, PM):  # every rule exercised
+                assert np.count_nonzero(numpy_flags & bit) > 0, bit
+    # the station ranges change which readings are flagged
+    assert np.count_nonzero(results["numpy", False, True] & RANGE) > np.count_nonzero(
+        results["numpy", False, False] & RANGE
+    )
