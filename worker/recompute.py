@@ -30,7 +30,15 @@ import psycopg
 
 from aqi import POLLUTANTS
 from aqm.settings import Settings
-from qaqc.rules import MANUAL, RULES_FILE, US_PER_HOUR, RuleSet, evaluate, load_rules
+from qaqc.rules import (
+    MANUAL,
+    RULES_FILE,
+    US_PER_HOUR,
+    RuleSet,
+    evaluate,
+    load_rules,
+    range_bounds,
+)
 from storage import aqi_tables, dirty_queue, hourly, qc
 from worker.indices import compute_indices, labels
 from worker.matrices import pollutant_matrices
@@ -261,8 +269,10 @@ def _screen(
     manual_periods, verified_periods = qc.periods(conn, stations, parameters)
     r = readings
     manual = manual_mask(manual_periods, r.station, r.parameter, r.ts_us)
+    bounds = range_bounds(rules, parameters, r.station, r.parameter,
+                          instrument_ranges(conn, stations, parameters))  # fmt: skip
     flags = evaluate(rules, parameters, r.station, r.parameter, r.ts_us, r.value, r.status,
-                     manual)  # fmt: skip
+                     manual, bounds)  # fmt: skip
     hour_all = r.ts_us // US_PER_HOUR
     if keep is None:
         keep = np.isin(_pack(r.station, hour_all), keep_keys if keep_keys is not None else [])
@@ -292,6 +302,25 @@ def _screen(
         t_min, t_max, write_hours=write_hours,
     )  # fmt: skip
     return written, (means.station, means.hour)
+
+
+def instrument_ranges(
+    conn: Connection, stations: Sequence[str], parameters: Sequence[str]
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """The catalogue's instrument ranges of ``stations`` (``stations.instrument_ranges``),
+    keyed by (index in ``stations``, index in ``parameters``), for ``range_bounds``."""
+    station_code = {s: i for i, s in enumerate(stations)}
+    parameter_code = {p: i for i, p in enumerate(parameters)}
+    out: dict[tuple[int, int], tuple[float, float]] = {}
+    for station_id, name, low, high in conn.execute(
+        "SELECT s.station_id, r.key, (r.value->>0)::float8, (r.value->>1)::float8"
+        " FROM stations s, jsonb_each(s.instrument_ranges) r"
+        " WHERE s.station_id = ANY(%s::text[])", (list(stations),),
+    ):  # fmt: skip
+        if name in parameter_code:
+            out[station_code[str(station_id)], parameter_code[str(name)]] = (
+                float(str(low)), float(str(high)))  # fmt: skip
+    return out
 
 
 def _us(moment: dt.datetime) -> int:

@@ -199,6 +199,53 @@ def test_worker_flags_each_rule_and_means_use_only_unflagged_readings(
                      " AND parameter = 'pm25' AND ts = %s", at(17)) == [(400.0, "00")]  # fmt: skip
 
 
+def test_station_instrument_range_replaces_the_default_range(
+    db: str, worker_url: str, shipped_settings: Settings, tmp_path: Path
+) -> None:
+    """A reading inside the rules file's range (PM2.5 up to 1000) but above the range the
+    catalogue gives the station's instrument (0-100) is flagged and left out of the mean;
+    the same reading at a station without a range is kept."""
+    from stations.catalogue import load_catalogue
+    from stations.registry import sync_catalogue
+
+    station = """\
+  - station_id: {sid}
+    name: Trạm {sid}
+    latitude: 21.18
+    longitude: 106.07
+    station_type: fixed_automatic
+    report_interval_s: 300
+    parameters: [pm25]
+"""
+    path = tmp_path / "catalogue.yaml"
+    path.write_text("stations:\n" + station.format(sid="QC05")
+                    + "    instrument_ranges: {pm25: [0, 100]}\n"
+                    + station.format(sid="QC06"), encoding="utf-8")  # fmt: skip
+    with psycopg.connect(db, autocommit=True) as conn:
+        sync_catalogue(conn, load_catalogue(path))
+    pm25 = [20.0 + (i % 5) for i in range(24)]  # two hours of 5-minute values
+    pm25[17] = 150.0  # hour 1, 25 min: a step of 128 (below the 300 spike bound)
+    readings = [(sid, "pm25", START + dt.timedelta(minutes=5 * i), v, "00")
+                for sid in ("QC05", "QC06") for i, v in enumerate(pm25)]  # fmt: skip
+    _store(db, readings)
+    _drain(worker_url, shipped_settings)
+
+    flags = _rows(db, "SELECT station_id, parameter, ts, codes FROM qc_flags_named"
+                      " WHERE station_id IN ('QC05', 'QC06')")  # fmt: skip
+    assert flags == [("QC05", "pm25", START + dt.timedelta(minutes=85), ["out_of_range"])]
+    hourly = {
+        (sid, int((h - START).total_seconds() // 3600)): (n_valid, n_range, mean)
+        for sid, h, n_valid, n_range, mean in _rows(
+            db, "SELECT station_id, hour, n_valid, n_qc_range, mean FROM hourly"
+                " WHERE station_id IN ('QC05', 'QC06') AND parameter = 'pm25'",
+        )
+    }  # fmt: skip
+    others = [pm25[i] for i in range(12, 24) if i != 17]
+    assert hourly[("QC05", 1)] == (11, 1, pytest.approx(sum(others) / 11, rel=1e-12))
+    assert hourly[("QC06", 1)] == (12, 0, pytest.approx(sum(pm25[12:24]) / 12, rel=1e-12))
+    assert hourly[("QC05", 0)] == hourly[("QC06", 0)] == (12, 0, pytest.approx(sum(pm25[:12]) / 12))
+
+
 def test_late_reading_rechecks_the_flags_of_the_hours_around_it(
     db: str, worker_url: str, shipped_settings: Settings
 ) -> None:
