@@ -592,3 +592,49 @@ def test_timezone_that_is_not_an_iana_zone_is_refused_at_its_line(
     (problem,) = problems(path)
     assert problem.startswith(f"{path}:{line_of(path, 'timezone')}: station BN-01: timezone: ")
     assert message in problem
+
+
+# --- instrument ranges ------------------------------------------------------------------
+
+
+def test_instrument_ranges_are_read_per_parameter(tmp_path: Path) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION
+                 + "    instrument_ranges: {pm25: [0, 1000], no2: [0.5, 500.0]}\n")  # fmt: skip
+    (station,) = load_catalogue(path)
+    assert station.instrument_ranges == {"pm25": (0.0, 1000.0), "no2": (0.5, 500.0)}
+    (plain,) = load_catalogue(write(tmp_path, "stations:\n" + GOOD_STATION, "plain.yaml"))
+    assert plain.instrument_ranges == {}  # the rules file's defaults apply
+
+
+def test_instrument_range_errors_name_the_parameter_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + textwrap.indent(textwrap.dedent("""\
+        instrument_ranges:
+          pm2.5: [0, 100]
+          pm25: [500, 500]
+          pm10: [0, "1e3"]
+          no2: [true, 500]
+          so2: 7
+          co: [0, .inf]
+        """), "    "))  # fmt: skip
+    assert problems(path) == [
+        f"{path}:{line_of(path, 'pm2.5')}: station BN-01: instrument_ranges.pm2.5: 'pm2.5' is "
+        "a datalogger name; write the canonical name 'pm25'",
+        f"{path}:{line_of(path, 'pm25: [500')}: station BN-01: instrument_ranges.pm25: "
+        "min 500 must be below max 500",
+        f"{path}:{line_of(path, 'pm10: [')}: station BN-01: instrument_ranges.pm10: "
+        "max must be a number, not '1e3'",
+        f"{path}:{line_of(path, 'no2: [true')}: station BN-01: instrument_ranges.no2: "
+        "min must be a number, not True",
+        f"{path}:{line_of(path, 'so2: 7')}: station BN-01: instrument_ranges.so2: "
+        "must be [min, max], two numbers, not 7",
+        f"{path}:{line_of(path, 'co: [0')}: station BN-01: instrument_ranges.co: "
+        "max must be a finite number, not inf",
+    ]
+
+
+def test_instrument_range_of_a_parameter_not_measured_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "stations:\n" + GOOD_STATION + "    instrument_ranges: {o3: [0, 500]}\n")
+    assert problems(path) == [
+        f"{path}:{line_of(path, 'instrument_ranges')}: station BN-01: instrument_ranges: "
+        "'o3' has a range, but parameters does not list it"
+    ]
