@@ -30,7 +30,9 @@ def test_example_ranges_round_trip_through_the_table(clean_db: str) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn:
         sync_catalogue(conn, catalogue)
         stored = {row.station_id: row for row in registered_stations(conn)}
-        column = dict(conn.execute("SELECT station_id, instrument_ranges FROM stations").fetchall())
+        column: dict[str, object] = dict(
+            conn.execute("SELECT station_id, instrument_ranges FROM stations").fetchall()
+        )
     # the same rows come back as the catalogue gave, and the jsonb is what the worker reads
     assert stored == {s.station_id: StationRow.from_station(s) for s in catalogue}
     assert stored["BN-KINHBAC"].instrument_ranges == (("no2", 0.0, 500.0), ("pm25", 0.0, 1000.0))
