@@ -131,12 +131,13 @@ async def test_circular_10_text_lines_with_header_crlf_and_statuses(
 async def test_a_stations_own_aliases_from_the_registry_name_its_parameters(
     ingest_db: str, broker: MosquittoInstance, start_service: Any
 ) -> None:
-    # BN-03's datalogger writes "PM2,5" (decimal comma in the name) and calls PM10 "DUST",
-    # which the global alias table reads as TSP; the station's own aliases decide.
+    # BN-03's datalogger writes "BUI_MIN" (fine dust, a name the global alias table does not
+    # know) and calls PM10 "DUST", which the global alias table reads as TSP; the station's
+    # own aliases decide.
     with psycopg.connect(ingest_db, autocommit=True) as conn:
         conn.execute(
             "UPDATE stations SET aliases = %s::jsonb WHERE station_id = 'BN-03'",
-            (json.dumps({"PM2,5": "pm25", "DUST": "pm10"}),),
+            (json.dumps({"BUI_MIN": "pm25", "DUST": "pm10"}),),
         )
     await start_service(make_settings(ingest_db, broker))
     local = (recent_hour() + timedelta(minutes=5)).astimezone(
@@ -145,14 +146,14 @@ async def test_a_stations_own_aliases_from_the_registry_name_its_parameters(
     stamp = local.strftime("%Y%m%d%H%M%S")
     line = "{}\t{}\tug/m3\t" + stamp + "\t00\r\n"
     for station in ("BN-03", "BN-02"):  # BN-02 has no aliases of its own
-        text = line.format("PM2,5", "35,2") + line.format("DUST", "80")
+        text = line.format("BUI_MIN", "35,2") + line.format("DUST", "80")
         publish(broker, f"aqm/v1/stations/{station}/readings", [text.encode()])
     await wait_until(
         lambda: (
             count(ingest_db, "SELECT count(*) FROM readings") == 3
             and count(ingest_db, "SELECT count(*) FROM rejected_messages") == 1
         ),
-        what="3 readings and BN-02's rejected PM2,5",
+        what="3 readings and BN-02's rejected BUI_MIN",
     )
     rejected = rows(
         ingest_db, "SELECT station_id, reason_code, reading_index FROM rejected_messages"

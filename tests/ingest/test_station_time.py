@@ -186,7 +186,9 @@ async def test_utc_clock_station_with_timezone_utc_stores_the_right_instants_and
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "stations" / "catalogue.example.yaml"
-INGEST = ServiceUser("aqm-ingest", "ingest password chosen by a person")
+INGEST = ServiceUser("aqm-ingest-1", "ingest password chosen by a person")
+# The broker takes the login as client id: a fresh session is another ingest instance's user.
+FRESH_INGEST = ServiceUser("aqm-ingest-2", "another ingest password chosen by a person")
 
 
 async def test_on_the_production_broker_configuration_station_time_holds_across_restarts(
@@ -205,7 +207,7 @@ async def test_on_the_production_broker_configuration_station_time_holds_across_
     with psycopg.connect(clean_db, autocommit=True) as conn:
         sync_catalogue(conn, catalogue)
     topics = TopicLayout()
-    access = plan_broker_access(catalogue, topics, {}, [INGEST])
+    access = plan_broker_access(catalogue, topics, {}, [INGEST, FRESH_INGEST])
     write_password_file(tmp_path / "passwords", access.password_entries, "test")
     write_atomically(tmp_path / "acl", access.acl)
     broker = MosquittoInstance(
@@ -231,8 +233,10 @@ async def test_on_the_production_broker_configuration_station_time_holds_across_
             publish(broker, topics.readings(station), payload, True, (station, creds[station]))
 
         url = broker.url(INGEST.username, INGEST.password)
-        settings = make_settings(clean_db, broker, mqtt_url=url)
-        fresh = make_settings(clean_db, broker, mqtt_url=url)
+        settings = make_settings(clean_db, broker, mqtt_url=url, mqtt_client_id="")
+        fresh_url = broker.url(FRESH_INGEST.username, FRESH_INGEST.password)
+        fresh = make_settings(clean_db, broker, mqtt_url=fresh_url, mqtt_client_id="")
+        assert (settings.mqtt_client_id, fresh.mqtt_client_id) == ("aqm-ingest-1", "aqm-ingest-2")
         for run, (run_settings, items) in enumerate([(settings, 6), (settings, 5), (fresh, 5)]):
             svc = await start_service(run_settings)
             if run == 0:  # a live message, once ingest's session exists

@@ -247,7 +247,11 @@ def test_ingest_cannot_recover_a_stored_value_through_the_conflict_function(
     clean_db: str, postgres: PostgresInstance
 ) -> None:
     """Issue 15: 20,001 candidate values for one key, in one call, recovered a stored 37.4."""
-    with psycopg.connect(clean_db, autocommit=True) as conn:
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # readings need their station
+        conn.execute(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"
+            " VALUES ('BN-01', 'Trạm 1', 21.18, 106.07, 'fixed_automatic')"
+        )
         conn.execute(
             "INSERT INTO readings (station_id, parameter, ts, value, original_value,"
             " original_unit, source_format, received_at) VALUES ('BN-01', 'pm25',"

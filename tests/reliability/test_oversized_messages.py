@@ -42,7 +42,7 @@ def padded_message(station: str, ts: datetime, size: int) -> bytes:
 def rejects(url: str) -> list[tuple[str, str, bytes]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT station_id, reason_code, payload FROM rejected_messages ORDER BY id"
+            "SELECT station_id, reason_code, payload FROM rejected_messages_with_payload ORDER BY id"
         ).fetchall()
     return [(s, r, bytes(p)) for s, r, p in rows]
 

@@ -118,7 +118,7 @@ def test_one_poison_message_then_2400_readings_of_other_stations_all_stored(
     ingest = IngestProcess(
         fault_lab.url(db, "aqm_ingest"),
         broker.url(INGEST.username, INGEST.password),
-        f"aqm-ingest-{uuid.uuid4().hex[:8]}",
+        INGEST.username,  # the broker user is the client id
         tmp_path / "ingest.log",
     )
     url = fault_lab.url(db)
