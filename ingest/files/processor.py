@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -166,7 +167,7 @@ class FileProcessor:
             if read is None:  # gone or unreadable: the next scan tries again
                 self._queued.discard(file.path)
                 continue
-            content, size = read
+            content, size, digest = read
             judged.append(
                 judge_file(
                     file,
@@ -177,6 +178,7 @@ class FileProcessor:
                     self.local_tz,
                     self.settings.ftp_max_file_bytes,
                     now,
+                    digest,
                 )
             )
         if not judged:
@@ -293,16 +295,36 @@ class FileProcessor:
         return total
 
 
-def _read(file: InboxFile, max_bytes: int) -> tuple[bytes, int] | None:
-    """The file's content (its first 64 KiB when larger than ``max_bytes``) and size."""
+def _read(file: InboxFile, max_bytes: int) -> tuple[bytes, int, bytes | None] | None:
+    """The file's content, its size, and for a file larger than ``max_bytes`` the digest
+    that identifies it.
+
+    A file larger than ``max_bytes`` is never read as data: its first bytes are kept
+    (at most 64 KiB, never beyond the limit and one byte) and it is identified by the
+    topic and its first ``max_bytes + 1`` bytes. An upload cut off for its size ends a
+    little after the limit, wherever a network read ended, so the same file sent again
+    is recognised as the same reject however much more of it arrived.
+    """
     try:
         with open(file.path, "rb") as handle:
             size = handle.seek(0, 2)
             handle.seek(0)
-            content = handle.read(STORED_PAYLOAD_LIMIT if size > max_bytes else size)
+            if size <= max_bytes:
+                return handle.read(size), size, None
+            digest = hashlib.sha256(file.topic.encode("utf-8", "surrogatepass") + b"\0")
+            content = b""
+            left = max_bytes + 1
+            while left > 0:
+                chunk = handle.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                if len(content) < STORED_PAYLOAD_LIMIT:
+                    content += chunk[: STORED_PAYLOAD_LIMIT - len(content)]
+                digest.update(chunk)
+                left -= len(chunk)
     except FileNotFoundError:
         return None
     except OSError as exc:
         log.error("%s: cannot read (%s); tried again at the next scan", file.path, exc)
         return None
-    return content, size
+    return content, size, digest.digest()
