@@ -41,6 +41,7 @@ RESCAN_S = 30.0
 REGISTRY_REFRESH_S = 30.0
 MAX_DB_BACKOFF_S = 10.0
 PURGE_EVERY_S = 3600.0
+PRUNE_ROWS = 10_000
 
 
 class FileProcessor:
@@ -108,7 +109,8 @@ class FileProcessor:
             log.warning("database not reachable yet (%s); files wait in incoming", exc)
             await self._drop_db()
         self._scan()  # what a crash or an outage left behind, first
-        last_full_scan = last_poll = last_purge = time.monotonic()
+        last_full_scan = last_poll = time.monotonic()
+        last_purge = last_full_scan - PURGE_EVERY_S  # prune once at start, then hourly
         try:
             while not stop.is_set():
                 batch = await self._next_batch(stop, poll_s)
@@ -130,6 +132,7 @@ class FileProcessor:
                             removed,
                             self.inbox.archive_days,
                         )
+                    await self._prune_payloads()
                 if batch:
                     await self._process(batch, stop)
         finally:
@@ -216,6 +219,45 @@ class FileProcessor:
             result.duplicates,
             result.rejected,
         )
+
+    async def _prune_payloads(self) -> None:
+        """Empty the payloads of ``ftp_files`` (and of delivered ``forward_deliveries``)
+        older than the archive's retention, except those forwarding still needs
+        (migration 0018, ``ftp_prune_payloads``). A database away: tried next time."""
+        days = max(self.inbox.archive_days, 0)
+        files = deliveries = 0
+        held = 0
+        try:
+            conn = await self._db()
+            while True:
+                cur = await conn.execute(
+                    "SELECT * FROM ftp_prune_payloads(make_interval(days => %s), %s)",
+                    (days, PRUNE_ROWS),
+                )
+                row = await cur.fetchone()
+                assert row is not None
+                f, d, h = (int(v) for v in row)  # type: ignore[call-overload]
+                files, deliveries, held = files + f, deliveries + d, h
+                if f < PRUNE_ROWS and d < PRUNE_ROWS:
+                    break
+        except (psycopg.Error, OSError) as exc:
+            log.warning("cannot prune stored file payloads (%s); tried again later", exc)
+            await self._drop_db()
+            return
+        if files or deliveries:
+            log.info(
+                "payloads older than %d days emptied: %d received files, %d deliveries",
+                days,
+                files,
+                deliveries,
+            )
+        if held:
+            log.warning(
+                "%d received files older than %d days keep their payload: forwarding still "
+                "needs them (a delivery pending, or a destination's planner behind)",
+                held,
+                days,
+            )
 
     async def _refresh_registry(self) -> None:
         if time.monotonic() - self._registry_at < REGISTRY_REFRESH_S and self.registry:
