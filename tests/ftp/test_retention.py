@@ -25,7 +25,9 @@ def _file(conn: psycopg.Connection[tuple[object, ...]], name: str, recorded: dat
         (name, name.encode(), recorded, recorded, readings, name.encode(), recorded),
     ).fetchone()
     assert row is not None
-    return int(row[0])  # type: ignore[call-overload]
+    value = row[0]
+    assert isinstance(value, int)
+    return value
 
 
 def _delivery(conn: psycopg.Connection[tuple[object, ...]], destination: str, file_id: int,
