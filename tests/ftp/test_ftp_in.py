@@ -118,7 +118,7 @@ def test_a_malformed_file_is_rejected_whole_with_its_name(aqm_ftp: AqmFtp, ftp_d
     got = {
         (topic, code, bytes(payload))
         for topic, code, payload in rows(
-            ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages"
+            ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages_with_payload"
         )
     }
     assert got == {
@@ -209,7 +209,7 @@ def test_the_same_file_twice_stores_nothing_twice_and_a_correction_is_a_conflict
     assert rows(ftp_db, "SELECT value FROM readings") == [(50.0,)]
     assert rows(
         ftp_db,
-        "SELECT reason_code, payload FROM rejected_messages"
+        "SELECT reason_code, payload FROM rejected_messages_with_payload"
         " WHERE reason_code = 'conflicting_value'",
     ) == [("conflicting_value", corrected)]
 
