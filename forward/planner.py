@@ -30,6 +30,7 @@ FTP_FILES = """
 SELECT id, station_id, file_name, measured_at, received_at, payload, recorded_at
 FROM ftp_files
 WHERE recorded_at >= %s AND measured_at IS NOT NULL AND readings > 0
+  AND payload IS NOT NULL
 ORDER BY recorded_at
 """
 

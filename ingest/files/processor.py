@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ RESCAN_S = 30.0
 REGISTRY_REFRESH_S = 30.0
 MAX_DB_BACKOFF_S = 10.0
 PURGE_EVERY_S = 3600.0
+PRUNE_ROWS = 10_000
 
 
 class FileProcessor:
@@ -107,7 +109,8 @@ class FileProcessor:
             log.warning("database not reachable yet (%s); files wait in incoming", exc)
             await self._drop_db()
         self._scan()  # what a crash or an outage left behind, first
-        last_full_scan = last_poll = last_purge = time.monotonic()
+        last_full_scan = last_poll = time.monotonic()
+        last_purge = last_full_scan - PURGE_EVERY_S  # prune once at start, then hourly
         try:
             while not stop.is_set():
                 batch = await self._next_batch(stop, poll_s)
@@ -129,6 +132,7 @@ class FileProcessor:
                             removed,
                             self.inbox.archive_days,
                         )
+                    await self._prune_payloads()
                 if batch:
                     await self._process(batch, stop)
         finally:
@@ -166,7 +170,7 @@ class FileProcessor:
             if read is None:  # gone or unreadable: the next scan tries again
                 self._queued.discard(file.path)
                 continue
-            content, size = read
+            content, size, digest = read
             judged.append(
                 judge_file(
                     file,
@@ -177,6 +181,7 @@ class FileProcessor:
                     self.local_tz,
                     self.settings.ftp_max_file_bytes,
                     now,
+                    digest,
                 )
             )
         if not judged:
@@ -214,6 +219,45 @@ class FileProcessor:
             result.duplicates,
             result.rejected,
         )
+
+    async def _prune_payloads(self) -> None:
+        """Empty the payloads of ``ftp_files`` (and of delivered ``forward_deliveries``)
+        older than the archive's retention, except those forwarding still needs
+        (migration 0018, ``ftp_prune_payloads``). A database away: tried next time."""
+        days = max(self.inbox.archive_days, 0)
+        files = deliveries = 0
+        held = 0
+        try:
+            conn = await self._db()
+            while True:
+                cur = await conn.execute(
+                    "SELECT * FROM ftp_prune_payloads(make_interval(days => %s), %s)",
+                    (days, PRUNE_ROWS),
+                )
+                row = await cur.fetchone()
+                assert row is not None
+                f, d, h = (int(v) for v in row)  # type: ignore[call-overload]
+                files, deliveries, held = files + f, deliveries + d, h
+                if f < PRUNE_ROWS and d < PRUNE_ROWS:
+                    break
+        except (psycopg.Error, OSError) as exc:
+            log.warning("cannot prune stored file payloads (%s); tried again later", exc)
+            await self._drop_db()
+            return
+        if files or deliveries:
+            log.info(
+                "payloads older than %d days emptied: %d received files, %d deliveries",
+                days,
+                files,
+                deliveries,
+            )
+        if held:
+            log.warning(
+                "%d received files older than %d days keep their payload: forwarding still "
+                "needs them (a delivery pending, or a destination's planner behind)",
+                held,
+                days,
+            )
 
     async def _refresh_registry(self) -> None:
         if time.monotonic() - self._registry_at < REGISTRY_REFRESH_S and self.registry:
@@ -293,16 +337,36 @@ class FileProcessor:
         return total
 
 
-def _read(file: InboxFile, max_bytes: int) -> tuple[bytes, int] | None:
-    """The file's content (its first 64 KiB when larger than ``max_bytes``) and size."""
+def _read(file: InboxFile, max_bytes: int) -> tuple[bytes, int, bytes | None] | None:
+    """The file's content, its size, and for a file larger than ``max_bytes`` the digest
+    that identifies it.
+
+    A file larger than ``max_bytes`` is never read as data: its first bytes are kept
+    (at most 64 KiB, never beyond the limit and one byte) and it is identified by the
+    topic and its first ``max_bytes + 1`` bytes. An upload cut off for its size ends a
+    little after the limit, wherever a network read ended, so the same file sent again
+    is recognised as the same reject however much more of it arrived.
+    """
     try:
         with open(file.path, "rb") as handle:
             size = handle.seek(0, 2)
             handle.seek(0)
-            content = handle.read(STORED_PAYLOAD_LIMIT if size > max_bytes else size)
+            if size <= max_bytes:
+                return handle.read(size), size, None
+            digest = hashlib.sha256(file.topic.encode("utf-8", "surrogatepass") + b"\0")
+            content = b""
+            left = max_bytes + 1
+            while left > 0:
+                chunk = handle.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                if len(content) < STORED_PAYLOAD_LIMIT:
+                    content += chunk[: STORED_PAYLOAD_LIMIT - len(content)]
+                digest.update(chunk)
+                left -= len(chunk)
     except FileNotFoundError:
         return None
     except OSError as exc:
         log.error("%s: cannot read (%s); tried again at the next scan", file.path, exc)
         return None
-    return content, size
+    return content, size, digest.digest()

@@ -7,7 +7,9 @@
 - explicit TLS (``AUTH TLS``, FTPS) is offered when a certificate is configured, and can
   be required for logins and data;
 - passive ports come from a configured range (and an address to announce behind NAT);
-- an upload larger than the maximum file size is cut off with ``552``;
+- an upload larger than the maximum file size is cut off with ``552``; what was received
+  up to then (at most the limit and one network read) is handed on as well, before the
+  ``552``, and ends as a ``payload_too_large`` reject;
 - each session runs in a thread of its own (the fsync before ``226`` waits on the disk);
 - a file is handed on only once its upload completed, and before the ``226`` reply:
   it is moved durably into ``incoming`` first, so a datalogger told "complete" never
@@ -139,11 +141,15 @@ class _UploadLimit:
 
     def close(self) -> None:
         # pyftpdlib answers 226 before calling on_file_received; hand the file on first.
+        # An upload cut off for its size is handed on too: it ends as a reject.
         file_obj = getattr(self, "file_obj", None)
-        if (not self._closed and self.receive and self.transfer_finished
+        if (not self._closed and self.receive and (self.transfer_finished or self.oversized)
                 and file_obj is not None and not file_obj.closed):  # fmt: skip
             file_obj.close()
-            self.cmd_channel.upload_complete(file_obj.name)
+            if self.transfer_finished:
+                self.cmd_channel.upload_complete(file_obj.name)
+            else:
+                self.cmd_channel.upload_oversized(file_obj.name, self.tot_bytes_received)
         super().close()  # type: ignore[misc]
 
 
@@ -187,17 +193,40 @@ class _StationHandler:
         log.info("%s: received %s", station, file.name)
         self.on_complete(file)
 
+    def upload_oversized(self, filename: str, received: int) -> None:
+        """An upload cut off for its size: kept (bounded by the limit and one read) to be
+        stored as a ``payload_too_large`` reject, never read as data."""
+        station = self.username
+        try:
+            file = self.inbox.accept(station, Path(filename))
+        except (OSError, ValueError) as exc:
+            log.error(
+                "%s: upload of %s cut off for its size, cannot be kept (%s)",
+                station,
+                filename,
+                exc,
+            )
+            return
+        log.warning(
+            "%s: upload of %s exceeded the size limit after %d bytes; cut off with 552, "
+            "kept as a payload_too_large reject",
+            station,
+            file.name,
+            received,
+        )
+        self.on_complete(file)
+
     def on_login_failed(self, username: str, password: str) -> None:
-        log.warning("login refused for %r from %s", username[:64],
-                    getattr(self, "remote_ip", "?"))
+        log.warning("login refused for %r from %s", username[:64], getattr(self, "remote_ip", "?"))
 
     def on_incomplete_file_received(self, file: str) -> None:
         dtp = getattr(self, "data_channel", None)
         reason = "too_large" if getattr(dtp, "oversized", False) else "interrupted"
         self.metrics.uploads_incomplete.labels(reason).inc()
-        log.warning("%s: upload of %s %s; removed, never read", self.username,
-                    Path(file).name, "exceeded the size limit" if reason == "too_large"
-                    else "was interrupted")  # fmt: skip
+        if reason == "interrupted":
+            log.warning("%s: upload of %s was interrupted; removed, never read",
+                        self.username, Path(file).name)  # fmt: skip
+        # (an upload cut off for its size was moved to incoming by upload_oversized)
         Path(file).unlink(missing_ok=True)
 
     def ftp_PASV(self, line: str) -> Any:  # noqa: N802 (pyftpdlib's command method)

@@ -6,7 +6,7 @@ transaction. Only the writer's public functions are used.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -45,11 +45,19 @@ def judge_file(
     local_tz: tzinfo,
     max_bytes: int,
     now: datetime,
+    digest: bytes | None = None,
 ) -> JudgedFile:
-    """Decode and validate one file as its station's: the station is the folder's."""
+    """Decode and validate one file as its station's: the station is the folder's.
+
+    A file of more than ``max_bytes`` (``content`` its first bytes, ``size`` what was
+    received, ``digest`` its identity, see ``processor._read``) is never decoded: it is
+    one ``payload_too_large`` reject.
+    """
     if size > max_bytes:
         decoded = Decoded(None, [], [Rejection(
-            Reason.PAYLOAD_TOO_LARGE, f"{file.name}: file of {size} bytes exceeds {max_bytes}"
+            Reason.PAYLOAD_TOO_LARGE,
+            f"{size} bytes received, more than the limit of {max_bytes} bytes"
+            " (AQM_FTP_MAX_FILE_BYTES); not read",
         )])  # fmt: skip
     else:
         try:
@@ -65,6 +73,13 @@ def judge_file(
     message = ReceivedMessage.of(
         file.topic, content, file.received_at, file.station, judgement.readings, rejections
     )
+    if size > max_bytes:  # the first bytes kept, the size as received, its own identity
+        message = replace(
+            message,
+            payload=content[:STORED_PAYLOAD_LIMIT],
+            digest=digest or message.digest,
+            size=size,
+        )
     measured = min((r.ts for r in judgement.readings), default=None) or measured_at_from_name(
         file.name, local_tz
     )

@@ -228,3 +228,48 @@ def test_a_destination_down_then_back_gets_every_file_once_in_time_order(
     )
     assert "cannot reach" in first_error and attempts >= 4
     assert last_error is not None
+
+
+def test_a_corrected_re_upload_is_not_forwarded_the_ministry_keeps_the_stored_version(
+    tmp_path: Path, ftp_db: str, aqm_ftp: AqmFtp, ministry: MinistryServer
+) -> None:
+    (ts,) = _start_of(1)
+    name = tt10_name("BN-01", ts)
+    first = tt10_text(ts, {"PM10": ("40", "ug/m3")})
+    corrected = tt10_text(ts, {"PM10": ("45", "ug/m3")})
+    forward = Forward(tmp_path / "fwd", ftp_db, ministry).start()
+    try:
+        _upload(aqm_ftp, "BN-01", name, first)
+        wait_for(
+            lambda: (
+                count(
+                    ftp_db, "SELECT count(*) FROM forward_deliveries WHERE delivered_at IS NOT NULL"
+                )
+                == 1
+            ),
+            60,
+        )
+        _upload(aqm_ftp, "BN-01", name, corrected)
+        wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 2)
+        # the planner has read past the correction (its cursor moved beyond its record)
+        wait_for(
+            lambda: (
+                count(
+                    ftp_db,
+                    "SELECT count(*) FROM forward_cursors c WHERE c.ftp_recorded_at >"
+                    " (SELECT max(recorded_at) FROM ftp_files)",
+                )
+                == 1
+            ),
+            60,
+        )
+    finally:
+        forward.stop()
+    assert rows(ftp_db, "SELECT value FROM readings WHERE station_id = 'BN-01'") == [(40.0,)]
+    assert rows(ftp_db, "SELECT reason_code, payload FROM rejected_messages_with_payload") == [
+        ("conflicting_value", corrected)
+    ]
+    assert count(ftp_db, "SELECT count(*) FROM forward_deliveries") == 1
+    folder = ts.astimezone(ICT).strftime("BN-01/%Y/%m/%d")
+    assert ministry.received == [f"{folder}/{name}"]  # once
+    assert (ministry.home / folder / name).read_bytes() == first  # the stored version

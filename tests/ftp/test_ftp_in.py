@@ -118,7 +118,7 @@ def test_a_malformed_file_is_rejected_whole_with_its_name(aqm_ftp: AqmFtp, ftp_d
     got = {
         (topic, code, bytes(payload))
         for topic, code, payload in rows(
-            ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages"
+            ftp_db, "SELECT topic, reason_code, payload FROM rejected_messages_with_payload"
         )
     }
     assert got == {
@@ -127,17 +127,38 @@ def test_a_malformed_file_is_rejected_whole_with_its_name(aqm_ftp: AqmFtp, ftp_d
     }
 
 
-def test_an_oversized_upload_is_cut_off_and_nothing_is_read(
+def test_an_oversized_upload_is_cut_off_and_ends_as_one_payload_too_large_reject(
     tmp_path: Path, ftp_db: str, accounts: Path
 ) -> None:
     server = AqmFtp(tmp_path / "ftp", ftp_db, accounts, ftp_max_file_bytes="4096").start()
+    big = tt10_text(recent(), {"PM10": ("50", "ug/m3")}) * 2000
     try:
-        with login(server) as ftp, pytest.raises(ftplib.error_perm, match="552"):
-            upload(ftp, "big.txt", tt10_text(recent(), {"PM10": ("50", "ug/m3")}) * 200)
+        for _attempt in range(2):  # the datalogger retries the same file
+            with login(server) as ftp, pytest.raises(ftplib.error_perm, match="552"):
+                upload(ftp, "big.txt", big)
         with login(server) as ftp:  # the server is still there, the next file goes in
             upload(ftp, "small.txt", tt10_text(recent(), {"PM10": ("50", "ug/m3")}))
-        wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
-        assert rows(ftp_db, "SELECT file_name FROM ftp_files") == [("small.txt",)]
+        wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") >= 2)
+        wait_for(lambda: not [p for p in (server.data / "incoming").rglob("*") if p.is_file()])
+        assert count(ftp_db, "SELECT count(*) FROM readings") == 1  # small.txt's only
+        rejects = rows(
+            ftp_db,
+            "SELECT station_id, topic, reason_code, reason, payload, payload_bytes"
+            " FROM rejected_messages_with_payload",
+        )
+        assert len(rejects) == 1, rejects
+        station, topic, code, reason, payload, size = rejects[0]
+        assert (station, topic, code) == ("BN-01", "ftp:BN-01/big.txt", "payload_too_large")
+        assert 4096 < size < len(big)  # what was received before the cut
+        assert reason == (
+            f"big.txt: {size} bytes received, more than the limit of 4096 bytes"
+            " (AQM_FTP_MAX_FILE_BYTES); not read"
+        )
+        assert payload == big[:4097]  # the first bytes received, up to the cut
+        assert sorted(rows(ftp_db, "SELECT file_name, readings FROM ftp_files")) == [
+            ("big.txt", 0),
+            ("small.txt", 1),
+        ]
         assert not list((server.data / "upload").rglob("big.txt"))
         assert "exceeded the size limit" in server.logs()
     finally:
@@ -188,7 +209,7 @@ def test_the_same_file_twice_stores_nothing_twice_and_a_correction_is_a_conflict
     assert rows(ftp_db, "SELECT value FROM readings") == [(50.0,)]
     assert rows(
         ftp_db,
-        "SELECT reason_code, payload FROM rejected_messages"
+        "SELECT reason_code, payload FROM rejected_messages_with_payload"
         " WHERE reason_code = 'conflicting_value'",
     ) == [("conflicting_value", corrected)]
 
