@@ -114,11 +114,14 @@ WITH {_BOUNDS},
 pairs AS (
   SELECT b.station_id, b.iv, b.k0, b.k1, unnest(b.parameters) AS parameter FROM bounds b
 ),
-present AS (
+present AS (  -- OFFSET 0 keeps the lookup per station and parameter on the primary key
   SELECT DISTINCT b.station_id, b.parameter, k.slot
   FROM pairs b
-  JOIN readings r ON r.station_id = b.station_id AND r.parameter = b.parameter
-   AND {_READINGS_IN_RANGE}
+  CROSS JOIN LATERAL (
+    SELECT r.ts FROM readings r
+    WHERE r.station_id = b.station_id AND r.parameter = b.parameter AND {_READINGS_IN_RANGE}
+    OFFSET 0
+  ) r
   CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
   WHERE k.slot BETWEEN b.k0 AND b.k1
 ),

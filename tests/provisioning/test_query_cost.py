@@ -32,9 +32,15 @@ from tests.provisioning.seed import (
 
 pytestmark = pytest.mark.services
 
-READINGS_QUERIES = [
+# "Mẫu thiếu" finds the samples missing in the range it shows, so it must see every
+# stored sample time of the selected stations in that range (read through the primary
+# key): it is held to that bound below instead of the last hour (docs/grafana.md, "Cost").
+GAPS_DASHBOARD = "mau-thieu.json"
+ALL_READINGS_QUERIES = [
     q for q in all_queries(dashboards()) if q.is_sql and re.search(r"\breadings\b", q.text)
 ]
+READINGS_QUERIES = [q for q in ALL_READINGS_QUERIES if not q.location.startswith(GAPS_DASHBOARD)]
+GAPS_QUERIES = [q for q in ALL_READINGS_QUERIES if q.location.startswith(GAPS_DASHBOARD)]
 HISTORY = dt.timedelta(days=40)
 STEP = dt.timedelta(minutes=10)
 LONG_RANGE = TimeRange(END - dt.timedelta(days=30), END)
@@ -130,8 +136,11 @@ def _variables(query: Query) -> Any:
 
 def test_queries_reading_raw_readings_are_known() -> None:
     """The panels and rules that may touch raw readings, and no others."""
-    places = {q.location.rsplit(" › ", 1)[0] for q in READINGS_QUERIES}
+    places = {q.location.rsplit(" › ", 1)[0] for q in ALL_READINGS_QUERIES}
     assert places == {
+        "mau-thieu.json › Số mẫu thiếu theo trạm và ngày",
+        "mau-thieu.json › Tổng số mẫu thiếu theo trạm",
+        "mau-thieu.json › Các khoảng thiếu số liệu (đề nghị nhà cung cấp gửi lại)",
         "tong-quan.json › AQI giờ mới nhất và tín hiệu trạm",
         "tong-quan.json › Trạm im lặng",
         "tram.json › Tín hiệu trạm và thời gian im lặng (phút)",
@@ -139,6 +148,29 @@ def test_queries_reading_raw_readings_are_known() -> None:
         "chat-luong-du-lieu.json › Độ trễ đến theo trạm trong giờ cuối của khoảng thời gian",
         "alert aqm-tram-im-lang",
     }
+
+
+@pytest.mark.parametrize("query", GAPS_QUERIES, ids=[q.location for q in GAPS_QUERIES])
+def test_gap_queries_read_only_the_selected_stations_readings_of_the_range(
+    explain: Any, readings_db: str, query: Query
+) -> None:
+    variables = station_variables(("BN01",))
+    text = expand(query.text, LONG_RANGE, variables, interval=dt.timedelta(hours=1))
+    with psycopg.connect(readings_db) as conn:
+        # the seed's stations list no parameters; the gap queries expect what is listed
+        conn.execute(
+            "UPDATE stations SET parameters = '{pm25,pm10}', installed_on = NULL,"
+            " status = 'active', retired_on = NULL WHERE station_id = 'BN01'"
+        )
+        row = conn.execute(
+            "SELECT count(*) FROM readings WHERE station_id = 'BN01'"
+            " AND ts >= %s - interval '1 hour' AND ts < %s + interval '1 hour'",
+            (LONG_RANGE.start, LONG_RANGE.end),
+        ).fetchone()
+    assert row is not None
+    read = explain(text)
+    # one selected station of five: the other stations' readings are never touched
+    assert 0 < read <= int(row[0]), f"{query.location}: read {read} rows, bound {row[0]}"
 
 
 @pytest.mark.parametrize("query", READINGS_QUERIES, ids=[q.location for q in READINGS_QUERIES])
