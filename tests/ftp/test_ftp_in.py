@@ -166,22 +166,25 @@ def test_an_oversized_upload_is_cut_off_and_ends_as_one_payload_too_large_reject
 
 
 def _interrupted_upload(server: AqmFtp, name: str, content: bytes) -> None:
-    """Send half a file, then reset the data connection as a datalogger losing power."""
+    """Send half a file, then lose power: both connections reset, no reply awaited."""
     ftp = login(server)
     conn = ftp.transfercmd(f"STOR {name}")
     conn.sendall(content[: len(content) // 2])
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()  # RST, not FIN: the upload did not complete
-    with pytest.raises(ftplib.Error):
-        ftp.voidresp()
-    ftp.close()
+    partial = server.data / "upload" / "BN-01" / name
+    wait_for(lambda: partial.is_file(), 10)  # the server has opened the upload
+    for sock in (conn, ftp.sock):
+        assert sock is not None
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST, not FIN: the upload did not complete
 
 
 def test_an_interrupted_upload_is_never_half_read(aqm_ftp: AqmFtp, ftp_db: str) -> None:
     ts = recent()
     content = tt10_text(ts, VALUES)
     _interrupted_upload(aqm_ftp, "cut.txt", content)
-    wait_for(lambda: "was interrupted" in aqm_ftp.logs(), 15)
+    # The server logs "was interrupted" when the reset reaches an accepted data connection;
+    # a reset racing the accept leaves the opened upload unread until the session ends.
+    # Either way nothing of the half file may be stored, whatever arrives after it.
     with login(aqm_ftp) as ftp:  # the datalogger sends it again, whole
         upload(ftp, "cut.txt", content)
     wait_for(lambda: count(ftp_db, "SELECT count(*) FROM ftp_files") == 1)
