@@ -35,6 +35,7 @@ from reports.annual import narrative
 from reports.annual import wording as w
 from reports.annual.assessment import PROVINCE_KEY, AnnualAssessment, StationFindings
 from reports.annual.tables import Cell, ReportTables, Table
+from reports.annual.validation import NetworkValidation, levels_sentence
 
 SECTION_TITLES: Final = {
     "introduction": "1. Mở đầu và căn cứ pháp lý",
@@ -165,6 +166,25 @@ def methodology(report: AnnualAssessment) -> list[str]:
         "có dữ liệu ngoài khoảng này cũng được tính là ngày hoạt động. Khoảng gián đoạn là "
         "chuỗi hơn 24 giờ liên tiếp không có trung bình 1 giờ hợp lệ trong thời gian hoạt động.",
     ]
+
+
+def data_level_method(
+    validation: NetworkValidation, station_ids: Sequence[str], provisional: bool
+) -> str:
+    """The methods' statement on data levels, and why the report is a draft if it is."""
+    text = (
+        "Mức số liệu: số liệu tạm thời (provisional) mới qua kiểm tra tự động; số liệu đã "
+        "xác nhận (verified) đã được cán bộ rà soát theo nhật ký trạm, kết quả hiệu chuẩn "
+        "và kiểm tra. " + levels_sentence(validation, station_ids)
+    )
+    if provisional:
+        text += (
+            f" Vì các số liệu của báo cáo có số liệu tạm thời, báo cáo là bản {DRAFT_TEXT}: "
+            "các số liệu có thể thay đổi khi được xác nhận."
+        )
+    else:
+        text += " Mọi số liệu của báo cáo đều đã được xác nhận."
+    return text
 
 
 def _set_run_font(run: Any, size: float | None = None, bold: bool | None = None,
@@ -631,6 +651,7 @@ def write_report(
     letterhead: Letterhead | None = None,
     draft: bool = False,
     trend: Table | None = None,
+    validation: tuple[NetworkValidation, Table, Table, bool] | None = None,
 ) -> Path:
     """Write the DOCX report to ``path``."""
     head = letterhead or Letterhead()
@@ -668,9 +689,25 @@ def write_report(
     writer.table(tables.stations, drop=(6,))  # status: the retirement date says it
     writer.table(tables.completeness)
     writer.table(tables.gaps, empty="Không có khoảng gián đoạn dữ liệu nào dài hơn một ngày.")
+    if validation is not None:
+        checked, levels, flags, _ = validation
+        writer.paragraphs([
+            "Kiểm soát chất lượng số liệu (QA/QC): mọi giá trị đo qua các quy tắc kiểm tra tự "
+            "động (trạng thái 01 hiệu chuẩn, 02 lỗi thiết bị; vượt dải đo; giá trị âm; giá trị "
+            "không đổi liên tiếp; đột biến; PM2.5 lớn hơn PM10) rồi được cán bộ rà soát, hủy "
+            "các khoảng sai có nêu lý do và xác nhận. Số liệu gốc được giữ nguyên; các trung "
+            "bình chỉ dùng giá trị hợp lệ. "
+            + levels_sentence(checked, [s.key for s in report.stations]),
+        ])  # fmt: skip
+        writer.table(levels)
+        writer.table(flags)
 
     writer.heading(SECTION_TITLES["methodology"], 1)
     writer.paragraphs(methodology(report))
+    if validation is not None:
+        checked, _, _, provisional = validation
+        writer.paragraphs([data_level_method(checked, [s.key for s in report.stations],
+                                             provisional)])
     note = doc.add_paragraph()
     _set_run_font(note.add_run(
         f"Ghi chú: số liệu được tổng hợp tự động bằng phần mềm {generated_by} từ cơ sở dữ "
