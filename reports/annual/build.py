@@ -28,7 +28,22 @@ from reports.annual.charts import (
     category_days_chart,
     daily_pm25_chart,
 )
-from reports.annual.docx_document import ChartFiles, Letterhead, methodology, write_report
+from reports.annual.docx_document import (
+    ChartFiles,
+    Letterhead,
+    WeatherSection,
+    methodology,
+    write_report,
+)
+from reports.annual.meteorology import (
+    MET_PARAMETERS,
+    Meteorology,
+    assess_meteorology,
+    episode_weather_table,
+    rain_table,
+    wind_rose_chart,
+    wind_rose_table,
+)
 from reports.annual.tables import build_tables
 from reports.annual.trend import TrendYear, trend_table, trend_year
 from reports.annual.validation import (
@@ -74,6 +89,7 @@ class DataQuality:
     validation: NetworkValidation
     provisional: bool
     """Whether any hourly mean of the year the report reads is still provisional."""
+    weather: Meteorology
 
 
 @contextmanager
@@ -113,7 +129,10 @@ def read_and_assess(
         ids = [r.station_id for r in registry]
         data = source.read_year(conn, year, ids, READ_PARAMETERS, timezone)
         validation = read_validation(conn, year, ids, data.start_utc, len(data.days))
-        provisional = source.provisional_included(conn, year, ids, READ_PARAMETERS, timezone)
+        provisional = source.provisional_included(
+            conn, year, ids, (*READ_PARAMETERS, *MET_PARAMETERS), timezone
+        )
+        met = source.read_year(conn, year, ids, MET_PARAMETERS, timezone)
         earlier = {}
         for back in range(1, max(compare_years, 1) + 1):
             if any(source.year_has_rows(conn, year - back, timezone)):
@@ -124,7 +143,10 @@ def read_and_assess(
         report = assess(registry, data, province, start_local, earlier.get(year - 1),
                         on_station=_ticker(progress, "Tính toán theo trạm", len(ids)))
         years = [trend_year(registry, d) for d in (*earlier.values(), data)]
-    return report, sorted(years, key=lambda t: t.year), DataQuality(validation, provisional)
+        names = {r.station_id: r.name for r in registry}
+        weather = assess_meteorology(met, names, report.episodes)
+    quality = DataQuality(validation, provisional, weather)
+    return report, sorted(years, key=lambda t: t.year), quality
 
 
 def render_charts(
@@ -202,13 +224,23 @@ def build_annual_report(
     levels = data_levels_table(quality.validation, names)
     flags = qc_flags_table(quality.validation, names)
     draft = draft or quality.provisional
+    met = quality.weather
+    weather_tables = (wind_rose_table(met), rain_table(met), episode_weather_table(met))
     trend = trend_table(years) if len(years) > 1 else None
     with _step(timings, "charts"):
         charts = render_charts(report, out_dir / CHARTS_DIR, progress)
+        roses = {
+            s.station_id: wind_rose_chart(
+                s, year, out_dir / CHARTS_DIR / f"hoa-gio-{s.station_id}-{year}.png"
+            )
+            for s in met.stations
+            if s.has_wind
+        }
     xlsx = out_dir / xlsx_name(year)
     with _step(timings, "xlsx"):
         write_annex(
-            (*tables.all(), levels, flags, *([trend] if trend is not None else [])), xlsx,
+            (*tables.all(), levels, flags, *weather_tables,
+             *([trend] if trend is not None else [])), xlsx,
             f"Phụ lục số liệu — Báo cáo chất lượng không khí năm {year}, tỉnh {province}",
             methodology(report),
         )  # fmt: skip
@@ -217,8 +249,11 @@ def build_annual_report(
         write_report(report, tables, charts, docx, xlsx.name, f"aqm {__version__}",
                      on_station=_ticker(progress, "Viết báo cáo DOCX", len(report.stations)),
                      letterhead=letterhead, draft=draft, trend=trend,
-                     validation=(quality.validation, levels, flags, quality.provisional))
+                     validation=(quality.validation, levels, flags, quality.provisional),
+                     weather=WeatherSection(met, roses, weather_tables[1], weather_tables[2])
+                     if met.stations else None)
     chart_files = [charts.category_days, charts.province_monthly,
                    *([charts.daily_pm25] if charts.daily_pm25 is not None else []),
-                   *charts.station_monthly.values(), *charts.station_calendar.values()]
+                   *charts.station_monthly.values(), *charts.station_calendar.values(),
+                   *roses.values()]
     return ReportFiles(docx, xlsx, chart_files, timings, draft)

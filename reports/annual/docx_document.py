@@ -34,6 +34,7 @@ from aqi.categories import VN_CATEGORIES
 from reports.annual import narrative
 from reports.annual import wording as w
 from reports.annual.assessment import PROVINCE_KEY, AnnualAssessment, StationFindings
+from reports.annual.meteorology import Meteorology, weather_paragraphs
 from reports.annual.tables import Cell, ReportTables, Table
 from reports.annual.validation import NetworkValidation, levels_sentence
 
@@ -43,8 +44,9 @@ SECTION_TITLES: Final = {
     "methodology": "3. Phương pháp đánh giá",
     "province": "4. Chất lượng không khí toàn tỉnh",
     "episodes": "5. Các đợt ô nhiễm",
-    "comparison": "6. Diễn biến so với các năm trước",
-    "conclusions": "7. Kết luận và kiến nghị",
+    "meteorology": "6. Khí tượng và các đợt ô nhiễm",
+    "comparison": "7. Diễn biến so với các năm trước",
+    "conclusions": "8. Kết luận và kiến nghị",
     "stations": "Phụ lục 1. Kết quả theo từng trạm",
     "indicative": "Phụ lục 2. Số liệu tham khảo (cảm biến chi phí thấp, trạm di động)",
 }
@@ -94,6 +96,14 @@ class ChartFiles:
     station_monthly: dict[str, Path]
     station_calendar: dict[str, Path]
     daily_pm25: Path | None = None
+
+
+@dataclass(frozen=True)
+class WeatherSection:
+    met: Meteorology
+    roses: dict[str, Path]
+    rain: Table
+    episodes: Table
 
 
 @dataclass(frozen=True)
@@ -652,6 +662,7 @@ def write_report(
     draft: bool = False,
     trend: Table | None = None,
     validation: tuple[NetworkValidation, Table, Table, bool] | None = None,
+    weather: WeatherSection | None = None,
 ) -> Path:
     """Write the DOCX report to ``path``."""
     head = letterhead or Letterhead()
@@ -736,6 +747,19 @@ def write_report(
         if more > 0 else ""), empty="Không có đợt ô nhiễm nào.")
     writer.table(tables.serious_pollution)
 
+    writer.heading(SECTION_TITLES["meteorology"], 1)
+    if weather is None:
+        writer.paragraphs(["Trong năm báo cáo không trạm nào đo gió hoặc mưa."])
+    else:
+        writer.paragraphs(weather_paragraphs(weather.met))
+        for measured in weather.met.stations:
+            if measured.station_id in weather.roses:
+                writer.picture(weather.roses[measured.station_id],
+                               f"Hoa gió theo mùa — {measured.name}")  # fmt: skip
+        writer.table(weather.rain, empty="Không trạm nào đo mưa.")
+        writer.table(weather.episodes,
+                     empty="Không có đợt ô nhiễm nào để đối chiếu với khí tượng.")  # fmt: skip
+
     writer.heading(SECTION_TITLES["comparison"], 1)
     writer.paragraphs(narrative.comparison_paragraphs(report))
     if report.has_previous_year:
@@ -746,10 +770,10 @@ def write_report(
         writer.table(trend)
 
     writer.heading(SECTION_TITLES["conclusions"], 1)
-    writer.heading("7.1. Kết luận", 2)
+    writer.heading("8.1. Kết luận", 2)
     writer.paragraphs(narrative.conclusions(report))
     writer.officer_text("đánh giá nguyên nhân (nguồn thải, khí tượng, sự kiện trong năm)")
-    writer.heading("7.2. Kiến nghị", 2)
+    writer.heading("8.2. Kiến nghị", 2)
     writer.officer_text("các biện pháp, kiến nghị với Ủy ban nhân dân tỉnh và các cơ quan")
 
     _signature(writer, head)

@@ -115,6 +115,16 @@ def build_seed() -> Seeded:
         for parameter, value in (("pm25", pm25), ("pm10", pm25 * 1.6), ("no2", no2)):
             seed.hourly.append(("BN01", parameter, t, 999.0 if invalid else value, not invalid))
 
+    # BN01 weather: wind (calm every tenth hour, direction missing every 13th) and rain
+    for h in range(n_days * 24):
+        if h in gap or h // 24 in (100, 101):
+            continue
+        t = start + timedelta(hours=h)
+        seed.hourly.append(("BN01", "wind_speed", t, 0.3 if h % 10 == 0 else 1.0 + h % 5, True))
+        if h % 13:
+            seed.hourly.append(("BN01", "wind_direction", t, float(h * 37 % 360), True))
+        seed.hourly.append(("BN01", "rain", t, 2.5 if h % 50 == 0 else 0.0, True))
+
     # BN02: 12 valid hours on two days in five
     for d in range(n_days):
         hours = 24 if d % 5 >= 2 else 12
