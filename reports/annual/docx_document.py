@@ -757,8 +757,12 @@ def write_report(
                 writer.picture(weather.roses[measured.station_id],
                                f"Hoa gió theo mùa — {measured.name}")  # fmt: skip
         writer.table(weather.rain, empty="Không trạm nào đo mưa.")
-        writer.table(weather.episodes,
-                     empty="Không có đợt ô nhiễm nào để đối chiếu với khí tượng.")  # fmt: skip
+        limit = MAX_EPISODES_SHOWN * len(weather.met.stations)
+        cut = replace(weather.episodes, rows=weather.episodes.rows[:limit])
+        writer.table(cut, weather.episodes.title + (
+            f" ({MAX_EPISODES_SHOWN} đợt dài nhất; đủ các đợt trong phụ lục XLSX)"
+            if len(weather.episodes.rows) > limit else ""),
+            empty="Không có đợt ô nhiễm nào để đối chiếu với khí tượng.")  # fmt: skip
 
     writer.heading(SECTION_TITLES["comparison"], 1)
     writer.paragraphs(narrative.comparison_paragraphs(report))
