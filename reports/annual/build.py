@@ -28,9 +28,30 @@ from reports.annual.charts import (
     category_days_chart,
     daily_pm25_chart,
 )
-from reports.annual.docx_document import ChartFiles, Letterhead, methodology, write_report
+from reports.annual.docx_document import (
+    ChartFiles,
+    Letterhead,
+    WeatherSection,
+    methodology,
+    write_report,
+)
+from reports.annual.meteorology import (
+    MET_PARAMETERS,
+    Meteorology,
+    assess_meteorology,
+    episode_weather_table,
+    rain_table,
+    wind_rose_chart,
+    wind_rose_table,
+)
 from reports.annual.tables import build_tables
 from reports.annual.trend import TrendYear, trend_table, trend_year
+from reports.annual.validation import (
+    NetworkValidation,
+    data_levels_table,
+    qc_flags_table,
+    read_validation,
+)
 from reports.annual.xlsx_annex import write_annex
 
 log = logging.getLogger(__name__)
@@ -59,6 +80,16 @@ class ReportFiles:
     charts: list[Path]
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step (read, assess, charts, xlsx, docx)."""
+    draft: bool = False
+    """Whether the document was marked "DỰ THẢO" (asked, or provisional data included)."""
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    validation: NetworkValidation
+    provisional: bool
+    """Whether any hourly mean of the year the report reads is still provisional."""
+    weather: Meteorology
 
 
 @contextmanager
@@ -79,9 +110,10 @@ def _ticker(progress: Progress | None, label: str, total: int) -> Callable[[str]
 def read_and_assess(
     database_url: str, year: int, province: str, timezone: str,
     timings: dict[str, float], progress: Progress | None = None, compare_years: int = 1,
-) -> tuple[AnnualAssessment, list[TrendYear]]:
+) -> tuple[AnnualAssessment, list[TrendYear], DataQuality]:
     """Read the year (and up to ``compare_years`` years before, where they have data) and
-    compute the findings, and each year's figures for the trend."""
+    compute the findings, each year's figures for the trend, and the year's data capture
+    and validation."""
     with _step(timings, "read"), source.snapshot(database_url) as conn:
         registry = source.read_stations(conn)
         has_hourly, has_daily = source.year_has_rows(conn, year, timezone)
@@ -96,6 +128,11 @@ def read_and_assess(
             )
         ids = [r.station_id for r in registry]
         data = source.read_year(conn, year, ids, READ_PARAMETERS, timezone)
+        validation = read_validation(conn, year, ids, data.start_utc, len(data.days))
+        provisional = source.provisional_included(
+            conn, year, ids, (*READ_PARAMETERS, *MET_PARAMETERS), timezone
+        )
+        met = source.read_year(conn, year, ids, MET_PARAMETERS, timezone)
         earlier = {}
         for back in range(1, max(compare_years, 1) + 1):
             if any(source.year_has_rows(conn, year - back, timezone)):
@@ -106,7 +143,10 @@ def read_and_assess(
         report = assess(registry, data, province, start_local, earlier.get(year - 1),
                         on_station=_ticker(progress, "Tính toán theo trạm", len(ids)))
         years = [trend_year(registry, d) for d in (*earlier.values(), data)]
-    return report, sorted(years, key=lambda t: t.year)
+        names = {r.station_id: r.name for r in registry}
+        weather = assess_meteorology(met, names, report.episodes)
+    quality = DataQuality(validation, provisional, weather)
+    return report, sorted(years, key=lambda t: t.year), quality
 
 
 def render_charts(
@@ -171,21 +211,36 @@ def build_annual_report(
 ) -> ReportFiles:
     """Write the DOCX report, the XLSX annex and the PNG charts of ``year`` to ``out_dir``.
 
-    ``draft`` marks the document "DỰ THẢO" (watermark and a line under the title);
+    The document is marked "DỰ THẢO" (watermark and a line under the title) whenever a
+    valid hourly mean of the year is still provisional, and always with ``draft``;
     ``compare_years`` is how many years before ``year`` the trend covers (where they
     have data)."""
     timings: dict[str, float] = {}
-    report, years = read_and_assess(database_url, year, province, timezone, timings, progress,
-                                    compare_years)
+    report, years, quality = read_and_assess(database_url, year, province, timezone, timings,
+                                             progress, compare_years)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = build_tables(report)
+    names = [(s.key, s.name) for s in (*report.stations, *report.indicative)]
+    levels = data_levels_table(quality.validation, names)
+    flags = qc_flags_table(quality.validation, names)
+    draft = draft or quality.provisional
+    met = quality.weather
+    weather_tables = (wind_rose_table(met), rain_table(met), episode_weather_table(met))
     trend = trend_table(years) if len(years) > 1 else None
     with _step(timings, "charts"):
         charts = render_charts(report, out_dir / CHARTS_DIR, progress)
+        roses = {
+            s.station_id: wind_rose_chart(
+                s, year, out_dir / CHARTS_DIR / f"hoa-gio-{s.station_id}-{year}.png"
+            )
+            for s in met.stations
+            if s.has_wind
+        }
     xlsx = out_dir / xlsx_name(year)
     with _step(timings, "xlsx"):
         write_annex(
-            (*tables.all(), *([trend] if trend is not None else [])), xlsx,
+            (*tables.all(), levels, flags, *weather_tables,
+             *([trend] if trend is not None else [])), xlsx,
             f"Phụ lục số liệu — Báo cáo chất lượng không khí năm {year}, tỉnh {province}",
             methodology(report),
         )  # fmt: skip
@@ -193,8 +248,12 @@ def build_annual_report(
     with _step(timings, "docx"):
         write_report(report, tables, charts, docx, xlsx.name, f"aqm {__version__}",
                      on_station=_ticker(progress, "Viết báo cáo DOCX", len(report.stations)),
-                     letterhead=letterhead, draft=draft, trend=trend)
+                     letterhead=letterhead, draft=draft, trend=trend,
+                     validation=(quality.validation, levels, flags, quality.provisional),
+                     weather=WeatherSection(met, roses, weather_tables[1], weather_tables[2])
+                     if met.stations else None)
     chart_files = [charts.category_days, charts.province_monthly,
                    *([charts.daily_pm25] if charts.daily_pm25 is not None else []),
-                   *charts.station_monthly.values(), *charts.station_calendar.values()]
-    return ReportFiles(docx, xlsx, chart_files, timings)
+                   *charts.station_monthly.values(), *charts.station_calendar.values(),
+                   *roses.values()]
+    return ReportFiles(docx, xlsx, chart_files, timings, draft)

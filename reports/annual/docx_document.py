@@ -34,7 +34,9 @@ from aqi.categories import VN_CATEGORIES
 from reports.annual import narrative
 from reports.annual import wording as w
 from reports.annual.assessment import PROVINCE_KEY, AnnualAssessment, StationFindings
+from reports.annual.meteorology import Meteorology, weather_paragraphs
 from reports.annual.tables import Cell, ReportTables, Table
+from reports.annual.validation import NetworkValidation, levels_sentence
 
 SECTION_TITLES: Final = {
     "introduction": "1. Mở đầu và căn cứ pháp lý",
@@ -42,8 +44,9 @@ SECTION_TITLES: Final = {
     "methodology": "3. Phương pháp đánh giá",
     "province": "4. Chất lượng không khí toàn tỉnh",
     "episodes": "5. Các đợt ô nhiễm",
-    "comparison": "6. Diễn biến so với các năm trước",
-    "conclusions": "7. Kết luận và kiến nghị",
+    "meteorology": "6. Khí tượng và các đợt ô nhiễm",
+    "comparison": "7. Diễn biến so với các năm trước",
+    "conclusions": "8. Kết luận và kiến nghị",
     "stations": "Phụ lục 1. Kết quả theo từng trạm",
     "indicative": "Phụ lục 2. Số liệu tham khảo (cảm biến chi phí thấp, trạm di động)",
 }
@@ -93,6 +96,14 @@ class ChartFiles:
     station_monthly: dict[str, Path]
     station_calendar: dict[str, Path]
     daily_pm25: Path | None = None
+
+
+@dataclass(frozen=True)
+class WeatherSection:
+    met: Meteorology
+    roses: dict[str, Path]
+    rain: Table
+    episodes: Table
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,25 @@ def methodology(report: AnnualAssessment) -> list[str]:
         "có dữ liệu ngoài khoảng này cũng được tính là ngày hoạt động. Khoảng gián đoạn là "
         "chuỗi hơn 24 giờ liên tiếp không có trung bình 1 giờ hợp lệ trong thời gian hoạt động.",
     ]
+
+
+def data_level_method(
+    validation: NetworkValidation, station_ids: Sequence[str], provisional: bool
+) -> str:
+    """The methods' statement on data levels, and why the report is a draft if it is."""
+    text = (
+        "Mức số liệu: số liệu tạm thời (provisional) mới qua kiểm tra tự động; số liệu đã "
+        "xác nhận (verified) đã được cán bộ rà soát theo nhật ký trạm, kết quả hiệu chuẩn "
+        "và kiểm tra. " + levels_sentence(validation, station_ids)
+    )
+    if provisional:
+        text += (
+            f" Vì các số liệu của báo cáo có số liệu tạm thời, báo cáo là bản {DRAFT_TEXT}: "
+            "các số liệu có thể thay đổi khi được xác nhận."
+        )
+    else:
+        text += " Mọi số liệu của báo cáo đều đã được xác nhận."
+    return text
 
 
 def _set_run_font(run: Any, size: float | None = None, bold: bool | None = None,
@@ -631,6 +661,8 @@ def write_report(
     letterhead: Letterhead | None = None,
     draft: bool = False,
     trend: Table | None = None,
+    validation: tuple[NetworkValidation, Table, Table, bool] | None = None,
+    weather: WeatherSection | None = None,
 ) -> Path:
     """Write the DOCX report to ``path``."""
     head = letterhead or Letterhead()
@@ -668,9 +700,25 @@ def write_report(
     writer.table(tables.stations, drop=(6,))  # status: the retirement date says it
     writer.table(tables.completeness)
     writer.table(tables.gaps, empty="Không có khoảng gián đoạn dữ liệu nào dài hơn một ngày.")
+    if validation is not None:
+        checked, levels, flags, _ = validation
+        writer.paragraphs([
+            "Kiểm soát chất lượng số liệu (QA/QC): mọi giá trị đo qua các quy tắc kiểm tra tự "
+            "động (trạng thái 01 hiệu chuẩn, 02 lỗi thiết bị; vượt dải đo; giá trị âm; giá trị "
+            "không đổi liên tiếp; đột biến; PM2.5 lớn hơn PM10) rồi được cán bộ rà soát, hủy "
+            "các khoảng sai có nêu lý do và xác nhận. Số liệu gốc được giữ nguyên; các trung "
+            "bình chỉ dùng giá trị hợp lệ. "
+            + levels_sentence(checked, [s.key for s in report.stations]),
+        ])  # fmt: skip
+        writer.table(levels)
+        writer.table(flags)
 
     writer.heading(SECTION_TITLES["methodology"], 1)
     writer.paragraphs(methodology(report))
+    if validation is not None:
+        checked, _, _, provisional = validation
+        writer.paragraphs([data_level_method(checked, [s.key for s in report.stations],
+                                             provisional)])
     note = doc.add_paragraph()
     _set_run_font(note.add_run(
         f"Ghi chú: số liệu được tổng hợp tự động bằng phần mềm {generated_by} từ cơ sở dữ "
@@ -699,6 +747,23 @@ def write_report(
         if more > 0 else ""), empty="Không có đợt ô nhiễm nào.")
     writer.table(tables.serious_pollution)
 
+    writer.heading(SECTION_TITLES["meteorology"], 1)
+    if weather is None:
+        writer.paragraphs(["Trong năm báo cáo không trạm nào đo gió hoặc mưa."])
+    else:
+        writer.paragraphs(weather_paragraphs(weather.met))
+        for measured in weather.met.stations:
+            if measured.station_id in weather.roses:
+                writer.picture(weather.roses[measured.station_id],
+                               f"Hoa gió theo mùa — {measured.name}")  # fmt: skip
+        writer.table(weather.rain, empty="Không trạm nào đo mưa.")
+        limit = MAX_EPISODES_SHOWN * len(weather.met.stations)
+        cut = replace(weather.episodes, rows=weather.episodes.rows[:limit])
+        writer.table(cut, weather.episodes.title + (
+            f" ({MAX_EPISODES_SHOWN} đợt dài nhất; đủ các đợt trong phụ lục XLSX)"
+            if len(weather.episodes.rows) > limit else ""),
+            empty="Không có đợt ô nhiễm nào để đối chiếu với khí tượng.")  # fmt: skip
+
     writer.heading(SECTION_TITLES["comparison"], 1)
     writer.paragraphs(narrative.comparison_paragraphs(report))
     if report.has_previous_year:
@@ -709,10 +774,10 @@ def write_report(
         writer.table(trend)
 
     writer.heading(SECTION_TITLES["conclusions"], 1)
-    writer.heading("7.1. Kết luận", 2)
+    writer.heading("8.1. Kết luận", 2)
     writer.paragraphs(narrative.conclusions(report))
     writer.officer_text("đánh giá nguyên nhân (nguồn thải, khí tượng, sự kiện trong năm)")
-    writer.heading("7.2. Kiến nghị", 2)
+    writer.heading("8.2. Kiến nghị", 2)
     writer.officer_text("các biện pháp, kiến nghị với Ủy ban nhân dân tỉnh và các cơ quan")
 
     _signature(writer, head)

@@ -245,3 +245,18 @@ def year_has_rows(conn: Connection, year: int, timezone: str) -> tuple[bool, boo
         (start_utc, end_utc, VN_STANDARD, days[0], days[-1]),
     ).fetchone()
     return (bool(row[0]), bool(row[1])) if row else (False, False)
+
+
+def provisional_included(
+    conn: Connection, year: int, station_ids: Sequence[str], parameters: Sequence[str],
+    timezone: str,
+) -> bool:
+    """Whether any valid hourly mean the report reads for ``year`` is still provisional."""
+    start_utc, days = local_year(year, timezone)
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM hourly WHERE hour >= %s AND hour < %s"
+        " AND station_id = ANY(%s) AND parameter = ANY(%s) AND valid AND mean IS NOT NULL"
+        " AND data_level = 'provisional')",
+        (start_utc, start_utc + timedelta(days=len(days)), list(station_ids), list(parameters)),
+    ).fetchone()
+    return bool(row and row[0])

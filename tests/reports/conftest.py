@@ -62,6 +62,15 @@ class Seeded:
     hourly: list[tuple[str, str, datetime, float, bool]] = field(default_factory=list)
     # (station, standard, day, aqi or None, dominant or None)
     daily: list[tuple[str, str, date, int | None, str | None]] = field(default_factory=list)
+    # QA/QC: (station, local day) whose hourly rows are verified; removal counts per
+    # hourly row; automatic status flags (station, parameter, ts, bits); manual actions
+    # (action, station, parameter, start, end, reason)
+    verified: set[tuple[str, date]] = field(default_factory=set)
+    qc_counts: dict[tuple[str, str, datetime], dict[str, int]] = field(default_factory=dict)
+    status_flags: list[tuple[str, str, datetime, int]] = field(default_factory=list)
+    manual: list[tuple[str, str, str | None, datetime, datetime, str | None]] = field(
+        default_factory=list
+    )
 
 
 def local_start(year: int) -> datetime:
@@ -105,6 +114,16 @@ def build_seed() -> Seeded:
             no2 = 200.0  # exactly at the 1-h limit: not an exceedance
         for parameter, value in (("pm25", pm25), ("pm10", pm25 * 1.6), ("no2", no2)):
             seed.hourly.append(("BN01", parameter, t, 999.0 if invalid else value, not invalid))
+
+    # BN01 weather: wind (calm every tenth hour, direction missing every 13th) and rain
+    for h in range(n_days * 24):
+        if h in gap or h // 24 in (100, 101):
+            continue
+        t = start + timedelta(hours=h)
+        seed.hourly.append(("BN01", "wind_speed", t, 0.3 if h % 10 == 0 else 1.0 + h % 5, True))
+        if h % 13:
+            seed.hourly.append(("BN01", "wind_direction", t, float(h * 37 % 360), True))
+        seed.hourly.append(("BN01", "rain", t, 2.5 if h % 50 == 0 else 0.0, True))
 
     # BN02: 12 valid hours on two days in five
     for d in range(n_days):
@@ -153,12 +172,57 @@ def build_seed() -> Seeded:
         seed.daily.append((station, "vn_1459_2019", day, aqi, str(rng.choice(["pm25", "pm10"]))))
     # a US EPA row that must not leak into VN counts
     seed.daily.append(("BN01", "us_epa_2024", date(YEAR, 3, 3), 499, "pm25"))
+    _seed_qaqc(seed, start)
     return seed
+
+
+def _seed_qaqc(seed: Seeded, start: datetime) -> None:
+    """BN01's first quarter verified, removals by rule, status 01/02 readings, and an
+    officer's invalidations (one reaching back into the previous year, one restored)."""
+    seed.verified = {("BN01", date(YEAR, 1, 1) + timedelta(days=d)) for d in range(90)}
+    seed.verified |= {("BN03", date(YEAR, 12, 31))}
+    rows = {(s, p, t) for s, p, t, _, _ in seed.hourly if local_day(t).year == YEAR}
+    for k, key in enumerate(sorted(rows)):
+        if k % 211 == 0:
+            seed.qc_counts[key] = {"n_qc_spike": 1 + k % 3, "n_flagged": 2}
+        elif k % 307 == 0:
+            seed.qc_counts[key] = {"n_qc_flat_line": 4, "n_qc_manual": 1, "n_qc_range": 1}
+        elif k % 401 == 0:
+            seed.qc_counts[key] = {"n_qc_pm_ratio": 2, "n_qc_negative": 1}
+    # status 01 on BN01 PM2.5 and PM10 in the same hours (counted once per hour)
+    for h in (30, 31, 500):
+        for minute in (0, 5, 10):
+            t = start + timedelta(hours=h, minutes=minute)
+            seed.status_flags.append(("BN01", "pm25", t, 2))
+            seed.status_flags.append(("BN01", "pm10", t, 2 | 32))
+    # status 02 on BN02 PM2.5; a flag of another rule alone is not status time
+    for h in (40, 41, 42, 43):
+        seed.status_flags.append(("BN02", "pm25", start + timedelta(hours=h, minutes=15), 4))
+    seed.status_flags.append(("BN02", "pm10", start + timedelta(hours=44), 64))
+    # a flag of the previous year is outside the report
+    seed.status_flags.append(("BN01", "pm25", start - timedelta(hours=3), 2))
+    seed.manual = [
+        ("invalidate", "BN01", None, start + timedelta(days=31, hours=3),
+         start + timedelta(days=31, hours=9), "maintenance"),
+        ("invalidate", "BN01", "pm25", start - timedelta(hours=5), start + timedelta(hours=7),
+         "power_outage"),
+        ("invalidate", "BN01", "no2", start + timedelta(days=200),
+         start + timedelta(days=200, minutes=90), "maintenance"),
+        ("invalidate", "BN02", "pm10", start + timedelta(days=10),
+         start + timedelta(days=10, hours=2), "calibration"),
+        ("restore", "BN02", "pm10", start + timedelta(days=10),
+         start + timedelta(days=10, hours=1), None),
+        ("invalidate", "BN02", None, start - timedelta(days=40),
+         start - timedelta(days=39), "other"),
+    ]  # fmt: skip
 
 
 def write_seed(url: str, seed: Seeded) -> None:
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE stations, hourly, aqi_daily, aqi_hourly, readings CASCADE")
+        cur.execute("TRUNCATE stations, hourly, aqi_daily, aqi_hourly, readings, qc_flags CASCADE")
+        cur.execute("SET session_replication_role = replica")  # qc_actions is append-only
+        cur.execute("TRUNCATE qc_actions")
+        cur.execute("RESET session_replication_role")
         cur.executemany(
             "INSERT INTO stations (station_id, name, ward, latitude, longitude, station_type,"
             " installed_on, retired_on, status, parameters, public_aqi, pm25_correction)"
@@ -180,6 +244,34 @@ def write_seed(url: str, seed: Seeded) -> None:
             for station, standard, day, aqi, dominant in seed.daily:
                 copy.write_row((station, standard, day, aqi, dominant,
                                 "no_pm" if aqi is None else None, "test"))
+        _write_qaqc(cur, seed)
+
+
+def _write_qaqc(cur: psycopg.Cursor[tuple[object, ...]], seed: Seeded) -> None:
+    for station, day in sorted(seed.verified):
+        first = datetime(day.year, day.month, day.day, tzinfo=UTC) - UTC_OFFSET
+        cur.execute(
+            "UPDATE hourly SET data_level = 'verified'"
+            " WHERE station_id = %s AND hour >= %s AND hour < %s",
+            (station, first, first + timedelta(days=1)),
+        )
+    for (station, parameter, hour), counts in seed.qc_counts.items():
+        cur.execute(
+            "UPDATE hourly SET " + ", ".join(f"{c} = %s" for c in counts)
+            + " WHERE station_id = %s AND parameter = %s AND hour = %s",
+            (*counts.values(), station, parameter, hour),
+        )  # fmt: skip
+    cur.executemany(
+        "INSERT INTO qc_flags (station_id, parameter, ts, flags, rules_version)"
+        " VALUES (%s, %s, %s, %s, 'test')",
+        seed.status_flags,
+    )
+    cur.executemany(
+        "INSERT INTO qc_actions (action, station_id, parameter, period_start, period_end,"
+        " reason, performed_by, db_user, performed_at, state_before)"
+        " VALUES (%s, %s, %s, %s, %s, %s, 'Nguyễn Văn A', '', now(), '[]')",
+        seed.manual,
+    )
 
 
 @dataclass(frozen=True)

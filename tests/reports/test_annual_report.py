@@ -235,8 +235,8 @@ def test_docx_holds_sections_tables_and_charts(annual_report: BuiltReport) -> No
     annual_tables = [t for t in document.tables if t.rows[0].cells[0].text == "Thông số"
                      and t.rows[0].cells[1].text == "Trung bình năm (µg/m³)"]
     assert len(annual_tables) == 4  # the province and three eligible stations
-    # province: 3 charts; each eligible station: monthly means and calendar
-    assert len(document.inline_shapes) == 3 + 2 * 3
+    # province: 3 charts; each eligible station: monthly means and calendar; BN01's wind rose
+    assert len(document.inline_shapes) == 3 + 2 * 3 + 1
 
 
 def test_text_names_every_exceeded_one_hour_limit(annual_report: BuiltReport) -> None:
@@ -255,7 +255,7 @@ def test_charts_are_non_empty_pngs(annual_report: BuiltReport) -> None:
     assert f"so-ngay-theo-aqi-{YEAR}.png" in names
     assert {f"lich-aqi-{s}-{YEAR}.png" for s in ("BN01", "BN02", "BN03")} <= names
     assert f"pm25-ngay-toan-tinh-{YEAR}.png" in names
-    assert len(annual_report.charts) == 9
+    assert len(annual_report.charts) == 9 + 1  # and the wind rose of BN01
     assert not any("BNLC" in n or "BNXE" in n for n in names)
     for path in annual_report.charts:
         with Image.open(path) as image:
