@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aqi.categories import categories
-from dashboards.aqi_style import VN_STANDARD
+from dashboards.aqi_style import VN_STANDARD, publishable, publishable_join
 from dashboards.datasources import EXPRESSION_UID, POSTGRES
 from dashboards.sql_fragments import (
     DAILY_MIN_VALID_HOURS,
@@ -87,12 +87,15 @@ SERIOUS_POLLUTION_RANGE = dt.timedelta(days=SERIOUS_POLLUTION_DAYS + 1)
 YESTERDAY = f"({local_date(TIME_TO)} - 1)"
 """The last local day that has ended at the evaluation time."""
 
+# The AQI rules (hourly, daily, Decree 08 Art. 10) judge only station-days whose class may
+# publish AQI (``aqi_publishable``); an indicative station's AQI never raises them.
 HOURLY_SQL = f"""
 SELECT a.hour AS "time", a.station_id, a.aqi::double precision AS value
 FROM aqi_hourly a
 JOIN stations s ON s.station_id = a.station_id
+{publishable_join("a.station_id", local_date("a.hour"))}
 WHERE a.standard = '{VN_STANDARD}' AND a.aqi IS NOT NULL AND s.status = 'active'
-  AND $__timeFilter(a.hour)
+  AND $__timeFilter(a.hour) AND {publishable()}
 ORDER BY 1, 2
 """
 
@@ -100,8 +103,9 @@ DAILY_SQL = f"""
 SELECT {local_day_start("a.day")} AS "time", a.station_id, a.aqi::double precision AS value
 FROM aqi_daily a
 JOIN stations s ON s.station_id = a.station_id
+{publishable_join("a.station_id", "a.day")}
 WHERE a.standard = '{VN_STANDARD}' AND a.aqi IS NOT NULL AND s.status = 'active'
-  AND {local_days_in_range("a.day")}
+  AND {local_days_in_range("a.day")} AND {publishable()}
 ORDER BY 1, 2
 """
 
@@ -190,6 +194,7 @@ LEFT JOIN aqi_daily a
   ON a.station_id = s.station_id AND a.standard = '{VN_STANDARD}'
  AND a.aqi >= {SERIOUS_POLLUTION_AQI}
  AND a.day > {YESTERDAY} - {SERIOUS_POLLUTION_DAYS} AND a.day <= {YESTERDAY}
+ AND aqi_publishable(a.station_id, a.day)
 WHERE s.status = 'active'
 GROUP BY s.station_id
 ORDER BY 2

@@ -22,6 +22,15 @@ VN_STANDARD = "vn_1459_2019"
 NO_DATA_TEXT = "Không có dữ liệu"
 NO_DATA_COLOUR = "#808080"  # neutral grey: "no data" must never look like clean air
 
+# Indicative stations (low-cost sensors, mobile units, or any station whose class that day
+# may not publish AQI: Circular 10/2021/TT-BTNMT Art. 29-30, ``aqi_publishable()``) show
+# concentrations only. In province views they carry this value, text and a colour that is
+# no VN_AQI band's.
+INDICATIVE_VALUE = -2
+INDICATIVE_TEXT = "Chỉ thị — không công bố AQI"
+INDICATIVE_SUFFIX = " (chỉ thị — không công bố AQI)"
+INDICATIVE_COLOUR = "#5794F2"  # blue: not a colour of Decision 1459
+
 
 def aqi_thresholds(standard: str = VN_STANDARD) -> Json:
     """Colour an AQI value by its band (steps at each band's lower bound)."""
@@ -30,18 +39,24 @@ def aqi_thresholds(standard: str = VN_STANDARD) -> Json:
 
 
 def band_thresholds(standard: str = VN_STANDARD) -> Json:
-    """Colour a band index (``Category.index``); -1 (no data) stays grey."""
-    return thresholds(NO_DATA_COLOUR, [(c.index, c.hex) for c in categories(standard)])
+    """Colour a band index (``Category.index``); -1 (no data) grey, -2 (indicative) blue."""
+    return thresholds(
+        INDICATIVE_COLOUR,
+        [(-1, NO_DATA_COLOUR), *((c.index, c.hex) for c in categories(standard))],
+    )
 
 
 def category_name_mappings() -> list[Json]:
-    """Category names of every offered standard → their colour, plus "no data" in grey."""
+    """Category names of every offered standard → their colour, plus "no data" in grey and
+    "indicative" in blue."""
     colours: dict[str, str] = {}
     for standard, _ in STANDARDS:
         for cat in categories(standard):
             if colours.setdefault(cat.name_vi, cat.hex) != cat.hex:
                 raise ValueError(f"category {cat.name_vi!r} has two colours across standards")
-    return text_colour_mappings([*colours.items(), (NO_DATA_TEXT, NO_DATA_COLOUR)])
+    return text_colour_mappings(
+        [*colours.items(), (NO_DATA_TEXT, NO_DATA_COLOUR), (INDICATIVE_TEXT, INDICATIVE_COLOUR)]
+    )
 
 
 def band_index_mappings(standard: str = VN_STANDARD) -> list[Json]:
@@ -51,6 +66,11 @@ def band_index_mappings(standard: str = VN_STANDARD) -> list[Json]:
         for c in categories(standard)
     }
     options["-1"] = {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(options)}
+    options[str(INDICATIVE_VALUE)] = {
+        "text": INDICATIVE_TEXT,
+        "color": INDICATIVE_COLOUR,
+        "index": len(options),
+    }
     return [{"type": "value", "options": options}]
 
 
@@ -87,7 +107,8 @@ def band_join(alias: str, aqi_expr: str) -> str:
 
 
 def band_range_mappings(standard: str = VN_STANDARD) -> list[Json]:
-    """AQI value → band name and colour (ranges of each band), and -1 → "no data" in grey.
+    """AQI value → band name and colour (ranges of each band), -1 → "no data" in grey and
+    -2 → indicative (no AQI published) in blue.
 
     Cells, tooltips and legends then say the band (Decision 1459: Tốt, Trung bình, Kém,
     Xấu, Rất xấu, Nguy hại), not only its colour.
@@ -107,7 +128,33 @@ def band_range_mappings(standard: str = VN_STANDARD) -> list[Json]:
     mappings.append(
         {
             "type": "value",
-            "options": {"-1": {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(bands)}},
+            "options": {
+                "-1": {"text": NO_DATA_TEXT, "color": NO_DATA_COLOUR, "index": len(bands)},
+                str(INDICATIVE_VALUE): {
+                    "text": INDICATIVE_TEXT,
+                    "color": INDICATIVE_COLOUR,
+                    "index": len(bands) + 1,
+                },
+            },
         }
     )
     return mappings
+
+
+def publishable_join(station_expr: str, day_expr: str, alias: str = "cls") -> str:
+    """``LEFT JOIN station_class_periods`` on the class in force on a local date.
+
+    ``coalesce({alias}.aqi_publishable, false)`` then answers ``aqi_publishable(station,
+    day)`` (migration 0015) for many station-days at once: the periods of a station do not
+    overlap and the first one reaches back indefinitely.
+    """
+    return (
+        f"LEFT JOIN station_class_periods {alias} ON {alias}.station_id = {station_expr}"
+        f" AND ({alias}.valid_from IS NULL OR {day_expr} >= {alias}.valid_from)"
+        f" AND ({alias}.valid_to IS NULL OR {day_expr} < {alias}.valid_to)"
+    )
+
+
+def publishable(alias: str = "cls") -> str:
+    """The boolean of :func:`publishable_join` (false for a station without a class row)."""
+    return f"coalesce({alias}.aqi_publishable, false)"

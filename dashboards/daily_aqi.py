@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from aqi.categories import categories
 from dashboards.aqi_style import (
+    INDICATIVE_COLOUR,
+    INDICATIVE_SUFFIX,
+    INDICATIVE_TEXT,
+    INDICATIVE_VALUE,
     NO_DATA_COLOUR,
     NO_DATA_TEXT,
     VN_STANDARD,
@@ -22,6 +26,8 @@ from dashboards.aqi_style import (
     band_range_mappings,
     bands_values_sql,
     category_name_mappings,
+    publishable,
+    publishable_join,
 )
 from dashboards.links import STATION_ID_FIELD, station_link_override
 from dashboards.panels import DAILY_GAP_MS, Json, Panel, dashboard, override, sql_query
@@ -38,12 +44,18 @@ from dashboards.variables import station_variable
 UID = "aqm-aqi-ngay"
 NO_DATA_VALUE = -1
 """The calendar's value for a station-day without a daily AQI (mapped to grey "no data")."""
+INDICATIVE_DAYS = "Ngày chỉ thị (không công bố AQI)"
+"""Column of the per-station table: days the station's class could not publish AQI."""
 
 
 def station_days_cte() -> str:
-    """CTEs ``station_days`` (every counted station-day) with ``aqi`` and band ``idx``.
+    """CTEs ``station_days`` (every counted station-day) with ``aqi``, band ``idx`` and
+    ``pub``.
 
-    ``aqi`` and ``idx`` are NULL for a day without data (no row, or a row without AQI).
+    ``pub`` says whether the station's class that day may publish AQI (``aqi_publishable``,
+    through ``station_class_periods``). ``aqi`` and ``idx`` are NULL for a day without data
+    (no row, or a row without AQI) and for a day that may not be published: an indicative
+    station's AQI never reaches a count, a band or a colour.
     """
     return f"""days AS (
   SELECT g::date AS day
@@ -51,9 +63,12 @@ def station_days_cte() -> str:
                        interval '1 day') g
 ),
 station_days AS (
-  SELECT s.station_id, s.name, d.day, a.aqi, band.idx
+  SELECT s.station_id, s.name, d.day, {publishable()} AS pub,
+         CASE WHEN {publishable()} THEN a.aqi END AS aqi,
+         CASE WHEN {publishable()} THEN band.idx END AS idx
   FROM stations s
   CROSS JOIN days d
+  {publishable_join("s.station_id", "d.day")}
   LEFT JOIN aqi_daily a
     ON a.station_id = s.station_id AND a.standard = '{VN_STANDARD}' AND a.day = d.day
    AND {local_days_in_range("a.day")}
@@ -70,7 +85,8 @@ station_days AS (
 CALENDAR_SQL = f"""
 WITH {station_days_cte()}
 SELECT {local_day_start("sd.day")} AS "time", sd.name AS metric,
-       coalesce(sd.aqi, {NO_DATA_VALUE}) AS value
+       CASE WHEN sd.pub THEN coalesce(sd.aqi, {NO_DATA_VALUE}) ELSE {INDICATIVE_VALUE} END
+         AS value
 FROM station_days sd
 ORDER BY 1, 2
 """
@@ -84,7 +100,7 @@ FROM (
   LEFT JOIN station_days sd ON sd.idx = band.idx
   GROUP BY band.idx, band.name_vi
   UNION ALL
-  SELECT 1000, '{NO_DATA_TEXT}', count(*) FROM station_days WHERE idx IS NULL
+  SELECT 1000, '{NO_DATA_TEXT}', count(*) FROM station_days WHERE pub AND idx IS NULL
 ) c
 ORDER BY c.ord
 """
@@ -100,9 +116,12 @@ def _band_columns() -> str:
 # One row per station, one column per band (pivoted in SQL), then days without data.
 DAYS_PER_STATION_SQL = f"""
 WITH {station_days_cte()}
-SELECT sd.station_id AS "{STATION_ID_FIELD}", sd.name AS "Trạm",
+SELECT sd.station_id AS "{STATION_ID_FIELD}",
+       CASE WHEN bool_and(sd.pub) THEN sd.name ELSE sd.name || '{INDICATIVE_SUFFIX}' END
+         AS "Trạm",
        {_band_columns()},
-       count(*) FILTER (WHERE sd.idx IS NULL) AS "{NO_DATA_TEXT}",
+       count(*) FILTER (WHERE sd.pub AND sd.idx IS NULL) AS "{NO_DATA_TEXT}",
+       count(*) FILTER (WHERE NOT sd.pub) AS "{INDICATIVE_DAYS}",
        count(*) AS "Số ngày"
 FROM station_days sd
 GROUP BY sd.station_id, sd.name
@@ -114,6 +133,7 @@ def _band_column_overrides() -> list[Json]:
     """Each band's column in its Decision 1459 colour (zero stays uncoloured)."""
     columns = [(c.name_vi, c.hex) for c in categories(VN_STANDARD)]
     columns.append((NO_DATA_TEXT, NO_DATA_COLOUR))
+    columns.append((INDICATIVE_DAYS, INDICATIVE_COLOUR))
     return [
         override(
             name,
@@ -137,7 +157,9 @@ def build() -> Json:
             description=(
                 "Mỗi ô là một ngày địa phương (00:00–24:00 giờ Việt Nam) tô màu và ghi tên mức "
                 "VN_AQI ngày (QĐ 1459/QĐ-TCMT). Màu xám «Không có dữ liệu»: ngày không đủ số liệu "
-                "để tính AQI hoặc không có số liệu, từ ngày lắp đặt đến ngày ngừng của trạm."
+                "để tính AQI hoặc không có số liệu, từ ngày lắp đặt đến ngày ngừng của trạm. "
+                f"Màu xanh lam «{INDICATIVE_TEXT}»: ngày trạm thuộc loại chỉ thị (cảm biến giá "
+                "rẻ, trạm di động; TT 10/2021/TT-BTNMT Điều 29–30), không tính vào thống kê AQI."
             ),
             threshold=aqi_thresholds(),
             colour_mode="thresholds",
@@ -163,7 +185,9 @@ def build() -> Json:
             new_row=True,
             description=(
                 "Số ngày-trạm ở mỗi mức trong khoảng thời gian đã chọn; «Không có dữ liệu» gồm cả "
-                "những ngày không có bản ghi AQI ngày nào."
+                "những ngày không có bản ghi AQI ngày nào. Chỉ tính những ngày trạm được công bố "
+                "AQI (trạm tự động cố định đủ thông số, TT 10/2021/TT-BTNMT Điều 29–30); ngày của "
+                "trạm chỉ thị không được tính."
             ),
             overrides=[override("Mức", {"mappings": category_name_mappings()})],
             options={
@@ -180,7 +204,10 @@ def build() -> Json:
             [sql_query(DAYS_PER_STATION_SQL)],
             width=14,
             height=9,
-            description="Mỗi trạm một dòng, mỗi mức một cột. Bấm tên trạm để mở trang trạm.",
+            description=(
+                "Mỗi trạm một dòng, mỗi mức một cột. Ngày trạm chỉ thị (không được công bố AQI) "
+                f"chỉ được đếm ở cột «{INDICATIVE_DAYS}». Bấm tên trạm để mở trang trạm."
+            ),
             options={"showHeader": True, "cellHeight": "sm"},
             overrides=[*_band_column_overrides(), station_link_override()],
         ),

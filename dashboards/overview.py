@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dashboards.aqi_style import (
+    INDICATIVE_SUFFIX,
+    INDICATIVE_TEXT,
+    INDICATIVE_VALUE,
     NO_DATA_COLOUR,
     VN_STANDARD,
     aqi_thresholds,
@@ -11,6 +14,8 @@ from dashboards.aqi_style import (
     band_thresholds,
     bands_values_sql,
     category_name_mappings,
+    publishable,
+    publishable_join,
 )
 from dashboards.links import OVERVIEW_DASHBOARD_UID, station_link_override
 from dashboards.panels import (
@@ -30,6 +35,7 @@ from dashboards.sql_fragments import (
     TIME_TO,
     interval_sql,
     last_seen_cte,
+    local_date,
     silent_minutes,
 )
 from dashboards.variables import standard_variable
@@ -60,14 +66,45 @@ def latest_aqi_cte(standard_sql: str) -> str:
   )"""
 
 
+def latest_pm25_cte() -> str:
+    """CTE ``pm25``: each station's newest valid hourly PM2.5 mean of the last 3 hours.
+
+    The concentration an indicative station shows instead of an AQI (and every station's
+    context in the table).
+    """
+    return f"""pm25 AS (
+    SELECT DISTINCT ON (h.station_id) h.station_id, h.hour, h.mean
+    FROM hourly h
+    WHERE h.parameter = 'pm25' AND h.valid AND h.mean IS NOT NULL
+      AND h.hour <= {TIME_TO}
+      AND h.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
+    ORDER BY h.station_id, h.hour DESC
+  )"""
+
+
+PM25_COLUMN = "PM2.5 1 giờ (µg/m³)"
+TODAY = local_date(TIME_TO)
+"""The local day of the end of the range: the day whose class decides what is published."""
+
+# An indicative station (its class today may not publish AQI) gets no AQI and no band
+# colour: the band index INDICATIVE_VALUE, its name suffixed, its PM2.5 as the label.
 MAP_SQL = f"""
-WITH {latest_aqi_cte(f"'{VN_STANDARD}'")}
-SELECT s.station_id AS "Mã trạm", s.name AS "Trạm", s.latitude, s.longitude,
-       l.aqi AS "AQI",
-       coalesce(band.idx, -1) AS "Mức AQI",
-       l.hour AS "Giờ AQI"
+WITH {latest_aqi_cte(f"'{VN_STANDARD}'")},
+  {latest_pm25_cte()}
+SELECT s.station_id AS "Mã trạm",
+       CASE WHEN {publishable()} THEN s.name ELSE s.name || '{INDICATIVE_SUFFIX}' END AS "Trạm",
+       s.latitude, s.longitude,
+       CASE WHEN {publishable()} THEN l.aqi END AS "AQI",
+       CASE WHEN {publishable()} THEN coalesce(band.idx, -1) ELSE {INDICATIVE_VALUE} END
+         AS "Mức AQI",
+       CASE WHEN {publishable()} THEN l.hour END AS "Giờ AQI",
+       round(pm.mean::numeric, 1) AS "{PM25_COLUMN}",
+       CASE WHEN {publishable()} THEN l.aqi::text
+            ELSE round(pm.mean::numeric)::text || ' µg/m³' END AS "Nhãn"
 FROM stations s
+{publishable_join("s.station_id", TODAY)}
 LEFT JOIN latest l ON l.station_id = s.station_id
+LEFT JOIN pm25 pm ON pm.station_id = s.station_id
 LEFT JOIN {bands_values_sql([VN_STANDARD])} ON {band_join("l", "l.aqi")}
 WHERE s.status = 'active'
 ORDER BY s.station_id
@@ -75,21 +112,28 @@ ORDER BY s.station_id
 
 LATEST_TABLE_SQL = f"""
 WITH {latest_aqi_cte("'$standard'")},
+  {latest_pm25_cte()},
   {last_seen_cte()}
-SELECT ls.station_id AS "Mã trạm", ls.name AS "Trạm",
-       l.aqi AS "AQI",
-       coalesce(band.name_vi, 'Không có dữ liệu') AS "Mức",
-       coalesce(p.name_vi, l.dominant) AS "Chất ô nhiễm chính",
-       l.hour AS "Giờ AQI",
+SELECT ls.station_id AS "Mã trạm",
+       CASE WHEN {publishable()} THEN ls.name ELSE ls.name || '{INDICATIVE_SUFFIX}' END AS "Trạm",
+       CASE WHEN {publishable()} THEN l.aqi END AS "AQI",
+       CASE WHEN {publishable()} THEN coalesce(band.name_vi, 'Không có dữ liệu')
+            ELSE '{INDICATIVE_TEXT}' END AS "Mức",
+       CASE WHEN {publishable()} THEN coalesce(p.name_vi, l.dominant) END
+         AS "Chất ô nhiễm chính",
+       CASE WHEN {publishable()} THEN l.hour END AS "Giờ AQI",
+       round(pm.mean::numeric, 1) AS "{PM25_COLUMN}",
        ls.last_ts AS "Số liệu cuối",
        ls.silent::int AS "{SIGNAL_COLUMN}",
        {silent_minutes("ls.last_ts")} AS "Im lặng (phút)",
        ls.silent_after_min AS "Ngưỡng im lặng (phút)"
 FROM last_seen ls
+{publishable_join("ls.station_id", TODAY)}
 LEFT JOIN latest l ON l.station_id = ls.station_id
+LEFT JOIN pm25 pm ON pm.station_id = ls.station_id
 LEFT JOIN {bands_values_sql()} ON {band_join("l", "l.aqi")}
 LEFT JOIN parameters p ON p.parameter = l.dominant
-ORDER BY ls.silent DESC, l.aqi DESC NULLS LAST, ls.station_id
+ORDER BY ls.silent DESC, CASE WHEN {publishable()} THEN l.aqi END DESC NULLS LAST, ls.station_id
 """
 
 ACTIVE_STATIONS_SQL = """
@@ -102,11 +146,14 @@ SELECT count(*) FILTER (WHERE silent) AS "Trạm im lặng"
 FROM last_seen
 """
 
-HOURLY_AQI_SQL = """
+# Only hours whose local day the station's class may publish.
+HOURLY_AQI_SQL = f"""
 SELECT a.hour AS "time", s.name AS metric, a.aqi AS value
 FROM aqi_hourly a
 JOIN stations s ON s.station_id = a.station_id
+{publishable_join("a.station_id", local_date("a.hour"))}
 WHERE a.standard = '$standard' AND s.status = 'active' AND $__timeFilter(a.hour)
+  AND {publishable()}
 ORDER BY 1, 2
 """
 
@@ -117,7 +164,7 @@ def _map_panel() -> Panel:
         "color": {"field": "Mức AQI", "fixed": NO_DATA_COLOUR},
         "opacity": 0.9,
         "symbol": {"mode": "fixed", "fixed": "img/icons/marker/circle.svg"},
-        "text": {"mode": "field", "field": "AQI", "fixed": ""},
+        "text": {"mode": "field", "field": "Nhãn", "fixed": ""},
         "textConfig": {
             "fontSize": 12,
             "offsetY": -16,
@@ -134,6 +181,8 @@ def _map_panel() -> Panel:
         description=(
             "Màu của mỗi trạm theo mức VN_AQI giờ gần nhất (QĐ 1459/QĐ-TCMT). Màu xám: không có "
             "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt. "
+            "Màu xanh lam: trạm chỉ thị (cảm biến giá rẻ, trạm di động; TT 10/2021/TT-BTNMT "
+            "Điều 29–30) không được công bố AQI, chỉ ghi nồng độ PM2.5. "
             "Bấm vào trạm để mở trang trạm."
         ),
         threshold=band_thresholds(),
@@ -190,6 +239,7 @@ def _latest_table() -> Panel:
         description=(
             "AQI giờ gần nhất (trong 3 giờ qua) theo chỉ số đã chọn. Trạm im lặng "
             f"({SILENCE_RULE_VI}, cột «Ngưỡng im lặng») được tô đỏ và xếp lên đầu. "
+            "Trạm chỉ thị không được công bố AQI: chỉ có nồng độ PM2.5. "
             "Bấm tên trạm để mở trang trạm."
         ),
         options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},

@@ -17,6 +17,7 @@ from dashboards.panels import (
     Json,
     Panel,
     dashboard,
+    number_text_mappings,
     override,
     query_override,
     sql_query,
@@ -261,6 +262,135 @@ def pollutant_panel(pollutant: str) -> Panel:
     )
 
 
+# QA/QC (migration 0014, docs/qaqc.md): one state band per kind of mark, hour by hour.
+QC_PROVISIONAL, QC_VERIFIED, QC_AUTOMATIC, QC_INVALIDATED, QC_RESTORED = 0, 1, 2, 3, 4
+QC_MAPPINGS = number_text_mappings(
+    [
+        (QC_PROVISIONAL, "tạm thời", "#FF9830"),
+        (QC_VERIFIED, "đã thẩm định", "#73BF69"),
+        (QC_AUTOMATIC, "cờ tự động", "#FADE2A"),
+        (QC_INVALIDATED, "vô hiệu (thủ công)", "#F2495C"),
+        (QC_RESTORED, "khôi phục (thủ công)", "#5794F2"),
+    ]
+)
+QC_LEVEL_ROW = "Mức dữ liệu AQI giờ"
+QC_AUTOMATIC_ROW = "Cờ tự động"
+QC_MANUAL_ROW = "Thao tác thủ công"
+
+# Each hour's data level, from the hourly AQI row itself (provisional until an officer's
+# verification covers it).
+QC_LEVEL_SQL = f"""
+SELECT a.hour AS "time", '{QC_LEVEL_ROW}' AS metric,
+       CASE a.data_level WHEN 'verified' THEN {QC_VERIFIED} ELSE {QC_PROVISIONAL} END AS value
+FROM aqi_hourly a
+WHERE a.station_id = '$station' AND a.standard = '$standard' AND $__timeFilter(a.hour)
+ORDER BY 1
+"""
+
+# Hours with at least one automatically flagged reading (any parameter).
+QC_AUTOMATIC_SQL = f"""
+SELECT time_bucket('1 hour', f.ts) AS "time", '{QC_AUTOMATIC_ROW}' AS metric,
+       {QC_AUTOMATIC} AS value
+FROM qc_flags_named f
+WHERE f.station_id = '$station' AND $__timeFilter(f.ts)
+GROUP BY 1
+ORDER BY 1
+"""
+
+# The hours of the range each manual invalidation or restoration touches (the latest
+# action covering an hour decides, as for the data).
+QC_MANUAL_SQL = f"""
+SELECT h AS "time", '{QC_MANUAL_ROW}' AS metric,
+       (array_agg(CASE m.action WHEN 'invalidate' THEN {QC_INVALIDATED} ELSE {QC_RESTORED} END
+                  ORDER BY m.id DESC))[1] AS value
+FROM qc_manual_periods m
+CROSS JOIN LATERAL generate_series(
+  time_bucket('1 hour', greatest(m.period_start, {TIME_FROM})),
+  least(m.period_end, {TIME_TO}) - interval '1 microsecond',
+  interval '1 hour') AS h
+WHERE m.station_id = '$station' AND m.period_start < {TIME_TO} AND m.period_end > {TIME_FROM}
+GROUP BY 1
+ORDER BY 1
+"""
+
+# Every QA/QC period touching the range: verifications, manual invalidations and
+# restorations, and automatic flags grouped by hour, parameter and rules.
+QC_PERIODS_SQL = f"""
+SELECT * FROM (
+  SELECT 'đã thẩm định' AS "Loại", 'tất cả' AS "Thông số", v.period_start AS "Từ",
+         v.period_end AS "Đến", NULL::text AS "Lý do", NULL::bigint AS "Số mẫu gắn cờ",
+         v.performed_by AS "Người thực hiện"
+  FROM qc_verified_periods v
+  WHERE v.station_id = '$station' AND v.period_start < {TIME_TO} AND v.period_end > {TIME_FROM}
+  UNION ALL
+  SELECT CASE m.action WHEN 'invalidate' THEN 'vô hiệu (thủ công)'
+                       ELSE 'khôi phục (thủ công)' END,
+         coalesce(m.parameter, 'tất cả'), m.period_start, m.period_end,
+         concat_ws(': ', m.reason, m.note), NULL, m.performed_by
+  FROM qc_manual_periods m
+  WHERE m.station_id = '$station' AND m.period_start < {TIME_TO} AND m.period_end > {TIME_FROM}
+  UNION ALL
+  SELECT 'cờ tự động', f.parameter, time_bucket('1 hour', f.ts),
+         time_bucket('1 hour', f.ts) + interval '1 hour', array_to_string(f.codes, ', '),
+         count(*), NULL
+  FROM qc_flags_named f
+  WHERE f.station_id = '$station' AND $__timeFilter(f.ts)
+  GROUP BY f.parameter, time_bucket('1 hour', f.ts), f.codes
+) q
+ORDER BY "Từ", "Loại", "Thông số"
+"""
+
+
+def _qc_panels() -> list[Panel]:
+    return [
+        Panel(
+            "state-timeline",
+            "Kiểm soát chất lượng (QA/QC) theo giờ",
+            [
+                sql_query(QC_LEVEL_SQL, ref_id="A", fmt="time_series"),
+                sql_query(QC_AUTOMATIC_SQL, ref_id="B", fmt="time_series"),
+                sql_query(QC_MANUAL_SQL, ref_id="C", fmt="time_series"),
+            ],
+            width=24,
+            height=6,
+            new_row=True,
+            description=(
+                "Mức dữ liệu của AQI giờ: «tạm thời» (chỉ qua kiểm tra tự động) hoặc «đã thẩm "
+                "định» (trong khoảng cán bộ đã thẩm định); giờ có số liệu bị gắn cờ tự động; "
+                "giờ bị vô hiệu hoặc khôi phục thủ công (thao tác mới nhất quyết định). Xem "
+                "bảng bên dưới cho lý do và người thực hiện."
+            ),
+            mappings=QC_MAPPINGS,
+            options={
+                "mergeValues": True,
+                "showValue": "never",
+                "alignValue": "left",
+                "rowHeight": 0.8,
+                "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
+                "tooltip": {"mode": "single", "sort": "none"},
+            },
+            custom={"fillOpacity": 80, "lineWidth": 0, "insertNulls": HOURLY_GAP_MS},
+        ),
+        Panel(
+            "table",
+            "Các khoảng kiểm soát chất lượng (QA/QC)",
+            [sql_query(QC_PERIODS_SQL)],
+            width=24,
+            height=8,
+            new_row=True,
+            description=(
+                "Khoảng đã thẩm định, vô hiệu và khôi phục thủ công (nhật ký chỉ ghi thêm), và "
+                "các giờ có mẫu bị gắn cờ tự động với mã quy tắc (docs/qaqc.md)."
+            ),
+            options={"showHeader": True, "cellHeight": "sm"},
+            overrides=[
+                override("Từ", {"unit": "time:DD/MM/YYYY HH:mm"}),
+                override("Đến", {"unit": "time:DD/MM/YYYY HH:mm"}),
+            ],
+        ),
+    ]
+
+
 def build() -> Json:
     panels = [
         Panel(
@@ -391,6 +521,7 @@ def build() -> Json:
             min_value=0,
             max_value=100,
         ),
+        *_qc_panels(),
     ]
     return dashboard(
         uid=UID,

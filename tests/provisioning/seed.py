@@ -6,7 +6,12 @@ Reference instant: END = 2025-03-10 05:00 UTC (12:00 in Bắc Ninh). Stations:
 - BN02 silent for 45 min; its last AQI was clean (42): silence, not clean air;
 - BN03 not seen for 40 days; its last AQI (80) is 5 h old, too old to be "current";
 - BN05 reporting (2 min before END); AQI 180 two hours ago, 25 in the last hour;
-- BN04 retired on 31 January 2025: selectable for its history, counted nowhere after it.
+- BN04 retired on 31 January 2025: selectable for its history, counted nowhere after it;
+- BN06 a low-cost sensor (``public_aqi`` false): its AQI rows (hourly 350, daily 450 and
+  260) exist but may not be published; province views show its PM2.5 (85 µg/m³) only.
+
+BN01-BN05 are fixed automatic stations measuring PM2.5, O3 and NO2 with ``public_aqi``:
+their AQI may be published (Circular 10/2021/TT-BTNMT Art. 29-30, ``aqi_publishable``).
 """
 
 from __future__ import annotations
@@ -37,7 +42,12 @@ STATIONS = [
     ("BN04", "Trạm cũ", 21.05, 106.05, "retired"),
     ("BN05", "Trạm Yên Phong", 21.207, 105.994, "active"),
 ]
-ALL_STATIONS = tuple(s[0] for s in STATIONS if s[4] == "active")
+# Seeded by seed_common only (insert_stations leaves it out): an indicative station.
+INDICATIVE_STATIONS = [("BN06", "Trạm cảm biến Đông Ngàn", 21.135, 105.975, "active")]
+PUBLISHABLE_PARAMETERS = ["pm25", "o3", "no2"]
+ALL_STATIONS = tuple(s[0] for s in [*STATIONS, *INDICATIVE_STATIONS] if s[4] == "active")
+PUBLISHABLE = frozenset(s[0] for s in STATIONS)
+"""Stations whose AQI may be published on every seeded day (BN06 may not)."""
 # The $station variable lists active stations first, then retired ones.
 STATION_OPTIONS = (*ALL_STATIONS, *(s[0] for s in STATIONS if s[4] == "retired"))
 RETIRED_ON = {"BN04": dt.date(2025, 1, 31)}
@@ -53,6 +63,7 @@ AQI_HOURLY = [
     ("BN04", "vn_1459_2019", END - H, 300, "pm25", 200.0),
     ("BN05", "vn_1459_2019", END - 2 * H, 180, "o3", 90.0),
     ("BN05", "vn_1459_2019", END - H, 25, "pm25", 8.0),
+    ("BN06", "vn_1459_2019", END - H, 350, "pm25", 250.0),
 ]
 
 D = dt.date
@@ -67,7 +78,11 @@ AQI_DAILY = [
     ("BN05", "vn_1459_2019", D(2025, 3, 6), None),
     ("BN05", "vn_1459_2019", D(2025, 3, 8), 250),
     ("BN05", "vn_1459_2019", D(2025, 3, 9), 90),
+    ("BN06", "vn_1459_2019", D(2025, 3, 8), 450),
+    ("BN06", "vn_1459_2019", D(2025, 3, 9), 260),
 ]
+# BN06's valid hourly PM2.5 of the last hour: what the map and table show instead of AQI.
+BN06_PM25 = 85.0
 
 # (station_id, last measurement time, arrival lag)
 LAST_READINGS = [
@@ -76,6 +91,7 @@ LAST_READINGS = [
     ("BN03", END - dt.timedelta(days=40), dt.timedelta(seconds=10)),
     ("BN04", END - dt.timedelta(minutes=1), dt.timedelta(seconds=5)),
     ("BN05", END - dt.timedelta(minutes=2), dt.timedelta(seconds=30)),
+    ("BN06", END - dt.timedelta(minutes=1), dt.timedelta(seconds=15)),
 ]
 
 REJECTS = [
@@ -146,6 +162,14 @@ def seed_common(url: str) -> None:
     """Stations, latest readings, AQI tables and rejects described in the module docstring."""
     with psycopg.connect(url, autocommit=True) as conn:
         insert_stations(conn)
+        conn.execute(
+            "UPDATE stations SET public_aqi = true, parameters = %s", (PUBLISHABLE_PARAMETERS,)
+        )
+        conn.cursor().executemany(
+            "INSERT INTO stations (station_id, name, latitude, longitude, station_type, status,"
+            " public_aqi, parameters) VALUES (%s, %s, %s, %s, 'low_cost_sensor', %s, false, %s)",
+            [(*s, PUBLISHABLE_PARAMETERS) for s in INDICATIVE_STATIONS],
+        )
         for station, last, lag in LAST_READINGS:
             for minutes_before in (0, 10, 20):
                 ts = last - dt.timedelta(minutes=minutes_before)
@@ -195,6 +219,7 @@ def seed_common(url: str) -> None:
                 valid=hour_back != 3,
                 n_valid=12 if hour_back != 3 else 6,
             )
+        insert_hourly(conn, "BN06", "pm25", END - H, BN06_PM25)
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,14 @@ def test_thresholds_are_the_vn_band_tops() -> None:
 
 
 def test_hourly_aqi_alert_uses_the_latest_hour(seeded_db: str, run_sql: Runner) -> None:
-    # BN05 was at 180 two hours ago but 25 now; retired BN04 (300) is ignored.
+    # BN05 was at 180 two hours ago but 25 now; retired BN04 (300) is ignored, and so is the
+    # low-cost BN06 (350): its AQI may not be published.
     assert firing(run_sql, alerts.HOURLY_RULE_UID) == {"BN01": 160.0}
 
 
 def test_daily_aqi_alert_uses_the_latest_local_day(seeded_db: str, run_sql: Runner) -> None:
-    # BN05: 250 on 8 March, 90 on 9 March; BN02's 300 on 7 March is out of the 2-day range.
+    # BN05: 250 on 8 March, 90 on 9 March; BN02's 300 on 7 March is out of the 2-day range;
+    # the low-cost BN06 (260 on 9 March) may not publish AQI.
     assert firing(run_sql, alerts.DAILY_RULE_UID) == {"BN01": 210.0}
 
 
@@ -119,12 +121,14 @@ def test_silence_alert_follows_each_station_report_interval(
     with psycopg.connect(seeded_db, autocommit=True) as conn:
         conn.execute("UPDATE stations SET report_interval_s = 3600 WHERE station_id = 'BN02'")
     assert firing(run_sql, alerts.SILENT_RULE_UID) == {"BN03": 43200.0}
-    # 74 min later BN02 has been quiet 119 min; BN01 (79 min) and BN05 (76 min) are silent
+    # 74 min later BN02 has been quiet 119 min; BN01 (79 min), BN05 (76 min) and BN06
+    # (75 min: silence concerns indicative stations too) are silent
     at_74 = END + dt.timedelta(minutes=74)
     assert firing(run_sql, alerts.SILENT_RULE_UID, at_74) == {
         "BN01": 79.0,
         "BN03": 43200.0,
         "BN05": 76.0,
+        "BN06": 75.0,
     }
     at_76 = END + dt.timedelta(minutes=76)
     assert firing(run_sql, alerts.SILENT_RULE_UID, at_76) == {
@@ -132,6 +136,7 @@ def test_silence_alert_follows_each_station_report_interval(
         "BN02": 121.0,
         "BN03": 43200.0,
         "BN05": 78.0,
+        "BN06": 77.0,
     }
 
 
@@ -211,9 +216,15 @@ def test_serious_pollution_needs_three_consecutive_days(clean_db: str, run_sql: 
         "BN01": [100, 320, 301, 450],  # 7, 8, 9 March ≥ 301: fires
         "BN02": [350, 350, 300, 400],  # 300 on 8 March breaks the run
         "BN05": [400, 400, 400, None],  # no AQI yesterday
+        "BN03": [400, 400, 400, 400],  # a low-cost sensor: its AQI may not be published
     }
     with psycopg.connect(clean_db, autocommit=True) as conn:
         insert_stations(conn)
+        conn.execute("UPDATE stations SET public_aqi = true, parameters = '{pm25,o3,no2}'")
+        conn.execute(
+            "UPDATE stations SET station_type = 'low_cost_sensor', public_aqi = false"
+            " WHERE station_id = 'BN03'"
+        )
         for station_id, values in series.items():
             for day, aqi in zip(days, values, strict=True):
                 conn.execute(

@@ -46,7 +46,7 @@ def test_query_runs_and_has_grafana_shape(
     if query.fmt == "variable":
         assert result.columns == ["__value", "__text"]
         # active stations first, then the retired one (selectable for its history)
-        assert [row[0] for row in result.rows] == ["BN01", "BN02", "BN03", "BN05", "BN04"]
+        assert [row[0] for row in result.rows] == ["BN01", "BN02", "BN03", "BN05", "BN06", "BN04"]
         assert result.rows[-1][1].endswith(RETIRED_SUFFIX)
         return
     assert len(set(result.columns)) == len(result.columns), f"{query.location}: duplicate column"

@@ -7,15 +7,19 @@ import datetime as dt
 import psycopg
 import pytest
 
-from dashboards import daily_aqi, data_quality, overview, station
+from aqi.categories import categories
+from dashboards import aqi_style, daily_aqi, data_quality, overview, station
 from dashboards.macros import TimeRange
 from tests.provisioning.seed import (
     ALL_STATIONS,
     AQI_DAILY,
+    AQI_HOURLY,
+    BN06_PM25,
     END,
     ICT,
     LAST_24H,
     MARCH,
+    PUBLISHABLE,
     STATIONS,
     UTC,
     H,
@@ -35,15 +39,31 @@ def test_map_colours_each_active_station_by_its_current_vn_band(
     rows = run_sql(overview.MAP_SQL).as_dicts()
     got = {r["Mã trạm"]: (r["AQI"], r["Mức AQI"]) for r in rows}
     # BN03's last AQI is 5 h old: shown as no data (-1, grey), never as a clean band.
-    assert got == {"BN01": (160, 3), "BN02": (42, 0), "BN03": (None, -1), "BN05": (25, 0)}
+    # BN06 is a low-cost sensor: its AQI 350 exists but is never shown, nor its band (-2).
+    assert got == {
+        "BN01": (160, 3),
+        "BN02": (42, 0),
+        "BN03": (None, -1),
+        "BN05": (25, 0),
+        "BN06": (None, -2),
+    }
     bn01 = next(r for r in rows if r["Mã trạm"] == "BN01")
     assert (bn01["latitude"], bn01["longitude"]) == (21.186, 106.076)
     assert bn01["Giờ AQI"] == END - dt.timedelta(hours=1)
+    assert (bn01["Trạm"], bn01["Nhãn"]) == ("Trạm Bắc Ninh", "160")
+    bn06 = next(r for r in rows if r["Mã trạm"] == "BN06")
+    assert bn06["Trạm"] == "Trạm cảm biến Đông Ngàn (chỉ thị — không công bố AQI)"
+    assert (bn06["Giờ AQI"], bn06["Nhãn"]) == (None, f"{BN06_PM25:.0f} µg/m³")
+    assert float(bn06["PM2.5 1 giờ (µg/m³)"]) == BN06_PM25
+    # the band index -2 maps to the indicative label in a colour no VN_AQI band has
+    mapping = aqi_style.band_index_mappings()[0]["options"]["-2"]
+    assert mapping["text"] == "Chỉ thị — không công bố AQI"
+    assert mapping["color"] not in {c.hex for c in categories("vn_1459_2019")}
 
 
 def test_latest_table_puts_silent_stations_first(seeded_db: str, run_sql: Runner) -> None:
     rows = run_sql(overview.LATEST_TABLE_SQL).as_dicts()
-    assert [r["Mã trạm"] for r in rows] == ["BN02", "BN03", "BN01", "BN05"]
+    assert [r["Mã trạm"] for r in rows] == ["BN02", "BN03", "BN01", "BN05", "BN06"]
     by_id = {r["Mã trạm"]: r for r in rows}
     assert (by_id["BN01"]["AQI"], by_id["BN01"]["Mức"]) == (160, "Xấu")
     assert by_id["BN01"]["Chất ô nhiễm chính"] == "Bụi PM2.5"
@@ -53,6 +73,30 @@ def test_latest_table_puts_silent_stations_first(seeded_db: str, run_sql: Runner
     assert (by_id["BN02"]["AQI"], by_id["BN02"]["Mức"]) == (42, "Tốt")
     assert by_id["BN03"]["Im lặng (phút)"] is None
     assert by_id["BN03"]["Mức"] == "Không có dữ liệu"
+    # the indicative station: labelled, its PM2.5, no AQI, band or pollutant
+    bn06 = by_id["BN06"]
+    assert bn06["Trạm"].endswith("(chỉ thị — không công bố AQI)")
+    assert (bn06["AQI"], bn06["Mức"], bn06["Chất ô nhiễm chính"]) == (
+        None,
+        "Chỉ thị — không công bố AQI",
+        None,
+    )
+    assert float(bn06["PM2.5 1 giờ (µg/m³)"]) == BN06_PM25
+    assert bn06["Tín hiệu"] == 0
+
+
+def test_hourly_aqi_per_station_leaves_out_indicative_stations(
+    seeded_db: str, run_sql: Runner
+) -> None:
+    rows = run_sql(overview.HOURLY_AQI_SQL).rows
+    names = {s[0]: s[1] for s in STATIONS}
+    expected = sorted(
+        (hour, names[station], aqi)
+        for station, standard, hour, aqi, *_ in AQI_HOURLY
+        if standard == "vn_1459_2019" and station in PUBLISHABLE and station != "BN04"
+    )
+    assert sorted(rows) == expected
+    assert all(value != 350 for *_, value in rows)
 
 
 def test_latest_table_follows_the_standard_variable(seeded_db: str, run_sql: Runner) -> None:
@@ -79,6 +123,7 @@ VN_BANDS = [
 ]
 """Decision 1459 Table 1: the top AQI of each band and its name."""
 NO_DATA = "Không có dữ liệu"
+INDICATIVE = "Ngày chỉ thị (không công bố AQI)"
 
 
 def _vn_band(aqi: int | None) -> str:
@@ -98,10 +143,13 @@ def _expected_station_days(
     rows = {(s, d): aqi for s, std, d, aqi in AQI_DAILY if std == "vn_1459_2019"}
     counts: dict[str, dict[str, int]] = {}
     for station_id in stations:
-        per_band = dict.fromkeys([name for _, name in VN_BANDS] + [NO_DATA], 0)
+        per_band = dict.fromkeys([name for _, name in VN_BANDS] + [NO_DATA, INDICATIVE], 0)
         day = max(first, (installed or {}).get(station_id, first))
         while day <= last:
-            per_band[_vn_band(rows.get((station_id, day)))] += 1
+            if station_id in PUBLISHABLE:
+                per_band[_vn_band(rows.get((station_id, day)))] += 1
+            else:
+                per_band[INDICATIVE] += 1
             day += dt.timedelta(days=1)
         counts[station_id] = per_band
     return counts
@@ -118,11 +166,15 @@ def test_days_per_band_counts_every_local_day_with_or_without_a_row(
     expected = _expected_station_days(ALL_STATIONS, *MARCH_DAYS)
     totals = {band: sum(c[band] for c in expected.values()) for band in got}
     assert got == totals
-    # 4 active stations × 9 days; 5 days have an AQI (28 Feb is outside, retired BN04 not counted)
+    # 4 publishable active stations × 9 days; 5 days have an AQI (28 Feb is outside, retired
+    # BN04 not counted); the low-cost BN06's 450 (Nguy hại) and 260 (Rất xấu) count nowhere
     assert sum(got.values()) == 36 and got[NO_DATA] == 31
-    assert (got["Trung bình"], got["Xấu"], got["Rất xấu"]) == (1, 1, 3)
+    assert (got["Trung bình"], got["Xấu"], got["Rất xấu"], got["Nguy hại"]) == (1, 1, 3, 0)
     one = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN01",))).rows)
-    assert one == _expected_station_days(("BN01",), *MARCH_DAYS)["BN01"]
+    bn01 = _expected_station_days(("BN01",), *MARCH_DAYS)["BN01"]
+    assert one == {band: n for band, n in bn01.items() if band != INDICATIVE}
+    alone = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN06",))).rows)
+    assert sum(alone.values()) == 0
 
 
 def test_days_without_data_follow_the_catalogue_dates(seeded_db: str, run_sql: Runner) -> None:
@@ -131,9 +183,8 @@ def test_days_without_data_follow_the_catalogue_dates(seeded_db: str, run_sql: R
         # retired stations are selectable: BN04's days up to its retirement count
         conn.execute("UPDATE stations SET retired_on = '2025-03-03' WHERE station_id = 'BN04'")
     got = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN05",))).rows)
-    assert (
-        got == _expected_station_days(("BN05",), *MARCH_DAYS, {"BN05": dt.date(2025, 3, 6)})["BN05"]
-    )
+    expected = _expected_station_days(("BN05",), *MARCH_DAYS, {"BN05": dt.date(2025, 3, 6)})
+    assert got == {band: n for band, n in expected["BN05"].items() if band != INDICATIVE}
     assert sum(got.values()) == 4  # 6–9 March
     retired = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, station_variables(("BN04",))).rows)
     assert retired[NO_DATA] == 3 and sum(retired.values()) == 3  # 1–3 March
@@ -142,14 +193,15 @@ def test_days_without_data_follow_the_catalogue_dates(seeded_db: str, run_sql: R
 def test_days_per_station_table_is_pivoted(seeded_db: str, run_sql: Runner) -> None:
     result = run_sql(daily_aqi.DAYS_PER_STATION_SQL, MARCH)
     band_names = [name for _, name in VN_BANDS]
-    assert result.columns == ["Mã trạm", "Trạm", *band_names, NO_DATA, "Số ngày"]
+    assert result.columns == ["Mã trạm", "Trạm", *band_names, NO_DATA, INDICATIVE, "Số ngày"]
     expected = _expected_station_days(ALL_STATIONS, *MARCH_DAYS)
     names = {s[0]: s[1] for s in STATIONS}
+    names["BN06"] = "Trạm cảm biến Đông Ngàn (chỉ thị — không công bố AQI)"
     assert result.rows == [
         (
             station,
             names[station],
-            *(expected[station][b] for b in [*band_names, NO_DATA]),
+            *(expected[station][b] for b in [*band_names, NO_DATA, INDICATIVE]),
             sum(expected[station].values()),
         )
         for station in ALL_STATIONS
@@ -157,18 +209,44 @@ def test_days_per_station_table_is_pivoted(seeded_db: str, run_sql: Runner) -> N
 
 
 def test_calendar_has_a_cell_for_every_day_in_local_time(seeded_db: str, run_sql: Runner) -> None:
-    rows = run_sql(daily_aqi.CALENDAR_SQL, MARCH, station_variables(("BN01", "BN05"))).rows
+    selected = ("BN01", "BN05", "BN06")
+    rows = run_sql(daily_aqi.CALENDAR_SQL, MARCH, station_variables(selected)).rows
     aqi = {(s, d): a for s, std, d, a in AQI_DAILY if std == "vn_1459_2019"}
-    names = {"BN01": "Trạm Bắc Ninh", "BN05": "Trạm Yên Phong"}
+    names = {"BN01": "Trạm Bắc Ninh", "BN05": "Trạm Yên Phong", "BN06": "Trạm cảm biến Đông Ngàn"}
     expected = []
     for day in range(1, 10):
         date = dt.date(2025, 3, day)
         midnight = dt.datetime(2025, 3, day, tzinfo=ICT)
-        for station_id in ("BN01", "BN05"):
+        for station_id in selected:
             value = aqi.get((station_id, date))
+            if station_id not in PUBLISHABLE:
+                value = -2  # indicative: never a band, whatever its AQI rows say
             expected.append((midnight, names[station_id], -1 if value is None else value))
     assert sorted(rows, key=lambda r: (r[0], r[1])) == sorted(expected, key=lambda r: (r[0], r[1]))
     assert rows[0][0] == dt.datetime(2025, 2, 28, 17, tzinfo=UTC)  # local midnight
+
+
+def test_a_class_change_decides_per_day(seeded_db: str, run_sql: Runner) -> None:
+    # BN05 becomes a low-cost sensor from 8 March: its 250 (8 March) and 90 (9 March) leave
+    # the province counts, its 6 March row (no AQI) still counts as a day without data.
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        conn.execute(
+            'UPDATE stations SET classes = \'[{"from": "2025-01-01", "station_type":'
+            ' "fixed_automatic", "public_aqi": true}, {"from": "2025-03-08",'
+            ' "station_type": "low_cost_sensor", "public_aqi": false}]\''
+            " WHERE station_id = 'BN05'"
+        )
+    bn05 = station_variables(("BN05",))
+    got = dict(run_sql(daily_aqi.DAYS_PER_BAND_SQL, MARCH, bn05).rows)
+    assert (got["Rất xấu"], got["Trung bình"], got[NO_DATA], sum(got.values())) == (0, 0, 7, 7)
+    row = run_sql(daily_aqi.DAYS_PER_STATION_SQL, MARCH, bn05).as_dicts()[0]
+    assert (row[INDICATIVE], row["Số ngày"]) == (2, 9)
+    assert row["Trạm"].endswith("(chỉ thị — không công bố AQI)")
+    cells = {t: v for t, _, v in run_sql(daily_aqi.CALENDAR_SQL, MARCH, bn05).rows}
+    assert cells[dt.datetime(2025, 3, 8, tzinfo=ICT)] == -2
+    assert cells[dt.datetime(2025, 3, 7, tzinfo=ICT)] == -1
+    # the map and table judge the class of the day the range ends (10 March)
+    assert {r["Mã trạm"]: r["Mức AQI"] for r in run_sql(overview.MAP_SQL).as_dicts()}["BN05"] == -2
 
 
 def _hours(start: dt.datetime, count: int) -> list[dt.datetime]:
@@ -321,8 +399,9 @@ def test_status_counts_come_from_the_hourly_aggregate(clean_db: str, run_sql: Ru
 
 def test_completeness_per_station_and_parameter(seeded_db: str, run_sql: Runner) -> None:
     rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables(("BN01",))).as_dicts()
-    assert len(rows) == 1
-    row = rows[0]
+    # BN01 declares PM2.5, O3 and NO2 (an AQI-publishing station); only PM2.5 has data
+    assert len(rows) == 3 and sum(r["Giờ hợp lệ"] for r in rows) == 23
+    row = next(r for r in rows if r["Thông số"] == "Bụi PM2.5")
     assert (row["Mã trạm"], row["Trạm"], row["Thông số"]) == ("BN01", "Trạm Bắc Ninh", "Bụi PM2.5")
     # The hours that began in the range and have ended: END-24h … END-1h. 23 are valid.
     assert (row["Giờ kỳ vọng"], row["Giờ hợp lệ"]) == (24, 23)
@@ -462,6 +541,9 @@ def test_completeness_lists_declared_parameters_without_data(
         conn.execute("UPDATE stations SET parameters = '{pm25,no2}' WHERE station_id = 'BN01'")
         conn.execute("UPDATE stations SET parameters = '{pm10}' WHERE station_id = 'BN02'")
         conn.execute("UPDATE stations SET parameters = '{pm25}' WHERE station_id = 'BN04'")
+        conn.execute(
+            "UPDATE stations SET parameters = '{}' WHERE station_id IN ('BN03', 'BN05', 'BN06')"
+        )
     rows = run_sql(data_quality.COMPLETENESS_SQL, LAST_24H, station_variables()).as_dicts()
     got = [
         (
@@ -482,6 +564,8 @@ def test_completeness_lists_declared_parameters_without_data(
         ("Trạm Bắc Ninh", "Bụi PM2.5", 24, 23, 95.8, 97.9, 0),
         ("Trạm Từ Sơn", "Bụi PM10", 24, 0, 0.0, 0.0, 0),
         # BN03 and BN05 declare nothing and sent no hourly data; BN04 retired in January
+        # BN06 declares nothing here; its one valid hour of PM2.5 gives a row
+        ("Trạm cảm biến Đông Ngàn", "Bụi PM2.5", 24, 1, round(100 / 24, 1), 4.2, 0),
     ]
 
 
@@ -497,19 +581,26 @@ def _set_report_intervals(url: str, intervals: dict[str, int]) -> None:
 def test_silence_follows_each_station_report_interval(seeded_db: str, run_sql: Runner) -> None:
     # BN02 reports hourly: 45 min without a reading is not silence (threshold 2 × 60 min).
     # BN05 reports every 20 min: threshold 40 min. BN01 every 10 min: still 30 min (the floor).
-    _set_report_intervals(seeded_db, {"BN01": 600, "BN02": 3600, "BN05": 1200})
+    # BN06 reports hourly too.
+    _set_report_intervals(seeded_db, {"BN01": 600, "BN02": 3600, "BN05": 1200, "BN06": 3600})
     assert run_sql(overview.SILENT_COUNT_SQL).rows == [(1,)]  # BN03 only
     rows = run_sql(overview.LATEST_TABLE_SQL).as_dicts()
-    assert [r["Mã trạm"] for r in rows] == ["BN03", "BN01", "BN02", "BN05"]
+    assert [r["Mã trạm"] for r in rows] == ["BN03", "BN01", "BN02", "BN05", "BN06"]
     got = {r["Mã trạm"]: (r["Tín hiệu"], float(r["Ngưỡng im lặng (phút)"])) for r in rows}
-    assert got == {"BN01": (0, 30.0), "BN02": (0, 120.0), "BN03": (1, 30.0), "BN05": (0, 40.0)}
+    assert got == {
+        "BN01": (0, 30.0),
+        "BN02": (0, 120.0),
+        "BN03": (1, 30.0),
+        "BN05": (0, 40.0),
+        "BN06": (0, 120.0),
+    }
     # 35 min later: BN01 (40 min) is silent, BN05 (37 min < 40) and BN02 (80 min) are not
     later = TimeRange(END + dt.timedelta(minutes=35 - 24 * 60), END + dt.timedelta(minutes=35))
     assert run_sql(overview.SILENT_COUNT_SQL, later).rows == [(2,)]
     signal = {
         r["Mã trạm"]: r["Tín hiệu"] for r in run_sql(overview.LATEST_TABLE_SQL, later).as_dicts()
     }
-    assert signal == {"BN01": 1, "BN02": 0, "BN03": 1, "BN05": 0}
+    assert signal == {"BN01": 1, "BN02": 0, "BN03": 1, "BN05": 0, "BN06": 0}
     bn02 = station_variables(("BN02",), multi=False)
     assert run_sql(station.SILENCE_SQL, LAST_24H, bn02).as_dicts() == [
         {

@@ -12,7 +12,7 @@ import yaml
 from prometheus_client import Counter, Gauge, Histogram
 
 from aqi.categories import categories
-from dashboards.aqi_style import NO_DATA_COLOUR
+from dashboards.aqi_style import INDICATIVE_COLOUR, NO_DATA_COLOUR
 from dashboards.datasources import EXPRESSION_UID
 from dashboards.inventory import all_queries, dashboard_queries
 from dashboards.provisioning import (
@@ -158,7 +158,10 @@ def _walk(node: Any) -> list[dict[str, Any]]:
 def test_aqi_colours_and_bounds_come_from_the_category_tables() -> None:
     vn = categories("vn_1459_2019")
     expected_by_value = [[vn[0].hex, None]] + [[c.hex, c.lower] for c in vn[1:]]
-    expected_by_band = [[NO_DATA_COLOUR, None]] + [[c.hex, c.index] for c in vn]
+    # -2 (indicative station, no AQI published) below -1 (no data): neither a band colour
+    expected_by_band = [[INDICATIVE_COLOUR, None], [NO_DATA_COLOUR, -1]] + [
+        [c.hex, c.index] for c in vn
+    ]
     seen_value = seen_band = 0
     for board in _boards().values():
         for node in _walk(board):
