@@ -48,8 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Apply the versioned SQL migrations in storage/migrations/ that the database has not "
             "seen, re-seed the parameter and AQI category tables, create the roles aqm_ingest, "
-            "aqm_worker and aqm_reader (passwords from AQM_INGEST_PASSWORD, AQM_WORKER_PASSWORD, "
-            "AQM_READER_PASSWORD when set), and enable compression where TimescaleDB's licence "
+            "aqm_worker, aqm_reader, aqm_forward and aqm_validator (passwords from "
+            "AQM_INGEST_PASSWORD, AQM_WORKER_PASSWORD, AQM_READER_PASSWORD, AQM_FORWARD_PASSWORD, "
+            "AQM_VALIDATOR_PASSWORD when set), and enable compression where TimescaleDB's licence "
             "allows. Needs a superuser connection (AQM_DATABASE_URL or --database-url)."
         ),
     )

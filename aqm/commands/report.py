@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     annual.add_argument("--quiet", action="store_true", help="no progress bars")
     annual.add_argument(
         "--draft", action="store_true",
-        help="mark the document DỰ THẢO (watermark and a line under the title), e.g. while "
-        "the year's data are still provisional",
+        help="mark the document DỰ THẢO (watermark and a line under the title) even when "
+        "every figure is verified; a year with provisional data is marked so without it",
     )  # fmt: skip
     annual.add_argument(
         "--compare-years", type=int, default=1, metavar="N",

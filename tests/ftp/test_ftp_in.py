@@ -171,7 +171,7 @@ def _interrupted_upload(server: AqmFtp, name: str, content: bytes) -> None:
     conn = ftp.transfercmd(f"STOR {name}")
     conn.sendall(content[: len(content) // 2])
     partial = server.data / "upload" / "BN-01" / name
-    wait_for(lambda: partial.is_file(), 10)  # the server has opened the upload
+    wait_for(partial.is_file, 10)  # the server has opened the upload
     for sock in (conn, ftp.sock):
         assert sock is not None
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

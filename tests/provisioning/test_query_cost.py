@@ -147,10 +147,6 @@ def test_queries_reading_raw_readings_are_known() -> None:
         "chat-luong-du-lieu.json › Độ trễ đến (P95, giây) trong giờ cuối của khoảng thời gian",
         "chat-luong-du-lieu.json › Độ trễ đến theo trạm trong giờ cuối của khoảng thời gian",
         "alert aqm-tram-im-lang",
-        # missing samples are counted from the readings of the range (bounded per slot)
-        "mau-thieu.json › Số mẫu thiếu theo trạm và ngày",
-        "mau-thieu.json › Tổng số mẫu thiếu theo trạm",
-        "mau-thieu.json › Các khoảng thiếu số liệu (đề nghị nhà cung cấp gửi lại)",
     }
 
 
