@@ -38,6 +38,7 @@ import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
 from bench.machine import describe
+from bench.record import append_to_section
 from storage.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,16 +97,7 @@ WHERE r.station_id = o.station_id AND r.parameter = o.parameter
 
 
 def _section(lines: list[str]) -> None:
-    text = BENCHMARKS.read_text(encoding="utf-8")
-    block = "\n".join(lines) + "\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n" + block
-    else:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following
-        text = text[:end].rstrip("\n") + "\n\n" + block + text[end:]
-    BENCHMARKS.write_text(text, encoding="utf-8")
+    append_to_section(SECTION, lines, BENCHMARKS)
 
 
 def main(argv: Sequence[str] = ()) -> int:

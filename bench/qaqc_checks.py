@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.record import append_to_section
 from qaqc.rules import FLAT, PM, SPIKE, evaluate, load_rules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -150,16 +151,7 @@ def backfill_side_by_side(
 
 
 def _record(lines: list[str]) -> None:
-    text = BENCHMARKS.read_text(encoding="utf-8")
-    block = "\n".join(lines) + "\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n" + block
-    else:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following
-        text = text[:end].rstrip("\n") + "\n\n" + block + text[end:]
-    BENCHMARKS.write_text(text, encoding="utf-8")
+    append_to_section(SECTION, lines, BENCHMARKS)
 
 
 def main(argv: Sequence[str] = ()) -> int:

@@ -39,6 +39,7 @@ import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
 from aqm.settings import load_settings
+from bench.record import append_to_section
 from storage.migrate import migrate
 from worker.backfill import run_backfill
 from worker.recompute import Timings
@@ -78,23 +79,7 @@ WHERE random() >= 0.02
 
 
 def _section(lines: list[str]) -> None:
-    BENCHMARKS.parent.mkdir(exist_ok=True)
-    text = (
-        BENCHMARKS.read_text(encoding="utf-8")
-        if BENCHMARKS.exists()
-        else (
-            "# Benchmarks\n\nMeasured results of the benchmarks in bench/, newest last in each section.\n"
-        )
-    )
-    block = "\n".join(lines) + "\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n" + block
-    else:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following
-        text = text[:end].rstrip("\n") + "\n\n" + block + text[end:]
-    BENCHMARKS.write_text(text, encoding="utf-8")
+    append_to_section(SECTION, lines, BENCHMARKS)
 
 
 def main(argv: Sequence[str] = ()) -> int:
