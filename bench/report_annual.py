@@ -12,7 +12,6 @@ section of docs/benchmarks.md (the rest of that file is left as it is).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
 from bench.machine import describe
+from bench.record import append_to_section
 from reports.annual.build import build_annual_report
 from storage.migrate import migrate
 
@@ -82,26 +82,9 @@ def seed(url: str, n_stations: int) -> None:
 
 
 def record(line: str) -> None:
-    """Put ``line`` under the Annual report section of docs/benchmarks.md."""
-    text = (
-        BENCHMARKS_MD.read_text(encoding="utf-8")
-        if BENCHMARKS_MD.exists()
-        else ("# Benchmarks\n\nMeasured figures of aqm's benchmarks (`python -m bench NAME`).\n")
-    )
-    body = (
-        f"{SECTION}\n\n`.venv/bin/python -m bench.report_annual` — `aqm report annual` for "
-        f"100 stations × one year (6 pollutants, the {COMPARE_YEARS} years before present and "
-        f"compared, `--compare-years {COMPARE_YEARS}`), read as aqm_reader; "
-        f"target ≤ {TARGET_S:.0f} s.\n\n"
-    )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    match = pattern.search(text)
-    lines = []
-    if match:
-        lines = [ln for ln in match.group(0).splitlines() if ln.startswith("- ")]
-    section = body + "\n".join([*lines, line]) + "\n\n"
-    text = pattern.sub(section, text) if match else text.rstrip("\n") + "\n\n" + section
-    BENCHMARKS_MD.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    """Add ``line`` at the end of the Annual report section of docs/benchmarks.md, keeping
+    what the section already says."""
+    append_to_section(SECTION, [line], BENCHMARKS_MD)
 
 
 def main(argv: Sequence[str] = ()) -> None:
