@@ -342,7 +342,7 @@ def test_tt10_real_header_lines_are_still_skipped(header: str) -> None:
     assert [(r.parameter, r.value) for r in got.readings] == [("pm10", 40.0)]
 
 
-# --- A key given twice in any JSON object is a malformed record naming it (issue 15, 6) ---
+# --- A key given twice in any JSON object is a malformed record naming it ---
 
 
 def _object_text(pairs: list[tuple[str, object]]) -> str:
@@ -488,7 +488,7 @@ def test_senml_key_given_twice_in_any_record_rejects_it_and_its_dependents(
     ]
 
 
-# --- UTC offsets: only what ISO 8601 and PostgreSQL allow (issue 15, 9) ---
+# --- UTC offsets: only what ISO 8601 and PostgreSQL allow ---
 
 
 def _offset_text(minutes: int, colon: bool) -> str:
@@ -587,7 +587,7 @@ def test_every_decoder_refuses_a_zone_beyond_the_offset_limit(minutes: int, seco
         assert [r.code for r in decoded.rejections] == [Reason.BAD_TIMESTAMP]
 
 
-# --- SenML times never depend on when the message arrived (issue 15, 5) ---
+# --- SenML times never depend on when the message arrived ---
 
 senml_times = st.one_of(
     st.none(),
@@ -631,7 +631,7 @@ def test_senml_decoded_at_two_receive_times_gives_identical_readings(
             assert got == [] or got == [pytest.approx(resolved, abs=1e-6)]
 
 
-# --- Circular 10 text in the station's own zone (issue 15, 15) ---
+# --- Circular 10 text in the station's own zone ---
 
 
 def test_tt10_is_read_in_the_zone_it_is_given() -> None:

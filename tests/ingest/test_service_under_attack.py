@@ -76,7 +76,7 @@ def healthz(port: int) -> tuple[int, str]:
 
 
 POISONS = {
-    # issue 15: the JSON escape of a lone UTF-16 surrogate as a key; NaN and -Infinity
+    # the JSON escape of a lone UTF-16 surrogate as a key; NaN and -Infinity
     "lone-surrogate-key": '{{"station":"BN-01","ts":"{ts}","values":{{"\\ud800":null,"pm25":12.5}}}}',
     "nan": '{{"station":"BN-01","ts":"{ts}","values":{{"\\ud800":NaN,"pm25":12.5}}}}',
     "minus-infinity": '{{"station":"BN-01","ts":"{ts}","values":{{"\\udfff":-Infinity,"pm25":12.5}}}}',

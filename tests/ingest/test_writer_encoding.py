@@ -182,7 +182,7 @@ def test_any_text_number_and_time_ends_stored_or_rejected(
 def test_a_lone_surrogate_and_nul_in_reject_texts_are_stored_escaped(
     ingest_url: str, ingest_db: str
 ) -> None:
-    """The poison of issue 15: a JSON key "\\ud800" quoted in a not_finite reason."""
+    """The poison: a JSON key "\\ud800" quoted in a not_finite reason."""
     now = datetime.now(UTC)
     payload = json.dumps(
         {
@@ -289,7 +289,7 @@ async def test_one_parameter_twice_in_a_message_keeps_the_first_by_position(
 async def test_one_message_adds_a_bounded_number_of_rejects_and_its_payload_once(
     ingest_url: str, ingest_db: str
 ) -> None:
-    """Issue 15's 128 KiB message with 7,275 null values: once 7,275 rows of 128 KiB."""
+    """A 128 KiB message with 7,275 null values: once 7,275 rows of 128 KiB."""
     now = datetime.now(UTC)
     values: dict[str, float | None] = {f"x{i:05d}": None for i in range(7275)}
     values["pm25"] = 12.0

@@ -246,7 +246,7 @@ def _conflict_call(url: str, keys: list[tuple[str, str, str]], values: list[floa
 def test_ingest_cannot_recover_a_stored_value_through_the_conflict_function(
     clean_db: str, postgres: PostgresInstance
 ) -> None:
-    """Issue 15: 20,001 candidate values for one key, in one call, recovered a stored 37.4."""
+    """20,001 candidate values for one key, in one call, recovered a stored 37.4."""
     with psycopg.connect(clean_db, autocommit=True) as conn:  # readings need their station
         conn.execute(
             "INSERT INTO stations (station_id, name, latitude, longitude, station_type)"

@@ -1,4 +1,4 @@
-"""Issue 15's poison on the production set-up: one station's 80-byte message, then
+"""A poison message on the production set-up: one station's 80-byte message, then
 2,400 readings of the other stations, all stored.
 
 The broker runs with the password file and ACL that ``stations.broker_access`` writes
