@@ -134,6 +134,29 @@ def test_prometheus_scrapes_the_ingest_metrics_port() -> None:
     assert int(port) == Settings.model_fields["metrics_port"].default
 
 
+@pytest.mark.parametrize(
+    ("service", "variable", "host_variable"),
+    [
+        ("worker", "AQM_WORKER_METRICS_PORT", "AQM_WORKER_METRICS_HOST"),
+        ("ftp", "AQM_FTP_METRICS_PORT", "AQM_METRICS_HOST"),
+        ("forward", "AQM_FORWARD_METRICS_PORT", "AQM_METRICS_HOST"),
+    ],
+)
+def test_prometheus_scrapes_every_metrics_port(
+    service: str, variable: str, host_variable: str
+) -> None:
+    prom = yaml.safe_load((REPO / "provisioning/prometheus/prometheus.yml").read_text())
+    targets = [
+        t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    ]
+    port = env(service)[variable]
+    assert f"{service}:{port}" in targets
+    assert port in [str(p) for p in SERVICES[service]["expose"]]
+    # reachable from Prometheus's container, never published on the host
+    assert env(service)[host_variable] == "0.0.0.0"
+    assert all(c != int(port) for _, _, c in published(service))
+
+
 def test_mosquitto_config_files_live_under_its_mounts() -> None:
     conf_mount = [s for s, t in mounts("mosquitto") if t == "/mosquitto/config/mosquitto.conf"]
     assert conf_mount, "mosquitto.conf not mounted"

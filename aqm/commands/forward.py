@@ -86,7 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     metrics = ForwardMetrics()
     if settings.forward_metrics_port:
         try:
-            start_http_server(settings.forward_metrics_port, registry=metrics.registry)
+            start_http_server(
+                settings.forward_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+            )
         except OSError as exc:
             raise CliError(
                 f"AQM_FORWARD_METRICS_PORT {settings.forward_metrics_port}: "

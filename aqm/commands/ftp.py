@@ -136,7 +136,9 @@ def _run(args: argparse.Namespace) -> int:
         server_thread = ServerThread(server)
     if settings.ftp_metrics_port:
         try:
-            start_http_server(settings.ftp_metrics_port, registry=metrics.registry)
+            start_http_server(
+                settings.ftp_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+            )
         except OSError as exc:
             raise CliError(
                 f"AQM_FTP_METRICS_PORT {settings.ftp_metrics_port}: cannot listen: {exc.strerror}"
