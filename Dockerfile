@@ -5,6 +5,7 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --all-extras --no-install-project
+COPY aqm_core aqm_core
 COPY aqm aqm
 COPY aqi aqi
 COPY ingest ingest

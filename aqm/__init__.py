@@ -1,3 +1,1 @@
-"""aqm: the command line, settings and local services that tie the rooms together."""
-
-__version__ = "0.1.0"
+"""aqm: the command line and the local services on top of the rooms."""

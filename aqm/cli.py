@@ -12,8 +12,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from aqm import __version__
-from aqm.settings import SettingsError
+from aqm_core import __version__
+from aqm_core.settings import SettingsError
 
 # Rooms that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -39,8 +39,8 @@ Handler = Callable[[argparse.Namespace], int]
 class CliError(Exception):
     """An error the user can fix; printed without a traceback, exit status 2.
 
-    :class:`aqm.settings.SettingsError` (a bad ``AQM_*`` variable, option or aqm.toml
-    line, from :func:`aqm.settings.load_settings`) is reported the same way.
+    :class:`aqm_core.settings.SettingsError` (a bad ``AQM_*`` variable, option or aqm.toml
+    line, from :func:`aqm_core.settings.load_settings`) is reported the same way.
     """
 
 

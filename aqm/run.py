@@ -27,7 +27,7 @@ from rich.text import Text
 from aqi.categories import VN_CATEGORIES
 from aqi.pollutants import DISPLAY_NAMES
 from aqm.localservices import MosquittoInstance, PostgresInstance
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 
 
 @dataclass

@@ -38,7 +38,7 @@ from pathlib import Path
 import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
-from aqm.settings import load_settings
+from aqm_core.settings import load_settings
 from bench.record import append_to_section
 from storage.migrate import migrate
 from worker.backfill import run_backfill

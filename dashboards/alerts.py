@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aqi.categories import categories
+from aqm_core.parameters import PARAMETERS
 from dashboards.aqi_style import VN_STANDARD, publishable, publishable_join
 from dashboards.datasources import EXPRESSION_UID, POSTGRES
 from dashboards.sql_fragments import (
@@ -48,7 +49,6 @@ from dashboards.sql_fragments import (
     local_days_in_range,
     silent_minutes,
 )
-from ingest.parameters import PARAMETERS
 
 FOLDER = "Chất lượng không khí"
 CONTACT_POINT = "aqm-email"

@@ -13,7 +13,7 @@ import inspect
 
 from aqi.averaging import daily_mean, trailing_mean
 from aqi.limits import QCVN_LIMITS
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 
 LOCAL_TZ: str = Settings.model_fields["timezone"].default
 """The zone of local days (the default of the ``timezone`` setting)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aqi.limits import QCVN_LIMITS
+from aqm_core.parameters import PARAMETERS
 from dashboards.aqi_style import (
     aqi_thresholds,
     band_join,
@@ -40,7 +41,6 @@ from dashboards.sql_fragments import (
     silent_minutes,
 )
 from dashboards.variables import standard_variable, station_variable
-from ingest.parameters import PARAMETERS
 
 UID = STATION_DASHBOARD_UID
 CONCENTRATION_UNIT = "conμgm3"  # Grafana's unit id for µg/m³

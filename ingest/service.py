@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from ingest.clock import ClockWatch, watch
 from ingest.decode import decode
 from ingest.metrics import IngestMetrics

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aqm_core.parameters import PARAMETERS, canonical_parameter
 from ingest.model import Decoded, RawReading, Reading, Reason, Rejection, SourceFormat
-from ingest.parameters import PARAMETERS, canonical_parameter
 from ingest.units import canonical_unit, converter
 
 STATUSES = {"00", "01", "02"}  # Circular 10/2021: measuring, calibrating, device error

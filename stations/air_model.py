@@ -12,7 +12,7 @@ picture of Hà Nội and the Red River delta (US Embassy Hà Nội PM2.5 2016–
   and dips in the mixed afternoon; NO2 and CO peak with the rush hours (07–09 h and
   17–19 h local); O3 is photochemical and peaks in the early afternoon.
 
-Levels are in each parameter's normalised unit (``ingest.parameters``). Everything here
+Levels are in each parameter's normalised unit (``aqm_core.parameters``). Everything here
 is a pure function of local time; the randomness lives in ``stations.simulator``.
 """
 

@@ -50,7 +50,7 @@ from pydantic import (
 )
 from yaml.nodes import ScalarNode
 
-from ingest.parameters import PARAMETERS, canonical_parameter
+from aqm_core.parameters import PARAMETERS, canonical_parameter
 from stations.located_yaml import LocatedDocument, YamlSourceError, dotted, load_located
 
 # Same pattern as the CHECK on stations.station_id: the id is also the MQTT username and
@@ -327,7 +327,7 @@ class Station(BaseModel):
                                                                         le=3600)
     parameters: tuple[ParameterName, ...] = Field(min_length=1)
     # Datalogger names this station writes that the global alias table does not know,
-    # e.g. {"BUI PM2.5": pm25}; passed to ingest.parameters.canonical_parameter.
+    # e.g. {"BUI PM2.5": pm25}; passed to aqm_core.parameters.canonical_parameter.
     aliases: dict[AliasName, ParameterName] = Field(default_factory=dict)
     # IANA zone of the datalogger's clock (Circular 10/2021 text has none); None: the
     # deployment's AQM_TIMEZONE.

@@ -42,7 +42,7 @@ _SENML_UNITS = {
     "o3": "ug/m3", "co": "ug/m3", "temperature": "Cel", "humidity": "%RH", "pressure": "hPa",
     "wind_speed": "m/s", "wind_direction": "deg", "rain": "mm",
 }
-# Names Circular 10/2021 dataloggers write (all known to ingest.parameters' aliases).
+# Names Circular 10/2021 dataloggers write (all known to aqm_core.parameters' aliases).
 TT10_NAMES = {
     "pm25": "PM-2-5", "pm10": "PM10", "tsp": "TSP", "no2": "NO2", "so2": "SO2", "o3": "O3",
     "co": "CO", "temperature": "Temp", "humidity": "Humidity", "pressure": "Pressure",
@@ -58,7 +58,7 @@ class SimulatedReading:
     """One value exactly as a simulated station sent it."""
 
     station_id: str
-    parameter: str  # canonical name (ingest.parameters)
+    parameter: str  # canonical name (aqm_core.parameters)
     ts: datetime  # aware, UTC: the station's clock, skew included
     value: float  # in ``unit``, rounded as written in the payload
     unit: str | None  # spelling sent; None: not stated (the normalised unit applies)

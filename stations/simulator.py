@@ -35,7 +35,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aqi import units as gas_units
-from ingest.parameters import PARAMETERS
+from aqm_core.parameters import PARAMETERS
 from ingest.topics import TopicLayout
 from stations.air_model import expected_levels
 from stations.catalogue import Catalogue, Station

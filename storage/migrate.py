@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from aqi.categories import categories
-from ingest.parameters import PARAMETERS
+from aqm_core.parameters import PARAMETERS
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from aqm.localservices import free_port
-from aqm.settings import BROKER_MESSAGE_SIZE_LIMIT, SettingsError, load_settings
+from aqm_core.settings import BROKER_MESSAGE_SIZE_LIMIT, SettingsError, load_settings
 from ingest.metrics import IngestMetrics, serve_http
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from aqm.cli import build_parser
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from storage.migrate import ROLE_PASSWORD_ENV
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,7 +264,7 @@ def test_every_listener_takes_the_login_as_client_id() -> None:
 
 
 def test_ingest_settings_agree_with_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aqm.settings import BROKER_MESSAGE_SIZE_LIMIT, load_settings
+    from aqm_core.settings import BROKER_MESSAGE_SIZE_LIMIT, load_settings
 
     for name in [k for k in os.environ if k.startswith("AQM_")]:
         monkeypatch.delenv(name)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from aqm.settings import MqttEndpoint, Settings, SettingsError, load_settings, redact, redact_in
+from aqm_core.settings import (
+    MqttEndpoint,
+    Settings,
+    SettingsError,
+    load_settings,
+    redact,
+    redact_in,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from storage import dirty_queue
 from storage.dirty_queue import BackfillJob
 from worker.recompute import BatchReport, prepare, recompute_days, rules_of

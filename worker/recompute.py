@@ -29,7 +29,7 @@ import numpy.typing as npt
 import psycopg
 
 from aqi import POLLUTANTS
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from qaqc.rules import (
     MANUAL,
     RULES_FILE,

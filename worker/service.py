@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 from storage.dirty_queue import mark_new_hours
 from worker.recompute import BatchReport, prepare, process_dirty_batch, rules_of
 from worker.timeline import LocalCalendar

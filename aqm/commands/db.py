@@ -12,7 +12,7 @@ import argparse
 import psycopg
 
 from aqm.cli import CliError
-from aqm.settings import Settings, load_settings, redact, redact_in
+from aqm_core.settings import Settings, load_settings, redact, redact_in
 
 DATABASE_URL_OPTION = "--database-url"
 

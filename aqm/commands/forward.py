@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
-    from aqm.settings import load_settings
+    from aqm_core.settings import load_settings
     from forward.config import ForwardConfigError, load_destinations
     from forward.metrics import ForwardMetrics
     from forward.sender import Forwarder

@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
-    from aqm.settings import load_settings
+    from aqm_core.settings import load_settings
     from ingest.files.accounts import Accounts
     from ingest.files.inbox import Inbox
     from ingest.files.metrics import FtpMetrics
@@ -179,7 +179,7 @@ def _deliver(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from aqm.commands.stations import load_checked_catalogue
-    from aqm.settings import load_settings
+    from aqm_core.settings import load_settings
     from stations.ftp_datalogger import FtpTarget, deliver
     from stations.simulator import generate
 

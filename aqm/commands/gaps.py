@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     import psycopg
 
     from aqm.commands.db import connect, database_error, settings_with_database_url
-    from ingest.parameters import PARAMETERS, canonical_parameter
+    from aqm_core.parameters import PARAMETERS, canonical_parameter
     from worker.gap_report import NOT_YET_DUE, UnknownStationError, gap_report
 
     settings = settings_with_database_url(args.database_url)
@@ -216,7 +216,7 @@ def _local(moment: object, zone: dt.tzinfo) -> str:
 
 
 def _names(found: StationGaps, mask: int) -> tuple[list[str], list[str]]:
-    from ingest.parameters import PARAMETERS
+    from aqm_core.parameters import PARAMETERS
     from worker.gap_report import ANY_PARAMETER
     from worker.gaps import parameters_of
 

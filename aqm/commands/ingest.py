@@ -8,7 +8,7 @@ import logging
 import signal
 
 from aqm.cli import CliError
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 
 DEFAULT_METRICS_PORT = Settings.model_fields["metrics_port"].default
 

@@ -11,7 +11,7 @@ import psycopg
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
-from aqm.settings import load_settings, redact
+from aqm_core.settings import load_settings, redact
 
 FIRST_YEAR = 2000
 

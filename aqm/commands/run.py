@@ -11,7 +11,7 @@ from aqm.cli import CliError
 from aqm.localservices import MissingBinaryError
 
 if TYPE_CHECKING:
-    from aqm.settings import Settings
+    from aqm_core.settings import Settings
     from stations.catalogue import Catalogue
 
 
@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     from aqm.commands.services import local_services
     from aqm.commands.stations import load_checked_catalogue
     from aqm.run import Child, run_pipeline
-    from aqm.settings import load_settings
+    from aqm_core.settings import load_settings
     from stations.registry import RegistryError, sync_catalogue
     from storage.migrate import migrate
 

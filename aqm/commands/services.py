@@ -6,7 +6,7 @@ import argparse
 
 from aqm.cli import CliError
 from aqm.localservices import MissingBinaryError, MosquittoInstance, PostgresInstance
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 
 
 def local_services(settings: Settings) -> tuple[PostgresInstance, MosquittoInstance]:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from aqm.cli import CliError
-from aqm.settings import MqttEndpoint, Settings, load_settings
+from aqm_core.settings import MqttEndpoint, Settings, load_settings
 from ingest.topics import TopicLayout
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from aqm.cli import CliError
 from aqm.commands.db import connect, settings_with_database_url
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from stations.catalogue import Catalogue
@@ -186,7 +186,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _measures(parameters: tuple[str, ...]) -> str:
-    from ingest.parameters import PARAMETERS
+    from aqm_core.parameters import PARAMETERS
 
     pollutants = [p for p in parameters if PARAMETERS[p].is_pollutant]
     weather = len(parameters) - len(pollutants)

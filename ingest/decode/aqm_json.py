@@ -29,10 +29,10 @@ from pydantic import (
     ValidationError,
 )
 
+from aqm_core.parameters import canonical_parameter
 from ingest.decode.json_objects import repeated_key
 from ingest.decode.timestamps import time_problem
 from ingest.model import Decoded, RawReading, Reason, Rejection, SourceFormat
-from ingest.parameters import canonical_parameter
 
 MAX_OBSERVATIONS = 10_000
 

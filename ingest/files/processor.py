@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from ingest.files.inbox import Inbox, InboxFile
 from ingest.files.metrics import FtpMetrics
 from ingest.files.store import JudgedFile, failed, judge_file, store_files

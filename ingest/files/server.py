@@ -32,7 +32,7 @@ from pyftpdlib.exceptions import _RetryError
 from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from ingest.files.accounts import Accounts
 from ingest.files.inbox import Inbox, InboxFile
 from ingest.files.metrics import FtpMetrics

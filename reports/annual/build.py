@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from rich.progress import Progress
 
-from aqm import __version__
+from aqm_core import __version__
 from reports.annual import source
 from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
 from reports.annual.charts import (

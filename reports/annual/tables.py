@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Final
 
 from aqi.categories import VN_CATEGORIES
-from ingest.parameters import PARAMETERS
+from aqm_core.parameters import PARAMETERS
 from reports.annual.assessment import (
     PROVINCE_KEY,
     AnnualAssessment,

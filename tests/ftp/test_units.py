@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aqm_core.parameters import canonical_parameter
 from forward.circular_file import circular_file
 from forward.config import ForwardConfigError, load_destinations
 from ingest.files.accounts import Accounts
 from ingest.files.naming import expand, measured_at_from_name
 from ingest.files.spool import SpoolWatcher, is_temporary
-from ingest.parameters import canonical_parameter
 from stations.catalogue import load_catalogue
 from stations.ftp_accounts import ftp_account_entries
 from stations.mosquitto_passwords import hash_password

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from aqm.localservices import MosquittoInstance
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 from ingest.metrics import IngestMetrics
 from ingest.service import IngestService
 

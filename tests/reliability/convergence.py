@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from aqm.settings import load_settings
+from aqm_core.settings import load_settings
 from ingest.decode import decode
 from ingest.validate import StationInfo, ValidationPolicy, judge
 from ingest.writer import ReceivedMessage, prepare, write_batch

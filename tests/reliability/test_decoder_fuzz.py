@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aqm_core.parameters import PARAMETERS
 from ingest.decode import decode
 from ingest.model import Reading, Reason
-from ingest.parameters import PARAMETERS
 from ingest.validate import StationInfo, ValidationPolicy, judge
 from tests.payload_strategies import json_documents
 

@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from aqm.localservices import MosquittoInstance, PostgresInstance
-from aqm.settings import load_settings
+from aqm_core.settings import load_settings
 from ingest.service import IngestService
 
 from .ingest_process import counters

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from aqm.settings import BROKER_MESSAGE_SIZE_LIMIT, Settings
+from aqm_core.settings import BROKER_MESSAGE_SIZE_LIMIT, Settings
 from tests.production_broker import INGEST_USERS, ProductionBroker
 
 from .conftest import FaultLab

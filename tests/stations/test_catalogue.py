@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aqm.settings import Settings
-from ingest.parameters import canonical_parameter
+from aqm_core.parameters import canonical_parameter
+from aqm_core.settings import Settings
 from stations.catalogue import CatalogueError, Station, load_catalogue
 from stations.located_yaml import MAX_ALIAS_EXPANSION
 

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aqm.settings import BROKER_MESSAGE_SIZE_LIMIT, Settings
+from aqm_core.settings import BROKER_MESSAGE_SIZE_LIMIT, Settings
 from ingest.topics import TopicLayout
 from stations.catalogue import load_catalogue
 from stations.publisher import Broker, Login, PublishError, publish

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aqm_core.parameters import PARAMETERS, canonical_parameter
 from ingest.decode import decode
-from ingest.parameters import PARAMETERS, canonical_parameter
 from ingest.topics import TopicLayout
 from ingest.units import canonical_unit, converter
 from ingest.validate import StationInfo, ValidationPolicy, judge

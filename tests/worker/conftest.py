@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from aqm.localservices import PostgresInstance
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 from qaqc.rules import RULES_FILE
 
 UTC = dt.UTC

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from aqm.commands.backfill import add_backfill_parser
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from worker.backfill import (
     DEFAULT_CHUNK_DAYS,
     ChunkDone,

@@ -18,7 +18,7 @@ import pytest
 
 from aqm.cli import main as aqm
 from aqm.localservices import PostgresInstance
-from aqm.settings import Settings, load_settings
+from aqm_core.settings import Settings, load_settings
 from storage.migrate import migrate
 from worker.service import drain_once
 

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from aqm.settings import Settings
+from aqm_core.settings import Settings
 from worker.recompute import BatchReport
 from worker.service import drain_once
 
