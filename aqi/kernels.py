@@ -8,7 +8,8 @@ numpy's own loops do not keep it either); what it saves is numpy's whole-array
 passes and temporaries, e.g. NowCast's 12 window lags run over a tile of 256 hours held
 in the L1 cache instead of over whole arrays.
 
-Backend, chosen once per process by ``AQM_AQI_BACKEND`` (or :func:`use_backend`):
+Backend, chosen once per process by :func:`configure_backend` (the commands pass the
+``AQM_AQI_BACKEND`` setting) or for a block by :func:`use_backend`:
 
 ``auto`` (default)
     The kernels for calls on at least :data:`AUTO_MIN_VALUES` values when numba can be
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -39,7 +39,6 @@ from typing import Any, Final
 import numpy as np
 
 BACKENDS: Final[tuple[str, ...]] = ("auto", "numba", "numpy")
-ENVIRONMENT_VARIABLE: Final[str] = "AQM_AQI_BACKEND"
 AUTO_MIN_VALUES: Final[int] = 1 << 20
 """Smallest call (station-hours, or values for one function) given to the kernels by
 ``auto``: ~0.05 µs saved per station-hour against ~1 s of import and loading."""
@@ -47,8 +46,8 @@ TILE: Final[int] = 256
 """Hours of one station computed together by the NowCast kernel (its scratch rows stay
 in the L1 cache)."""
 
-_from_environment: dict[str, str] = {}
-"""``AQM_AQI_BACKEND``, validated, under the key ``backend`` once read."""
+_configured: dict[str, str] = {"backend": "auto"}
+"""The process-wide backend set by :func:`configure_backend`, under the key ``backend``."""
 
 _override: ContextVar[str | None] = ContextVar("aqi_backend_override", default=None)
 """The backend set by :func:`use_backend` for the current thread or task, if any."""
@@ -74,10 +73,13 @@ def backend() -> str:
     chosen = _override.get()
     if chosen is not None:
         return chosen
-    if "backend" not in _from_environment:
-        requested = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip() or "auto"
-        _from_environment["backend"] = _validated(requested, ENVIRONMENT_VARIABLE)
-    return _from_environment["backend"]
+    return _configured["backend"]
+
+
+def configure_backend(name: str, origin: str = "configure_backend") -> str:
+    """Set the backend of this process (``origin`` names where ``name`` came from)."""
+    _configured["backend"] = _validated(name.strip() or "auto", origin)
+    return _configured["backend"]
 
 
 def describe_backend() -> str:
@@ -95,7 +97,7 @@ def use_backend(name: str) -> Iterator[str]:
     """Run the enclosed code with backend ``name`` (``auto``, ``numba`` or ``numpy``).
 
     The choice holds for the current thread (or asyncio task) only; other threads keep
-    theirs, and threads started inside the block begin from ``AQM_AQI_BACKEND``.
+    theirs, and threads started inside the block begin from :func:`configure_backend`'s choice.
     """
     token = _override.set(_validated(name, "use_backend"))
     try:

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aqm_core.settings import load_settings
+
 # The production broker configuration (docker-compose mounts it) and the container paths
 # it names, which production_mosquitto_config moves to a folder of the caller's.
 PRODUCTION_MOSQUITTO_CONF = (
@@ -59,9 +61,9 @@ def _wait_for(predicate: object, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
 
 
-def postgres_bindir() -> Path:
-    """The newest PostgreSQL server's bin folder, or ``AQM_PG_BINDIR``."""
-    explicit = os.environ.get("AQM_PG_BINDIR")
+def postgres_bindir(explicit: Path | None = None) -> Path:
+    """``explicit`` (the ``AQM_PG_BINDIR`` setting), else the newest PostgreSQL server's
+    bin folder under /usr/lib/postgresql."""
     candidates = (
         [Path(explicit)]
         if explicit
@@ -170,7 +172,7 @@ class PostgresInstance:
     root: Path
     port: int
     database: str = "aqm"
-    bindir: Path = field(default_factory=postgres_bindir)
+    bindir: Path = field(default_factory=lambda: postgres_bindir(load_settings().pg_bindir))
 
     @property
     def datadir(self) -> Path:

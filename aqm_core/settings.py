@@ -37,6 +37,15 @@ MAX_PORT = 65535
 # larger messages never reach ingest, so AQM_MAX_PAYLOAD_BYTES stays below it.
 BROKER_MESSAGE_SIZE_LIMIT = 16 * 1024 * 1024
 DEFAULT_INGEST_CLIENT_ID = "aqm-ingest"
+AQI_BACKENDS = ("auto", "numba", "numpy")
+# Database roles whose passwords ``aqm db migrate`` sets, and the setting holding each.
+ROLE_PASSWORD_SETTINGS = {
+    "aqm_ingest": "ingest_password",
+    "aqm_worker": "worker_password",
+    "aqm_reader": "reader_password",
+    "aqm_forward": "forward_password",
+    "aqm_validator": "validator_password",
+}
 
 
 class SettingsError(ValueError):
@@ -302,16 +311,51 @@ class Settings(BaseSettings):
     ftp_metrics_port: int = Field(
         default=9110, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm ftp (0: off)"
     )
+    datalogger_password: str | None = Field(
+        default=None, description="aqm ftp deliver: the simulated datalogger's FTP password"
+    )
     forward_config: Path | None = Field(
         default=None, description="Destinations of aqm forward (TOML)"
     )
     forward_metrics_port: int = Field(
         default=9111, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm forward (0: off)"
     )
+    aqi_backend: str = Field(
+        default="auto",
+        description="AQI engine and QA/QC: auto, numba (compiled kernels) or numpy",
+    )
+    pg_bindir: Path | None = Field(
+        default=None,
+        description="Folder of initdb and pg_ctl for the local PostgreSQL (default: the newest "
+        "under /usr/lib/postgresql)",
+    )
+    ingest_password: str | None = Field(
+        default=None, description="aqm db migrate sets the aqm_ingest role's password to this"
+    )
+    worker_password: str | None = Field(
+        default=None, description="aqm db migrate sets the aqm_worker role's password to this"
+    )
+    reader_password: str | None = Field(
+        default=None, description="aqm db migrate sets the aqm_reader role's password to this"
+    )
+    forward_password: str | None = Field(
+        default=None, description="aqm db migrate sets the aqm_forward role's password to this"
+    )
+    validator_password: str | None = Field(
+        default=None, description="aqm db migrate sets the aqm_validator role's password to this"
+    )
     qc_rules_file: Path = Field(
         default=REPO_ROOT / "qaqc" / "rules.toml",
         description="Automatic QA/QC rules (TOML, versioned; docs/qaqc.md)",
     )
+
+    @field_validator("aqi_backend")
+    @classmethod
+    def _check_aqi_backend(cls, value: str) -> str:
+        value = value.strip() or "auto"
+        if value not in AQI_BACKENDS:
+            raise ValueError(f"unknown AQI backend {value!r}; expected one of {AQI_BACKENDS}")
+        return value
 
     @field_validator("mqtt_url")
     @classmethod
@@ -407,6 +451,11 @@ class Settings(BaseSettings):
     @property
     def mqtt(self) -> MqttEndpoint:
         return MqttEndpoint.parse(self.mqtt_url)
+
+    @property
+    def role_passwords(self) -> dict[str, str | None]:
+        """Database role → the password ``aqm db migrate`` sets (``None``: left as it is)."""
+        return {role: getattr(self, field) for role, field in ROLE_PASSWORD_SETTINGS.items()}
 
     @classmethod
     def settings_customise_sources(

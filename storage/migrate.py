@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +26,6 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x61716D  # "aqm"
-ROLE_PASSWORD_ENV = {
-    "aqm_ingest": "AQM_INGEST_PASSWORD",
-    "aqm_worker": "AQM_WORKER_PASSWORD",
-    "aqm_reader": "AQM_READER_PASSWORD",
-    "aqm_forward": "AQM_FORWARD_PASSWORD",
-    "aqm_validator": "AQM_VALIDATOR_PASSWORD",
-}
 COMPRESS_AFTER = "90 days"
 
 
@@ -65,8 +58,16 @@ class MigrationError(RuntimeError):
     pass
 
 
-def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Bring the database at ``url`` up to date; returns the versions applied now."""
+def migrate(
+    url: str,
+    directory: Path = MIGRATIONS_DIR,
+    role_passwords: Mapping[str, str | None] | None = None,
+) -> list[str]:
+    """Bring the database at ``url`` up to date; returns the versions applied now.
+
+    ``role_passwords`` maps a role (``aqm_ingest``…) to the password to set; roles
+    missing or ``None`` keep theirs.
+    """
     applied_now: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -101,7 +102,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 applied_now.append(mig.version)
             with conn.transaction():
                 seed_reference_tables(conn)
-                set_role_passwords(conn)
+                set_role_passwords(conn, role_passwords or {})
             enable_compression_if_licensed(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
@@ -163,9 +164,10 @@ def category_rows() -> list[tuple[object, ...]]:
     ]
 
 
-def set_role_passwords(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    for role, env in ROLE_PASSWORD_ENV.items():
-        password = os.environ.get(env)
+def set_role_passwords(
+    conn: psycopg.Connection[tuple[object, ...]], passwords: Mapping[str, str | None]
+) -> None:
+    for role, password in passwords.items():
         if password:
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(

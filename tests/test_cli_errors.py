@@ -228,7 +228,7 @@ def test_an_unknown_aqi_backend_stops_engine_commands_before_any_work(
     """Named before the (unreachable) database is tried, not in the middle of a run."""
     from aqi import kernels
 
-    monkeypatch.setattr(kernels, "_from_environment", {})  # read AQM_AQI_BACKEND again
+    monkeypatch.setattr(kernels, "_configured", {"backend": "auto"})
     monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
     assert error_of(args, capsys) == (
         f"aqm {args[0]}: error: AQM_AQI_BACKEND: unknown AQI backend 'fortran'; "

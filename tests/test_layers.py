@@ -1,5 +1,6 @@
 """The house's layering, read from the source: the ground floor (``aqm_core``) imports
-nothing else of the project, and no room imports the ``aqm`` command package on top."""
+nothing else of the project, no room imports the ``aqm`` command package on top, and the
+pure AQI engine reads no environment (the commands pass it the settings)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,11 @@ def test_the_ground_floor_imports_nothing_else_of_the_project() -> None:
     ]
     assert upward == []
 
+def test_the_aqi_engine_reads_no_environment() -> None:
+    readers = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in _modules("aqi")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb"}
+    ]
+    assert readers == []

@@ -61,9 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _migrate(args: argparse.Namespace) -> int:
     from storage.migrate import MigrationError, migrate
 
-    url = settings_with_database_url(args.database_url).database_url
+    settings = settings_with_database_url(args.database_url)
+    url = settings.database_url
     try:
-        applied = migrate(url)
+        applied = migrate(url, role_passwords=settings.role_passwords)
     except MigrationError as exc:
         raise CliError(redact_in(str(exc), url)) from exc
     except psycopg.OperationalError as exc:  # a URL libpq cannot parse failed in settings

@@ -173,7 +173,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _deliver(args: argparse.Namespace) -> int:
-    import os
     import re
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
@@ -185,7 +184,7 @@ def _deliver(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
-    password = os.environ.get("AQM_DATALOGGER_PASSWORD")
+    password = settings.datalogger_password
     if not password:
         raise CliError("set AQM_DATALOGGER_PASSWORD to the station's password")
     match = re.fullmatch(r"-(\d+(?:\.\d+)?)h", args.start)

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     pg.start()
     mq.start()
     try:
-        migrate(pg.url())
+        migrate(pg.url(), role_passwords=settings.role_passwords)
         with connect(pg.url()) as conn:  # stations are what ingest accepts
             try:
                 sync_catalogue(conn, catalogue)

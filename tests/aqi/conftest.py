@@ -74,9 +74,9 @@ def aqi_backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def backend_from_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No use_backend in force, and AQM_AQI_BACKEND read again at the next call."""
-    monkeypatch.setattr(kernels, "_from_environment", {})
+def configured_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No use_backend in force, and the process-wide choice back to its default afterwards."""
+    monkeypatch.setattr(kernels, "_configured", {"backend": "auto"})
     token = kernels._override.set(None)
     try:
         yield

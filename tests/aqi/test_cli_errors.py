@@ -307,7 +307,7 @@ def test_lines_after_a_valid_multiline_record(
     assert "spans" not in err
 
 
-@pytest.mark.usefixtures("backend_from_environment")
+@pytest.mark.usefixtures("configured_backend")
 def test_unknown_aqi_backend_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

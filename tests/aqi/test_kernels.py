@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import subprocess
 import sys
 import threading
@@ -258,7 +257,7 @@ def test_hourly_identical_on_any_values(values: np.ndarray) -> None:
 # --- choosing the backend ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("backend_from_environment")
+@pytest.mark.usefixtures("configured_backend")
 @pytest.mark.parametrize(
     ("value", "expected", "small", "large"),
     [
@@ -269,11 +268,9 @@ def test_hourly_identical_on_any_values(values: np.ndarray) -> None:
         (" auto ", "auto", False, True),
     ],
 )
-def test_backend_from_environment(
-    monkeypatch: pytest.MonkeyPatch, value: str, expected: str, small: bool, large: bool
-) -> None:
+def test_backend_as_configured(value: str, expected: str, small: bool, large: bool) -> None:
     """auto hands the kernels only calls large enough to repay loading them."""
-    monkeypatch.setenv("AQM_AQI_BACKEND", value)
+    kernels.configure_backend(value, "AQM_AQI_BACKEND")
     assert backend() == expected
     assert (kernels.compiled(kernels.AUTO_MIN_VALUES - 1) is not None) == small
     assert (kernels.compiled(kernels.AUTO_MIN_VALUES) is not None) == large
@@ -287,9 +284,8 @@ def test_auto_runs_small_calls_without_importing_numba() -> None:
         "hourly_aqi(conc); daily_aqi(conc, hours_before=0);"
         "print('numba' in sys.modules)"
     )
-    env = {**os.environ, "AQM_AQI_BACKEND": "auto"}
     completed = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "False"
 
@@ -313,14 +309,14 @@ def test_large_calls_under_auto_run_the_kernels(monkeypatch: pytest.MonkeyPatch)
     assert {"nowcast", "interpolate", "finish"} <= set(called)
 
 
-@pytest.mark.usefixtures("backend_from_environment")
-def test_unknown_backend_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
+@pytest.mark.usefixtures("configured_backend")
+def test_unknown_backend_names_where_it_came_from() -> None:
     with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: unknown AQI backend 'fortran'"):
-        backend()
+        kernels.configure_backend("fortran", "AQM_AQI_BACKEND")
+    assert backend() == "auto"
 
 
-@pytest.mark.usefixtures("backend_from_environment")
+@pytest.mark.usefixtures("configured_backend")
 def test_without_numba_auto_falls_back_and_numba_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -334,8 +330,7 @@ def test_without_numba_auto_falls_back_and_numba_is_an_error(
     monkeypatch.setattr(importlib, "import_module", no_numba)
     kernels._kernels.cache_clear()
     try:
-        monkeypatch.setenv("AQM_AQI_BACKEND", "auto")
-        assert backend() == "auto"
+        assert kernels.configure_backend("auto") == "auto"
         assert kernels.compiled(10 * kernels.AUTO_MIN_VALUES) is None
         big = {"pm25": np.full((2, kernels.AUTO_MIN_VALUES // 2), 30.0)}
         assert hourly_aqi(big).aqi[0, -1] == 60  # 50 + 50/25 × 5, by the numpy code
@@ -345,10 +340,8 @@ def test_without_numba_auto_falls_back_and_numba_is_an_error(
         ):
             pass
         assert kernels.describe_backend() == "auto: numpy code (numba cannot be imported)"
-        monkeypatch.setattr(kernels, "_from_environment", {})
-        monkeypatch.setenv("AQM_AQI_BACKEND", "numba")
         with pytest.raises(BackendError, match=r"AQM_AQI_BACKEND: .*needs numba"):
-            backend()
+            kernels.configure_backend("numba", "AQM_AQI_BACKEND")
     finally:
         kernels._kernels.cache_clear()
 
@@ -428,6 +421,6 @@ def test_use_backend_holds_for_its_own_thread_only() -> None:
         thread.join(10)
     assert seen["numpy"][0] == "numpy"
     assert seen["numba"][0] == "numba"
-    # After their blocks, both threads are back on the environment's backend.
-    assert seen["numpy"][1] == seen["numba"][1] == kernels._from_environment["backend"]
+    # After their blocks, both threads are back on the process-wide backend.
+    assert seen["numpy"][1] == seen["numba"][1] == kernels._configured["backend"]
     assert backend() == before

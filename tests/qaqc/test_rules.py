@@ -281,7 +281,7 @@ def test_compiled_kernel_gives_the_numpy_flags(seed: int, monkeypatch: pytest.Mo
                            (2, PM10): (20.0, 900.0)})  # fmt: skip
     results = {}
     for backend in ("numpy", "numba"):
-        monkeypatch.setenv("AQM_AQI_BACKEND", backend)
+        monkeypatch.setattr(kernels, "_configured", {"backend": backend})
         for with_manual in (False, True):
             for with_bounds in (False, True):
                 results[backend, with_manual, with_bounds] = evaluate(

@@ -49,3 +49,24 @@ def test_edited_applied_migration_is_refused(postgres: PostgresInstance, tmp_pat
 def test_migrations_dir_is_ordered() -> None:
     versions = [m.version for m in available_migrations(MIGRATIONS_DIR)]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+
+def test_migrate_sets_the_role_passwords_it_is_given(
+    postgres: PostgresInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the settings (AQM_VALIDATOR_PASSWORD), not from the environment behind them."""
+    from aqm_core.settings import load_settings
+
+    monkeypatch.setenv("AQM_VALIDATOR_PASSWORD", "officers-only")
+    passwords = load_settings().role_passwords
+    assert passwords["aqm_validator"] == "officers-only"
+    assert passwords["aqm_reader"] is None  # unset: left as it is
+    url = _fresh_db(postgres, "aqm_migrate_passwords")
+    query = "SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'aqm_validator'"
+    try:
+        migrate(url, role_passwords=passwords)
+        with psycopg.connect(url) as conn:
+            assert conn.execute(query).fetchone() == (True,)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ALTER ROLE aqm_validator PASSWORD NULL")
