@@ -38,6 +38,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from aqm_core.errors import AqmError
+
 BACKENDS: Final[tuple[str, ...]] = ("auto", "numba", "numpy")
 AUTO_MIN_VALUES: Final[int] = 1 << 20
 """Smallest call (station-hours, or values for one function) given to the kernels by
@@ -53,7 +55,7 @@ _override: ContextVar[str | None] = ContextVar("aqi_backend_override", default=N
 """The backend set by :func:`use_backend` for the current thread or task, if any."""
 
 
-class BackendError(ValueError):
+class BackendError(AqmError, ValueError):
     """An unknown backend name, or ``numba`` asked for where it cannot be imported."""
 
 

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from aqi import AqiResult
 from aqi.pollutants import POLLUTANTS
+from aqm_core.errors import AqmError
 
 INPUT_HEADER: Final[tuple[str, ...]] = ("station_id", "time", "parameter", "value")
 SUBINDEX_COLUMNS: Final[tuple[str, ...]] = tuple(f"aqi_{p}" for p in POLLUTANTS)
@@ -50,7 +51,7 @@ MAX_STATION_HOURS: Final[int] = 10_000_000
 """Largest ``stations × hours`` grid one run lays out (the hourly AQI peaks near 2 GB)."""
 
 
-class AqiCsvError(ValueError):
+class AqiCsvError(AqmError, ValueError):
     """Invalid input; the message starts with ``file:line:`` when a line is at fault."""
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aqm_core import __version__
-from aqm_core.settings import SettingsError
+from aqm_core.errors import AqmError
 
 # Rooms that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -36,11 +36,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 Handler = Callable[[argparse.Namespace], int]
 
 
-class CliError(Exception):
-    """An error the user can fix; printed without a traceback, exit status 2.
+class CliError(AqmError):
+    """A command-line argument the user can fix (the option at fault named first).
 
-    :class:`aqm_core.settings.SettingsError` (a bad ``AQM_*`` variable, option or aqm.toml
-    line, from :func:`aqm_core.settings.load_settings`) is reported the same way.
+    Like every :class:`~aqm_core.errors.AqmError` a command lets escape, it is printed
+    by :func:`main` as one line without a traceback, exit status 2.
     """
 
 
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (CliError, SettingsError) as exc:
+    except AqmError as exc:
         print(f"aqm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

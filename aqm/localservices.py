@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aqm_core.errors import AqmError
 from aqm_core.settings import load_settings
 
 # The production broker configuration (docker-compose mounts it) and the container paths
@@ -34,7 +35,7 @@ CONTAINER_DATA_DIR = "/mosquitto/data/"
 INSTALL_HINT = "run scripts/install-services.sh (make services does it) to install it"
 
 
-class MissingBinaryError(RuntimeError):
+class MissingBinaryError(AqmError, RuntimeError):
     """A server binary the project needs is not installed."""
 
 

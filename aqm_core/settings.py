@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from aqm_core.errors import AqmError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 55432
 DEFAULT_MQTT_PORT = 51883
@@ -48,7 +50,7 @@ ROLE_PASSWORD_SETTINGS = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(AqmError, ValueError):
     """Settings cannot be used; the message names the variable, option or file:line at fault."""
 
 

@@ -27,6 +27,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from aqm_core.errors import AqmError
+
 ALL_VALUE = "$__all"
 """The value Grafana stores when "All" is selected in an include-all variable."""
 
@@ -48,7 +50,7 @@ _GO_UNITS: dict[str, dt.timedelta] = {
 }
 
 
-class MacroError(ValueError):
+class MacroError(AqmError, ValueError):
     """A macro Grafana would refuse (unknown name, missing or unparsable argument)."""
 
 

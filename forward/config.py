@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aqm_core.errors import AqmError
 from ingest.files.naming import DEFAULT_FILE_TEMPLATE, DEFAULT_PATH_TEMPLATE, expand
 
 KNOWN_KEYS = {
@@ -36,7 +37,7 @@ KNOWN_KEYS = {
 }  # fmt: skip
 
 
-class ForwardConfigError(ValueError):
+class ForwardConfigError(AqmError, ValueError):
     """The destinations file cannot be used; names the file and key."""
 
 

@@ -49,6 +49,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from aqm_core.errors import AqmError
 from qaqc import kernels
 
 RULES_FILE: Final = Path(__file__).with_name("rules.toml")
@@ -82,7 +83,7 @@ BoolArray = npt.NDArray[np.bool_]
 FlagArray = npt.NDArray[np.uint16]
 
 
-class RulesError(ValueError):
+class RulesError(AqmError, ValueError):
     """The rules file is missing a value or holds a wrong one (named in the message)."""
 
 

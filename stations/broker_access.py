@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from aqm_core.errors import AqmError
 from ingest.topics import TopicLayout
 from stations.catalogue import Catalogue
 from stations.mosquitto_passwords import hash_password, new_password, verify_password
@@ -41,7 +42,7 @@ class BrokerAccess:
     removed_users: tuple[str, ...]
 
 
-class BrokerAccessError(ValueError):
+class BrokerAccessError(AqmError, ValueError):
     """The catalogue and the requested users cannot be turned into broker access."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aqm_core.errors import AqmError
 from stations.located_yaml import YamlSourceError, load_located
 from stations.mosquitto_passwords import username_problem
 
@@ -24,7 +25,7 @@ from stations.mosquitto_passwords import username_problem
 MIN_PASSWORD_LENGTH = 12
 
 
-class SecretsFileError(ValueError):
+class SecretsFileError(AqmError, ValueError):
     """The secrets file cannot be used; the message names the file and line."""
 
 

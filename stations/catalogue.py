@@ -50,6 +50,7 @@ from pydantic import (
 )
 from yaml.nodes import ScalarNode
 
+from aqm_core.errors import AqmError
 from aqm_core.parameters import PARAMETERS, canonical_parameter
 from stations.located_yaml import LocatedDocument, YamlSourceError, dotted, load_located
 
@@ -68,7 +69,7 @@ VIETNAM_LONGITUDE = (102.0, 118.0)
 AQI_REQUIRED_ANY = ("pm25", "pm10")
 
 
-class StationRuleError(ValueError):
+class StationRuleError(AqmError, ValueError):
     """Cross-field rules a station breaks, each tied to the field an editor must change."""
 
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
@@ -483,7 +484,7 @@ class Problem:
         return f"{place}: {where}{self.message}"
 
 
-class CatalogueError(ValueError):
+class CatalogueError(AqmError, ValueError):
     """The catalogue cannot be used; ``problems`` lists every fault found, by line."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -26,6 +26,8 @@ import yaml
 from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from aqm_core.errors import AqmError
+
 # How many values aliases may repeat in one file, counting each alias as the whole value
 # it names (nested aliases included). Sharing a dozen fields among a few hundred
 # stations stays far below it; ten levels of ten nested aliases exceed it at once.
@@ -46,7 +48,7 @@ _TYPE_NAMES = {
 }
 
 
-class YamlSourceError(ValueError):
+class YamlSourceError(AqmError, ValueError):
     """The file is not well-formed YAML, or repeats a key; carries the line at fault.
 
     ``location`` is the path of keys and indices to the value at fault when there is one

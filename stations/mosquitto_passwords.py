@@ -19,13 +19,15 @@ import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
+from aqm_core.errors import AqmError
+
 # mosquitto_passwd uses 101 iterations. Station passwords are random and need no more,
 # but the ingest service password is chosen by a person.
 ITERATIONS = 20_000
 SALT_BYTES = 12
 
 
-class PasswordFileError(ValueError):
+class PasswordFileError(AqmError, ValueError):
     """A password file (or a line of it) aqm cannot read; names the file and line."""
 
 

@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from aqm_core.errors import AqmError
 from stations.simulator import Publication
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ WINDOW = 1000
 DRAIN_TIMEOUT_S = 10.0
 
 
-class PublishError(RuntimeError):
+class PublishError(AqmError, RuntimeError):
     """The broker cannot be reached or refused a login; the message says which."""
 
 

@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from aqm_core.errors import AqmError
 from stations.catalogue import Catalogue, Station
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class LastReading:
     received_at: datetime
 
 
-class RegistryError(RuntimeError):
+class RegistryError(AqmError, RuntimeError):
     """The catalogue cannot be applied to the database as asked."""
 
 

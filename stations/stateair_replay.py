@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aqm_core.errors import AqmError
 from ingest.topics import TopicLayout
 from stations.payload_formats import PayloadFormat, SimulatedReading, encode, unit_sent
 from stations.simulator import DEFAULT_TOPICS, Publication
@@ -43,7 +44,7 @@ STATEAIR_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HOUR = timedelta(hours=1)
 
 
-class StateAirFileError(ValueError):
+class StateAirFileError(AqmError, ValueError):
     """The file is not a StateAir hourly file; the message names the file and line."""
 
 

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from aqi.categories import categories
+from aqm_core.errors import AqmError
 from aqm_core.parameters import PARAMETERS
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-class MigrationError(RuntimeError):
+class MigrationError(AqmError, RuntimeError):
     pass
 
 

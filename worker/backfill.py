@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from aqm_core.errors import AqmError
 from aqm_core.settings import Settings
 from storage import dirty_queue
 from storage.dirty_queue import BackfillJob
@@ -47,7 +48,7 @@ MAX_CHUNK_ATTEMPTS = 3
 """A chunk rolled back by a deadlock or serialization failure is tried again this often."""
 
 
-class UnknownStationError(ValueError):
+class UnknownStationError(AqmError, ValueError):
     """The station given to a backfill is not in the registry."""
 
 

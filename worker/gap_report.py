@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from aqm_core.errors import AqmError
 from storage.gaps import (
     CatalogueStation,
     catalogue_stations,
@@ -31,7 +32,7 @@ ANY_PARAMETER = "*"
 """Stands for every parameter of a station that lists none and stored nothing."""
 
 
-class UnknownStationError(LookupError):
+class UnknownStationError(AqmError, LookupError):
     """The station asked for is not in the ``stations`` table."""
 
 

@@ -130,14 +130,11 @@ def run_compute(args: argparse.Namespace) -> int:
         zone = aqicsv.resolve_timezone(args.timezone)
     except aqicsv.AqiCsvError as exc:
         raise CliError(f"--timezone: {exc}") from exc
-    try:
-        readings = _read(args.input)
-        if args.period == "hour":
-            text = _hourly_csv(readings, method, zone, args.nowcast_form)
-        else:
-            text = _daily_csv(readings, method, zone)
-    except aqicsv.AqiCsvError as exc:
-        raise CliError(str(exc)) from exc
+    readings = _read(args.input)
+    if args.period == "hour":
+        text = _hourly_csv(readings, method, zone, args.nowcast_form)
+    else:
+        text = _daily_csv(readings, method, zone)
     # Everything is computed before anything is written: an error leaves no output.
     if args.output is None or args.output == STDIO:
         return _write_stdout(text)

@@ -8,19 +8,14 @@ those commands.
 
 from __future__ import annotations
 
-from aqm.cli import CliError
-
 
 def checked_aqi_backend() -> str:
     """The configured AQI backend in words; :class:`CliError` if it cannot be used."""
-    from aqi.kernels import BackendError, configure_backend, describe_backend
+    from aqi.kernels import configure_backend, describe_backend
     from aqm_core.settings import load_settings
     from qaqc import kernels as qaqc_kernels
 
     chosen = load_settings().aqi_backend
-    try:
-        configure_backend(chosen, "AQM_AQI_BACKEND")
-        qaqc_kernels.configure_backend(chosen)
-        return describe_backend()
-    except BackendError as exc:
-        raise CliError(str(exc)) from exc
+    configure_backend(chosen, "AQM_AQI_BACKEND")
+    qaqc_kernels.configure_backend(chosen)
+    return describe_backend()

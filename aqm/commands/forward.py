@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from aqm_core.settings import load_settings
-    from forward.config import ForwardConfigError, load_destinations
+    from forward.config import load_destinations
     from forward.metrics import ForwardMetrics
     from forward.sender import Forwarder
 
@@ -79,10 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("aqm").setLevel(min(logging.getLogger().level, logging.INFO))
     if settings.forward_config is None:
         raise CliError("no destinations: set AQM_FORWARD_CONFIG or give --config FILE")
-    try:
-        destinations = load_destinations(settings.forward_config)
-    except ForwardConfigError as exc:
-        raise CliError(str(exc)) from exc
+    destinations = load_destinations(settings.forward_config)
     metrics = ForwardMetrics()
     if settings.forward_metrics_port:
         try:

@@ -79,7 +79,7 @@ def _annual(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from reports.annual.build import ReportDataError, build_annual_report
+    from reports.annual.build import build_annual_report
     from reports.annual.docx_document import Letterhead
 
     _check_arguments(args)
@@ -105,8 +105,6 @@ def _annual(args: argparse.Namespace) -> int:
                 ),
                 draft=args.draft, compare_years=args.compare_years,
             )  # fmt: skip
-    except ReportDataError as exc:
-        raise CliError(str(exc)) from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise CliError(f"database role of {redact(url)} may not read what the report needs: "
                        f"{exc}") from exc

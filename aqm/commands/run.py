@@ -8,7 +8,6 @@ import math
 from typing import TYPE_CHECKING
 
 from aqm.cli import CliError
-from aqm.localservices import MissingBinaryError
 
 if TYPE_CHECKING:
     from aqm_core.settings import Settings
@@ -74,26 +73,20 @@ def _run(args: argparse.Namespace) -> int:
     from aqm.commands.stations import load_checked_catalogue
     from aqm.run import Child, run_pipeline
     from aqm_core.settings import load_settings
-    from stations.registry import RegistryError, sync_catalogue
+    from stations.registry import sync_catalogue
     from storage.migrate import migrate
 
     _check_arguments(args)
     settings = load_settings()
     # A catalogue that cannot be used stops here, before any service starts.
     catalogue = load_checked_catalogue(settings.stations_file)
-    try:
-        pg, mq = local_services(settings)
-    except MissingBinaryError as exc:
-        raise CliError(str(exc)) from exc
+    pg, mq = local_services(settings)
     pg.start()
     mq.start()
     try:
         migrate(pg.url(), role_passwords=settings.role_passwords)
         with connect(pg.url()) as conn:  # stations are what ingest accepts
-            try:
-                sync_catalogue(conn, catalogue)
-            except RegistryError as exc:
-                raise CliError(str(exc)) from exc
+            sync_catalogue(conn, catalogue)
         logs = settings.data_dir / "run" / "logs"
         children = [
             Child(

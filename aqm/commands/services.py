@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aqm.cli import CliError
-from aqm.localservices import MissingBinaryError, MosquittoInstance, PostgresInstance
+from aqm.localservices import MosquittoInstance, PostgresInstance
 from aqm_core.settings import Settings, load_settings
 
 
@@ -33,10 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        pg, mq = local_services(load_settings())
-    except MissingBinaryError as exc:
-        raise CliError(str(exc)) from exc
+    pg, mq = local_services(load_settings())
     if args.action == "start":
         pg.start()
         mq.start()

@@ -235,7 +235,7 @@ def _replay(
     now: datetime,
     local_tz: tzinfo,
 ) -> tuple[Iterator[Publication], datetime | None, datetime | None, list[str]]:
-    from stations.stateair_replay import StateAirFileError, read_stateair, replay, shift_to_recent
+    from stations.stateair_replay import read_stateair, replay, shift_to_recent
 
     if not args.station:
         raise CliError("--replay needs --station ID: the station the series is sent as")
@@ -244,10 +244,7 @@ def _replay(
                        f"(active: {', '.join(active)})")
     if args.format == "mixed":
         raise CliError("--format mixed needs several stations; a replay is one station")
-    try:
-        values = read_stateair(args.replay)
-    except StateAirFileError as exc:
-        raise CliError(str(exc)) from exc
+    values = read_stateair(args.replay)
     if not values:
         raise CliError(f"{args.replay}: no usable hourly value")
     shift = shift_to_recent(values, now) if args.recent else timedelta(0)
@@ -266,7 +263,7 @@ def _replay(
 
 def _logins(args: argparse.Namespace, endpoint: MqttEndpoint,
             station_ids: list[str]) -> tuple[Login, dict[str, Login]]:
-    from stations.broker_secrets import SecretsFileError, load_secrets
+    from stations.broker_secrets import load_secrets
     from stations.publisher import Login
 
     if args.password and not args.username:
@@ -277,10 +274,7 @@ def _logins(args: argparse.Namespace, endpoint: MqttEndpoint,
                else Login(endpoint.username, endpoint.password))
     if not args.secrets:
         return default, {}
-    try:
-        secrets = load_secrets(args.secrets)
-    except SecretsFileError as exc:
-        raise CliError(str(exc)) from exc
+    secrets = load_secrets(args.secrets)
     missing = [sid for sid in station_ids if sid not in secrets]
     if missing:
         raise CliError(f"{args.secrets}: no password for {', '.join(missing)}; run "
@@ -289,7 +283,7 @@ def _logins(args: argparse.Namespace, endpoint: MqttEndpoint,
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from stations.publisher import Broker, PublishError, PublishReport, publish
+    from stations.publisher import Broker, PublishReport, publish
 
     if not math.isfinite(args.speedup) or args.speedup < 0:
         raise CliError(f"--speedup {args.speedup}: must be a positive number "
@@ -341,12 +335,9 @@ def _simulate(args: argparse.Namespace) -> int:
                        f"{current.readings} readings",
             )
 
-        try:
-            publish(stream, broker, login=default_login, logins=logins,
-                    speedup=args.speedup or None, rate=args.rate, report=report,
-                    on_sent=on_sent)
-        except PublishError as exc:
-            raise CliError(str(exc)) from exc
+        publish(stream, broker, login=default_login, logins=logins,
+                speedup=args.speedup or None, rate=args.rate, report=report,
+                on_sent=on_sent)
         if not report.interrupted and total is not None:
             progress.update(task, completed=total)
     summary = (f"{report.messages} messages, {report.readings} readings published"

@@ -20,6 +20,7 @@ import numpy as np
 from rich.progress import Progress
 
 from aqm_core import __version__
+from aqm_core.errors import AqmError
 from reports.annual import source
 from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
 from reports.annual.charts import (
@@ -61,7 +62,7 @@ READ_PARAMETERS: Final = (*REPORT_PARAMETERS, "humidity")
 """What the report reads: its pollutants, and relative humidity for PM2.5 corrections."""
 
 
-class ReportDataError(ValueError):
+class ReportDataError(AqmError, ValueError):
     """The database does not hold what a report for the requested year needs."""
 
 
