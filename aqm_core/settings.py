@@ -29,12 +29,15 @@ from pydantic_settings import (
 )
 
 from aqm_core.errors import AqmError
+from aqm_core.ports import (
+    DEFAULT_FTP_PORT,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_MQTT_PORT,
+    DEFAULT_PG_PORT,
+    MAX_PORT,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PG_PORT = 55432
-DEFAULT_MQTT_PORT = 51883
-DEFAULT_FTP_PORT = 52121
-MAX_PORT = 65535
 # The production broker's message_size_limit (provisioning/mosquitto/mosquitto.conf):
 # larger messages never reach ingest, so AQM_MAX_PAYLOAD_BYTES stays below it.
 BROKER_MESSAGE_SIZE_LIMIT = 16 * 1024 * 1024
@@ -257,7 +260,10 @@ class Settings(BaseSettings):
         default=0.75, gt=0, le=1, description="Share of expected samples an hourly mean needs"
     )
     metrics_port: int = Field(
-        default=9108, ge=0, le=MAX_PORT, description="Prometheus metrics and /healthz (0: off)"
+        default=DEFAULT_METRICS_PORT,
+        ge=0,
+        le=MAX_PORT,
+        description="Prometheus metrics and /healthz (0: off)",
     )
     metrics_host: str = Field(
         default="127.0.0.1",

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import numpy as np
+if TYPE_CHECKING:
 
-from aqi import daily_aqi, hourly_aqi
-from aqi.nowcast import NowcastForm
-from aqm import aqicsv
+    from aqi.nowcast import NowcastForm
+    from aqm import aqicsv
+
 from aqm.cli import CliError
 from aqm.commands.backfill import add_backfill_parser
 from aqm.commands.engine import checked_aqi_backend
@@ -124,6 +123,8 @@ SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute, add
 
 
 def run_compute(args: argparse.Namespace) -> int:
+    from aqm import aqicsv
+
     checked_aqi_backend()
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
     try:
@@ -171,6 +172,8 @@ def _stdout_to_devnull() -> None:
 
 
 def _read(name: str) -> aqicsv.HourlyReadings:
+    from aqm import aqicsv
+
     label = "<stdin>" if name == STDIO else name
     try:
         if name == STDIO:
@@ -184,6 +187,10 @@ def _read(name: str) -> aqicsv.HourlyReadings:
 
 
 def _read_stdin(label: str) -> aqicsv.HourlyReadings:
+    import io
+
+    from aqm import aqicsv
+
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
     try:
         return aqicsv.read_hourly_csv(stdin, label)
@@ -194,6 +201,11 @@ def _read_stdin(label: str) -> aqicsv.HourlyReadings:
 def _hourly_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
 ) -> str:
+    import numpy as np
+
+    from aqi import hourly_aqi
+    from aqm import aqicsv
+
     if not len(readings.hour):
         return aqicsv.render_csv(aqicsv.HOUR_HEADER, [])
     first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
@@ -213,6 +225,11 @@ def _hourly_csv(
 
 
 def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> str:
+    import numpy as np
+
+    from aqi import daily_aqi
+    from aqm import aqicsv
+
     if not len(readings.hour):
         return aqicsv.render_csv(aqicsv.DAY_HEADER, [])
     offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))

@@ -7,20 +7,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import signal
-import threading
 import time
 from typing import TYPE_CHECKING
-
-import psycopg
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
@@ -78,6 +66,19 @@ def _date(text: str) -> dt.date:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    import psycopg
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from worker.backfill import UnknownStationError, run_backfill
 
     checked_aqi_backend()

@@ -8,11 +8,14 @@ messages never show the password.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
+
+    from aqm_core.settings import Settings
 
 from aqm.cli import CliError
-from aqm_core.settings import Settings, load_settings, redact, redact_in
 
 DATABASE_URL_OPTION = "--database-url"
 
@@ -22,17 +25,23 @@ def settings_with_database_url(database_url: str | None) -> Settings:
 
     A URL libpq cannot parse is a settings error naming the option or the variable.
     """
+    from aqm_core.settings import load_settings
+
     return load_settings(options={"database_url": (DATABASE_URL_OPTION, database_url or None)})
 
 
 def database_error(url: str, exc: psycopg.Error) -> CliError:
     """A one-line CliError for a database that cannot be reached, password masked."""
+    from aqm_core.settings import redact, redact_in
+
     reason = " ".join(redact_in(str(exc), url).split())
     return CliError(f"cannot connect to the database at {redact(url)}: {reason}")
 
 
 def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     """An autocommit connection to ``url``; a failure is a :class:`CliError` naming the URL."""
+    import psycopg
+
     try:
         return psycopg.connect(url, autocommit=True)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # down; unparsable
@@ -59,6 +68,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from aqm_core.settings import redact_in
     from storage.migrate import MigrationError, migrate
 
     settings = settings_with_database_url(args.database_url)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 from aqm.cli import CliError
 
@@ -65,6 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from prometheus_client import start_http_server
 
     from aqm_core.settings import load_settings
@@ -135,6 +135,8 @@ LIMIT 5000
 
 
 def _log(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     import psycopg
     from rich.console import Console
     from rich.table import Table

@@ -4,10 +4,7 @@ and store them like MQTT messages."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +74,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
     from prometheus_client import start_http_server
 
     from aqm_core.settings import load_settings
@@ -174,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     import re
+    import signal
+    import threading
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 

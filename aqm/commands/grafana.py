@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 
 def register(sub: Subparsers) -> None:
-    from dashboards.provisioning import PROVISIONING_DIR
-
     group = sub.add_parser(
         "grafana",
         help="generate the Grafana dashboards and alerts",
@@ -34,7 +32,7 @@ def register(sub: Subparsers) -> None:
         "generate",
         help="write provisioning/grafana/ (or check it with --check)",
         description=(
-            f"Write every Grafana provisioning file under {PROVISIONING_DIR} (or --out) and "
+            "Write every Grafana provisioning file under provisioning/grafana/ (or --out) and "
             "print the files that changed. With --check, write nothing and exit 1 naming every "
             "file that is missing, differs or is left over."
         ),
@@ -45,17 +43,16 @@ def register(sub: Subparsers) -> None:
     generate.add_argument(
         "--out",
         type=Path,
-        default=PROVISIONING_DIR,
         metavar="DIR",
-        help=f"the provisioning folder (default: {PROVISIONING_DIR})",
+        help="the provisioning folder (default: provisioning/grafana/ beside dashboards/)",
     )
     generate.set_defaults(handler=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from dashboards.provisioning import stale_files, write_all
+    from dashboards.provisioning import PROVISIONING_DIR, stale_files, write_all
 
-    out: Path = args.out
+    out: Path = args.out or PROVISIONING_DIR
     if out.exists() and not out.is_dir():
         raise CliError(f"{out}: not a folder")
     if args.check:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 
 from aqm.cli import CliError
-from aqm_core.settings import Settings, load_settings
-
-DEFAULT_METRICS_PORT = Settings.model_fields["metrics_port"].default
+from aqm_core.ports import DEFAULT_METRICS_PORT
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from aqm_core.settings import load_settings
     from ingest.metrics import IngestMetrics, serve_http
     from ingest.service import IngestService
 

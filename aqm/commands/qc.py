@@ -8,14 +8,13 @@ period's station-hours for the AQI worker). docs/qaqc.md describes the workflow.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import io
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 from aqm.cli import CliError
 from aqm.commands.db import connect, database_error, settings_with_database_url
@@ -151,6 +150,10 @@ def _day(text: str, option: str) -> dt.date:
 
 
 def _record(args: argparse.Namespace, action: str) -> int:
+    from zoneinfo import ZoneInfo
+
+    import psycopg
+
     from storage.qc import Action, record_action
 
     settings = settings_with_database_url(args.database_url)
@@ -218,6 +221,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _flags(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     from storage.qc import FLAGS_COLUMNS, FLAGS_QUERY
 
     settings = settings_with_database_url(args.database_url)
@@ -243,6 +248,9 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _write_csv(path: Path | None, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
+    import csv
+    import io
+
     def text(value: object) -> object:
         return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
 

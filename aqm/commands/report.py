@@ -7,11 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import psycopg
-
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
-from aqm_core.settings import load_settings, redact
 
 FIRST_YEAR = 2000
 
@@ -61,6 +58,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
+    from aqm_core.settings import load_settings
+
     last_year = date.today().year
     if not FIRST_YEAR <= args.year <= last_year:
         raise CliError(f"--year {args.year}: expected a year from {FIRST_YEAR} to {last_year}")
@@ -76,9 +75,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def _annual(args: argparse.Namespace) -> int:
+    import psycopg
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from aqm_core.settings import redact
     from reports.annual.build import build_annual_report
     from reports.annual.docx_document import Letterhead
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from aqm.localservices import MosquittoInstance, PostgresInstance
-from aqm_core.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from aqm.localservices import MosquittoInstance, PostgresInstance
+    from aqm_core.settings import Settings
 
 
 def local_services(settings: Settings) -> tuple[PostgresInstance, MosquittoInstance]:
     """The instances ``make run`` uses: ``<data_dir>/run/{pg,mosquitto}``, configured ports."""
+    from aqm.localservices import MosquittoInstance, PostgresInstance
+
     root = settings.data_dir / "run"
     return (
         PostgresInstance(root / "pg", settings.pg_port),
@@ -32,6 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from aqm_core.settings import load_settings
+
     pg, mq = local_services(load_settings())
     if args.action == "start":
         pg.start()

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+
+    from aqm_core.settings import MqttEndpoint, Settings
+    from ingest.topics import TopicLayout
 
 from aqm.cli import CliError
-from aqm_core.settings import MqttEndpoint, Settings, load_settings
-from ingest.topics import TopicLayout
 
 if TYPE_CHECKING:
     from stations.catalogue import Catalogue, Station
@@ -154,6 +153,8 @@ def parse_span(text: str) -> timedelta:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from aqm_core.settings import load_settings
+
     return load_settings(options={"mqtt_url": ("--mqtt-url", args.mqtt_url)})
 
 
@@ -196,6 +197,7 @@ def _time_range(
 def _publications(
     args: argparse.Namespace, settings: Settings, now: datetime, local_tz: tzinfo
 ) -> tuple[Iterator[Publication], datetime | None, datetime | None, list[str]]:
+    from ingest.topics import TopicLayout
     from stations.simulator import Realism, generate
 
     topics = TopicLayout(settings.topic_prefix)
@@ -283,6 +285,11 @@ def _logins(args: argparse.Namespace, endpoint: MqttEndpoint,
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     from stations.publisher import Broker, PublishReport, publish
 
     if not math.isfinite(args.speedup) or args.speedup < 0:

@@ -4,22 +4,18 @@ registered stations, and write the broker's password file and ACL for them."""
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aqm_core.settings import Settings
 
 from aqm.cli import CliError
 from aqm.commands.db import connect, settings_with_database_url
-from aqm_core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from stations.catalogue import Catalogue
@@ -134,6 +130,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _catalogue_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:
+    from aqm_core.settings import load_settings
+
     if args.file is not None and args.file_option is not None:
         raise CliError("give the catalogue once, as FILE (--file is the old spelling)")
     chosen = args.file if args.file is not None else args.file_option
@@ -157,6 +155,9 @@ def load_checked_catalogue(path: Path) -> Catalogue:
 
 def _where(url: str) -> str:
     """The database a URL points at, without its password."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         info = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -166,10 +167,14 @@ def _where(url: str) -> str:
 
 def _console() -> Console:
     # Piped output would be squeezed into rich's default 80 columns.
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _check(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     path = _catalogue_path(args)
     catalogue = load_checked_catalogue(path)
     table = Table(title=f"{path}" + (f" — {catalogue.province}" if catalogue.province else ""))
@@ -194,6 +199,8 @@ def _measures(parameters: tuple[str, ...]) -> str:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    import psycopg
+
     from stations.registry import sync_catalogue
 
     settings = settings_with_database_url(args.database_url)
@@ -221,6 +228,11 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    import psycopg
+    from rich.table import Table
+
     from stations.registry import last_readings, registered_stations
 
     settings = settings_with_database_url(args.database_url)
@@ -267,6 +279,7 @@ ACL_FILE_NAME = "acl"
 
 
 def _credentials(args: argparse.Namespace) -> int:
+    from aqm_core.settings import load_settings
     from ingest.topics import TopicLayout
     from stations.broker_access import BrokerAccessError, ServiceUser, plan_broker_access
     from stations.broker_secrets import load_secrets, secret_lines
@@ -353,6 +366,9 @@ def _write_ftp_accounts(out: Path, catalogue: Catalogue, broker_entries: dict[st
 
 def _refuse_committable(path: Path, option: str) -> None:
     """Secrets never land in the repository: refuse a path git would track."""
+    import shutil
+    import subprocess
+
     git = shutil.which("git")
     probe = path.absolute()
     while not probe.exists() and probe != probe.parent:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
-
-import psycopg
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
@@ -42,6 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    import psycopg
+
     from worker.service import drain_once, run_worker
 
     engine = checked_aqi_backend()
