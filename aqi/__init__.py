@@ -21,7 +21,7 @@ for the kernels when it is installed. Developer documentation: docs/aqi-engine.m
 from aqi.breakpoints import METHODS, TABLES, BreakpointTable, breakpoint_table
 from aqi.categories import CATEGORIES, US_CATEGORIES, VN_CATEGORIES, Category
 from aqi.daily import daily_aqi
-from aqi.hourly import Completeness, hourly_aqi
+from aqi.hourly import CompletenessRules, hourly_aqi
 from aqi.nowcast import nowcast
 from aqi.overall import MISSING_REASON_NAMES, AqiResult, MissingReason
 from aqi.pollutants import POLLUTANTS
@@ -39,7 +39,7 @@ __all__ = [
     "AqiResult",
     "BreakpointTable",
     "Category",
-    "Completeness",
+    "CompletenessRules",
     "MissingReason",
     "breakpoint_table",
     "daily_aqi",

@@ -16,7 +16,7 @@ be stored with the result (project decision; spec §1.6, §5.4).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,19 @@ FloatArray = npt.NDArray[np.float64]
 CountArray = npt.NDArray[np.int16]
 ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
 INT16_MAX = 32767
+
+# Completeness rules, the defaults of the functions below and of aqi.CompletenessRules;
+# dashboards and reports quote these, never their own copies (docs/aqi-engine.md).
+DAY_MIN_VALID_HOURS: Final = 18
+"""Valid hours a 24-h mean or a daily max 1-h needs, of 24."""
+EIGHT_HOUR_WINDOW: Final = 8
+"""Hours of the 8-h mean."""
+EIGHT_HOUR_MIN_VALID_HOURS: Final = 6
+"""Valid hours an 8-h mean needs, of 8."""
+DAY_MIN_VALID_WINDOWS: Final = 18
+"""Valid 8-h means a daily max 8-h over the 24 windows of a day needs."""
+US_O3_MIN_VALID_WINDOWS: Final = 13
+"""Valid 8-h means the US daily O3 maximum over its 17 windows needs."""
 
 
 class Statistic(NamedTuple):
@@ -81,7 +94,11 @@ def trailing_count(valid: npt.NDArray[np.bool_], window: int) -> CountArray:
     return trailing_reduce(valid.astype(np.int16), window, np.add)
 
 
-def trailing_mean(hourly: npt.ArrayLike, window: int = 8, min_hours: int = 6) -> Statistic:
+def trailing_mean(
+    hourly: npt.ArrayLike,
+    window: int = EIGHT_HOUR_WINDOW,
+    min_hours: int = EIGHT_HOUR_MIN_VALID_HOURS,
+) -> Statistic:
     """Mean of the ``window`` hours ending with each hour, valid with ≥ ``min_hours``.
 
     Parameters
@@ -125,7 +142,8 @@ def _days(hourly: FloatArray, hours_before: int, hours_after: int) -> FloatArray
 
 
 def daily_mean(
-    hourly: npt.ArrayLike, *, hours_before: int = 0, hours_after: int = 0, min_hours: int = 18
+    hourly: npt.ArrayLike, *, hours_before: int = 0, hours_after: int = 0,
+    min_hours: int = DAY_MIN_VALID_HOURS,
 ) -> Statistic:
     """24-h mean of each local day, valid with ≥ ``min_hours`` valid hours.
 
@@ -158,7 +176,8 @@ def daily_mean(
 
 
 def daily_max(
-    hourly: npt.ArrayLike, *, hours_before: int = 0, hours_after: int = 0, min_hours: int = 18
+    hourly: npt.ArrayLike, *, hours_before: int = 0, hours_after: int = 0,
+    min_hours: int = DAY_MIN_VALID_HOURS,
 ) -> Statistic:
     """Largest 1-h mean of each local day, valid with ≥ ``min_hours`` valid hours.
 
@@ -187,10 +206,10 @@ def daily_max_rolling(
     *,
     hours_before: int = 7,
     hours_after: int = 0,
-    window: int = 8,
-    min_hours: int = 6,
+    window: int = EIGHT_HOUR_WINDOW,
+    min_hours: int = EIGHT_HOUR_MIN_VALID_HOURS,
     window_ends: Sequence[int] = VN_WINDOW_ENDS,
-    min_windows: int = 18,
+    min_windows: int = DAY_MIN_VALID_WINDOWS,
 ) -> Statistic:
     """Largest of a day's ``window``-hour means, with the number of valid windows.
 

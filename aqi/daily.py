@@ -3,7 +3,7 @@
 Public API::
 
     daily_aqi(conc, method="vn_1459_2019", *, hours_before=7, hours_after=0,
-              completeness=Completeness()) -> AqiResult
+              completeness=CompletenessRules()) -> AqiResult
 
 ``conc`` maps pollutant keys to float64 arrays of 1-h means in µg/m³ (CO too), shaped
 ``stations × (hours_before + 24 × days + hours_after)``, NaN = missing, hour-beginning:
@@ -24,7 +24,7 @@ Rules per method:
     ending in the day; NO2: max 1-h; SO2: max 1-h below 305 ppb, else 24-h mean ≥ 305 ppb
     on the 24-h rows, else 200.
 
-Completeness (project decisions, spec §5.4): 24-h mean and max 1-h need 18 valid hours,
+Completeness (project decisions, docs/aqi-engine.md): 24-h mean and max 1-h need 18 valid hours,
 an 8-h mean 6 of 8, a daily max 8-h 18 of its 24 windows (US O3 13 of 17).
 """
 
@@ -44,7 +44,7 @@ from aqi.averaging import (
 )
 from aqi.bounds import at_least
 from aqi.breakpoints import check_method
-from aqi.hourly import BLOCK_CELLS, DEFAULT_COMPLETENESS, Completeness
+from aqi.hourly import BLOCK_CELLS, DEFAULT_COMPLETENESS, CompletenessRules
 from aqi.overall import AqiResult, CountArray, FloatArray, build_result, compute_in_station_blocks
 from aqi.pollutants import PM_POLLUTANTS, station_hour_arrays
 from aqi.subindex import subindex, us_so2_daily_subindex
@@ -56,7 +56,7 @@ def daily_aqi(
     *,
     hours_before: int = 7,
     hours_after: int = 0,
-    completeness: Completeness = DEFAULT_COMPLETENESS,
+    completeness: CompletenessRules = DEFAULT_COMPLETENESS,
 ) -> AqiResult:
     """Daily AQI, sub-indices, daily concentrations and counts per station and local day.
 
@@ -69,7 +69,7 @@ def daily_aqi(
         ``vn_1459_2019`` (default), ``us_epa_2024`` or ``us_epa_2012``.
     hours_before, hours_after : int
         Columns before the first day's 00:00 and after the last day's 24:00.
-    completeness : Completeness
+    completeness : CompletenessRules
         Minimum counts; the counts themselves are returned in ``n_valid``.
 
     Returns
@@ -104,7 +104,7 @@ def _daily_block(
     method: str,
     hours_before: int,
     hours_after: int,
-    rules: Completeness,
+    rules: CompletenessRules,
 ) -> AqiResult:
     is_vn = method == "vn_1459_2019"
     around = {"hours_before": hours_before, "hours_after": hours_after}

@@ -3,7 +3,7 @@
 Public API::
 
     hourly_aqi(conc, method="vn_1459_2019", *, hours_before=0,
-               nowcast_form="normalised", completeness=Completeness()) -> AqiResult
+               nowcast_form="normalised", completeness=CompletenessRules()) -> AqiResult
 
 ``conc`` maps pollutant keys (``pm25, pm10, o3, no2, so2, co``; any subset) to
 ``stations × hours`` float64 arrays of 1-h means in µg/m³ (CO too), NaN = missing,
@@ -32,7 +32,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from aqi.averaging import trailing_mean
+from aqi.averaging import (
+    DAY_MIN_VALID_HOURS,
+    DAY_MIN_VALID_WINDOWS,
+    EIGHT_HOUR_MIN_VALID_HOURS,
+    US_O3_MIN_VALID_WINDOWS,
+    trailing_mean,
+)
 from aqi.bounds import at_least
 from aqi.breakpoints import check_method
 from aqi.kernels import compiled
@@ -48,8 +54,8 @@ hourly, 64 k is ~25 % faster for daily; 128 k gains little more."""
 
 
 @dataclass(frozen=True)
-class Completeness:
-    """Completeness rules (project decisions, spec §5.4; configurable, counts stored).
+class CompletenessRules:
+    """Completeness rules (project decisions, docs/aqi-engine.md; configurable, counts stored).
 
     Attributes
     ----------
@@ -63,13 +69,13 @@ class Completeness:
         Valid 8-h means for the US daily O3 max over its 17 windows (13 of 17).
     """
 
-    min_hours_day: int = 18
-    min_hours_8h: int = 6
-    min_windows_8h: int = 18
-    min_windows_o3_us: int = 13
+    min_hours_day: int = DAY_MIN_VALID_HOURS
+    min_hours_8h: int = EIGHT_HOUR_MIN_VALID_HOURS
+    min_windows_8h: int = DAY_MIN_VALID_WINDOWS
+    min_windows_o3_us: int = US_O3_MIN_VALID_WINDOWS
 
 
-DEFAULT_COMPLETENESS: Final = Completeness()
+DEFAULT_COMPLETENESS: Final = CompletenessRules()
 
 
 def hourly_aqi(
@@ -78,7 +84,7 @@ def hourly_aqi(
     *,
     hours_before: int = 0,
     nowcast_form: NowcastForm = "normalised",
-    completeness: Completeness = DEFAULT_COMPLETENESS,
+    completeness: CompletenessRules = DEFAULT_COMPLETENESS,
 ) -> AqiResult:
     """Hourly AQI, sub-indices, NowCasts and counts for every station and hour.
 
@@ -93,7 +99,7 @@ def hourly_aqi(
         Leading columns used only as history (12 for NowCast; 12 also covers 8-h means).
     nowcast_form : {'normalised', 'literal'}
         PM NowCast form for w = ½ (spec §5.1); ``literal`` only to reproduce a publisher.
-    completeness : Completeness
+    completeness : CompletenessRules
         ``min_hours_8h`` applies to the US 8-h CO mean.
 
     Returns
@@ -128,7 +134,7 @@ def _hourly_block(
     method: str,
     hours_before: int,
     nowcast_form: NowcastForm,
-    completeness: Completeness,
+    completeness: CompletenessRules,
 ) -> AqiResult:
     is_vn = method == "vn_1459_2019"
     subindex_by_pollutant: dict[str, FloatArray] = {}

@@ -42,7 +42,6 @@ HOUR_HEADER: Final[tuple[str, ...]] = (
 DAY_HEADER: Final[tuple[str, ...]] = (
     "station_id", "date", "aqi", "category", "dominant", *SUBINDEX_COLUMNS,
 )  # fmt: skip
-DEFAULT_TIMEZONE: Final[str] = "Asia/Ho_Chi_Minh"
 SECONDS_PER_HOUR: Final[int] = 3600
 FIRST_TIME: Final[dt.datetime] = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 END_TIME: Final[dt.datetime] = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)

@@ -28,14 +28,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from aqm_core.errors import AqmError
-from aqm_core.ports import (
+from aqm_core.defaults import (
     DEFAULT_FTP_PORT,
     DEFAULT_METRICS_PORT,
     DEFAULT_MQTT_PORT,
     DEFAULT_PG_PORT,
+    DEFAULT_TIMEZONE,
     MAX_PORT,
 )
+from aqm_core.errors import AqmError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The production broker's message_size_limit (provisioning/mosquitto/mosquitto.conf):
@@ -191,7 +192,7 @@ class Settings(BaseSettings):
     )
     province: str = Field(default="Bắc Ninh", description="Province named in reports")
     timezone: str = Field(
-        default="Asia/Ho_Chi_Minh", description="Local time zone of days and reports"
+        default=DEFAULT_TIMEZONE, description="Local time zone of days and reports"
     )
     report_parent_agency: str = Field(
         default="", description="Annual report: the issuing agency's parent (Decree 30 header)"

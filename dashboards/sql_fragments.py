@@ -1,6 +1,7 @@
 """SQL pieces shared by panels and alert rules: local days, station silence, QCVN limits.
 
-Local days are the 24 hours from 00:00 Asia/Ho_Chi_Minh. Grafana's ``$__timeGroup`` with
+Local days are the 24 hours from 00:00 in ``AQM_TIMEZONE`` (default Asia/Ho_Chi_Minh) as
+set when the dashboards are generated. Grafana's ``$__timeGroup`` with
 TimescaleDB emits UTC-aligned ``time_bucket`` (a "1d" bucket would start at 07:00 ICT), so
 daily SQL here always names the zone explicitly and never depends on the session's
 TimeZone setting.
@@ -9,14 +10,13 @@ TimeZone setting.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 
-from aqi.averaging import daily_mean, trailing_mean
+from aqi.averaging import DAY_MIN_VALID_HOURS, EIGHT_HOUR_MIN_VALID_HOURS
 from aqi.limits import QCVN_LIMITS
-from aqm_core.settings import Settings
+from aqm_core.settings import load_settings
 
-LOCAL_TZ: str = Settings.model_fields["timezone"].default
-"""The zone of local days (the default of the ``timezone`` setting)."""
+LOCAL_TZ: str = load_settings().timezone
+"""The zone of local days: the ``AQM_TIMEZONE`` setting of ``aqm grafana generate``."""
 
 SILENT_AFTER = dt.timedelta(minutes=30)
 """The shortest silence that counts: a station is "silent" (alert and highlight) when its
@@ -34,10 +34,9 @@ SILENCE_LOOKBACK = dt.timedelta(days=30)
 CURRENT_AQI_MAX_AGE = dt.timedelta(hours=3)
 """An hourly AQI older than this is not shown as "current" (the map shows no data)."""
 
-# The same completeness rules as the AQI engine's daily and 8-hour means (spec §1.6).
-DAILY_MIN_VALID_HOURS: int = inspect.signature(daily_mean).parameters["min_hours"].default
-EIGHT_HOUR_WINDOW: int = inspect.signature(trailing_mean).parameters["window"].default
-EIGHT_HOUR_MIN_VALID: int = inspect.signature(trailing_mean).parameters["min_hours"].default
+# The same completeness rules as the AQI engine's daily and 8-hour means.
+DAILY_MIN_VALID_HOURS: int = DAY_MIN_VALID_HOURS
+EIGHT_HOUR_MIN_VALID: int = EIGHT_HOUR_MIN_VALID_HOURS
 
 TIME_FROM = "$__timeFrom()::timestamptz"
 TIME_TO = "$__timeTo()::timestamptz"

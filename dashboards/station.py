@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aqi.averaging import EIGHT_HOUR_WINDOW
 from aqi.limits import QCVN_LIMITS
 from aqm_core.parameters import PARAMETERS
 from dashboards.aqi_style import (
@@ -27,7 +28,6 @@ from dashboards.sql_fragments import (
     CURRENT_AQI_MAX_AGE,
     DAILY_MIN_VALID_HOURS,
     EIGHT_HOUR_MIN_VALID,
-    EIGHT_HOUR_WINDOW,
     LOCAL_TZ,
     SILENCE_LOOKBACK,
     SILENCE_RULE_VI,

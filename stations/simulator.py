@@ -35,6 +35,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aqi import units as gas_units
+from aqm_core.defaults import DEFAULT_TIMEZONE
 from aqm_core.parameters import PARAMETERS
 from ingest.topics import TopicLayout
 from stations.air_model import expected_levels
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 FormatChoice = Literal["aqm_json", "tt10_text", "senml", "mixed"]
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCAL_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 # Parameters of a station named only by its id (no catalogue entry).
 DEFAULT_PARAMETERS = ("pm25", "pm10", "no2", "so2", "o3", "co", "temperature", "humidity")
 DEFAULT_INTERVAL_S = 300

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from aqm.cli import CliError
 from aqm.commands.backfill import add_backfill_parser
 from aqm.commands.engine import checked_aqi_backend
+from aqm_core.defaults import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -95,10 +96,9 @@ def add_compute(actions: Subparsers) -> None:
     )
     compute.add_argument(
         "--timezone",
-        default="Asia/Ho_Chi_Minh",
         help=(
             "IANA time zone of the local day and of the output times "
-            "(default Asia/Ho_Chi_Minh, UTC+7; days need a zone without DST)"
+            f"(default AQM_TIMEZONE, else {DEFAULT_TIMEZONE}; days need a zone without DST)"
         ),
     )
     compute.add_argument(
@@ -124,13 +124,17 @@ SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute, add
 
 def run_compute(args: argparse.Namespace) -> int:
     from aqm import aqicsv
+    from aqm_core.settings import load_settings
 
     checked_aqi_backend()
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
-    try:
-        zone = aqicsv.resolve_timezone(args.timezone)
-    except aqicsv.AqiCsvError as exc:
-        raise CliError(f"--timezone: {exc}") from exc
+    if args.timezone is None:
+        zone = aqicsv.resolve_timezone(load_settings().timezone)
+    else:
+        try:
+            zone = aqicsv.resolve_timezone(args.timezone)
+        except aqicsv.AqiCsvError as exc:
+            raise CliError(f"--timezone: {exc}") from exc
     readings = _read(args.input)
     if args.period == "hour":
         text = _hourly_csv(readings, method, zone, args.nowcast_form)

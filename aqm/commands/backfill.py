@@ -25,7 +25,7 @@ def add_backfill_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="recompute hourly means and AQI for a range of days (resumable)",
         description=(
             "Recompute hourly, aqi_hourly and aqi_daily from the stored readings for the "
-            "local days FROM…TO (Asia/Ho_Chi_Minh, AQM_TIMEZONE), re-evaluating the "
+            "local days FROM…TO (in AQM_TIMEZONE), re-evaluating the "
             "automatic QA/QC flags with the current rules (AQM_QC_RULES_FILE; run it after "
             "changing them), in chunks of days, each "
             "committed with the job's cursor (table aqi_backfill_jobs). Interrupted runs "

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from aqm.cli import CliError
-from aqm_core.ports import DEFAULT_METRICS_PORT
+from aqm_core.defaults import DEFAULT_METRICS_PORT
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

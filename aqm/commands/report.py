@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "annual",
         help="annual air-quality report of the province (DOCX + XLSX + PNG)",
         description=(
-            "Write the annual air-quality report for one local year (Asia/Ho_Chi_Minh days) "
+            "Write the annual air-quality report for one local year (days in AQM_TIMEZONE) "
             "into --out: a Vietnamese DOCX report (summary, methodology, network and data "
             "completeness, province-wide section, one section per station), an XLSX annex "
             "with every table as a sheet, and the charts as PNG files under charts/. Days per "

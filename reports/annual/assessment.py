@@ -55,12 +55,14 @@ class LimitRegime:
 
 
 @dataclass(frozen=True)
-class Completeness:
+class ParameterCompleteness:
+    """How complete one parameter's series at one station was over the year."""
+
     parameter: str
     valid_hours: int
     possible_hours: int
     valid_days: int
-    """Days with ≥ 18 valid hourly means."""
+    """Days with enough valid hourly means for a 24-h mean (``MIN_HOURS_PER_DAY``)."""
     possible_days: int
 
 
@@ -156,7 +158,7 @@ class Findings:
 class StationFindings(Findings):
     station: StationRecord | None = None
     active_days: int = 0
-    completeness: tuple[Completeness, ...] = ()
+    completeness: tuple[ParameterCompleteness, ...] = ()
     gaps: tuple[GapPeriod, ...] = ()
     daily_category: npt.NDArray[np.int8] = field(
         default_factory=lambda: np.zeros(0, dtype=np.int8)
@@ -329,7 +331,7 @@ def _station(
         values = hourly[data.parameters.index(parameter)]
         valid = ~np.isnan(values)
         per_day = st.valid_hours_per_day(values)
-        completeness.append(Completeness(
+        completeness.append(ParameterCompleteness(
             parameter,
             valid_hours=int(np.count_nonzero(valid & active_hours)),
             possible_hours=int(np.count_nonzero(active_hours)),

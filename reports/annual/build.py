@@ -20,6 +20,7 @@ import numpy as np
 from rich.progress import Progress
 
 from aqm_core import __version__
+from aqm_core.defaults import DEFAULT_TIMEZONE
 from aqm_core.errors import AqmError
 from reports.annual import source
 from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
@@ -204,7 +205,7 @@ def build_annual_report(
     year: int,
     out_dir: Path,
     province: str,
-    timezone: str = "Asia/Ho_Chi_Minh",
+    timezone: str = DEFAULT_TIMEZONE,
     progress: Progress | None = None,
     letterhead: Letterhead | None = None,
     draft: bool = False,

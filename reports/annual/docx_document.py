@@ -35,6 +35,12 @@ from reports.annual import narrative
 from reports.annual import wording as w
 from reports.annual.assessment import PROVINCE_KEY, AnnualAssessment, StationFindings
 from reports.annual.meteorology import Meteorology, weather_paragraphs
+from reports.annual.statistics import (
+    MIN_DAY_SHARE,
+    MIN_HOURS_PER_8H,
+    MIN_HOURS_PER_DAY,
+    MIN_WINDOWS_PER_DAY,
+)
 from reports.annual.tables import Cell, ReportTables, Table
 from reports.annual.validation import NetworkValidation, levels_sentence
 
@@ -157,10 +163,12 @@ def methodology(report: AnnualAssessment) -> list[str]:
         "bắt đầu. Dữ liệu là trung bình 1 giờ hợp lệ; số liệu trạng thái 01/02 (hiệu chuẩn, "
         "lỗi thiết bị) không được dùng. Giá trị âm nhỏ (nhiễu của thiết bị quanh 0) được giữ "
         "nguyên khi tính trung bình; khi tính VN_AQI chúng được tính là 0.",
-        "Quy tắc đầy đủ dữ liệu: trung bình 24 giờ chỉ được tính khi có ít nhất 18 giá trị 1 "
-        "giờ hợp lệ (75 %); trung bình 8 giờ cần 6/8 giờ và giá trị 8 giờ lớn nhất của ngày "
-        "cần 18/24 giá trị 8 giờ; trung bình năm (tháng) là trung bình các giá trị ngày hợp lệ "
-        "và chỉ được tính khi có giá trị ngày hợp lệ cho ít nhất 75 % số ngày của năm (tháng). "
+        "Quy tắc đầy đủ dữ liệu: trung bình 24 giờ chỉ được tính khi có ít nhất "
+        f"{MIN_HOURS_PER_DAY} giá trị 1 giờ hợp lệ ({100 * MIN_HOURS_PER_DAY / 24:g} %); "
+        f"trung bình 8 giờ cần {MIN_HOURS_PER_8H}/8 giờ và giá trị 8 giờ lớn nhất của ngày "
+        f"cần {MIN_WINDOWS_PER_DAY}/24 giá trị 8 giờ; trung bình năm (tháng) là trung bình "
+        "các giá trị ngày hợp lệ và chỉ được tính khi có giá trị ngày hợp lệ cho ít nhất "
+        f"{100 * MIN_DAY_SHARE:g} % số ngày của năm (tháng). "
         "Khi không đạt, ô số liệu để trống và cột ghi chú nêu \"không đủ dữ liệu\".",
         "Vượt giới hạn: giá trị lớn hơn hẳn (>) giới hạn. Giới hạn 24 giờ: đếm số ngày có "
         "trung bình 24 giờ vượt; giới hạn 8 giờ: đếm số ngày có trung bình 8 giờ lớn nhất "

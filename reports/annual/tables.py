@@ -25,7 +25,7 @@ from reports.annual.assessment import (
     LimitRegime,
 )
 from reports.annual.limits_in_force import annual_regulation, regulations_of_year
-from reports.annual.statistics import PeriodMean
+from reports.annual.statistics import MIN_HOURS_PER_DAY, PeriodMean
 
 Cell = str | int | float | date | datetime | None
 
@@ -161,7 +161,8 @@ def completeness_table(report: AnnualAssessment) -> Table:
             Column("Mã trạm", width=16), Column("Tên trạm", width=30),
             Column("Thông số", width=22), Column("Số giờ hợp lệ", "0"),
             Column("Số giờ hoạt động", "0"), Column("Tỷ lệ giờ hợp lệ (%)", "0.0"),
-            Column("Số ngày hợp lệ (≥ 18 giờ)", "0"), Column("Số ngày hoạt động", "0"),
+            Column(f"Số ngày hợp lệ (≥ {MIN_HOURS_PER_DAY} giờ)", "0"),
+            Column("Số ngày hoạt động", "0"),
             Column("Tỷ lệ ngày hợp lệ (%)", "0.0"),
         ),
         tuple(rows),

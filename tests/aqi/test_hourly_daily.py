@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from aqi import Completeness, MissingReason, daily_aqi, hourly_aqi
+from aqi import CompletenessRules, MissingReason, daily_aqi, hourly_aqi
 from aqi.averaging import daily_max_rolling, trailing_mean
 from aqi.pollutants import POLLUTANTS
 from aqi.units import ppb_to_ugm3, ppm_to_ugm3
@@ -135,7 +135,7 @@ def test_daily_completeness_thresholds_and_counts() -> None:
     assert np.isnan(result.aqi).all()
     assert result.n_valid["pm25_24h"].tolist() == [17]
     assert result.missing_reason_names().tolist() == ["insufficient_data"]
-    relaxed = daily_aqi({"pm25": pm25}, hours_before=0, completeness=Completeness(min_hours_day=12))
+    relaxed = daily_aqi({"pm25": pm25}, hours_before=0, completeness=CompletenessRules(min_hours_day=12))
     assert relaxed.aqi.tolist() == [60.0]
 
 
