@@ -8,7 +8,7 @@ parameters, ``aqi_hourly`` and ``aqi_daily`` for both standards) for 100 station
 no query reads raw readings further back than the 30-day silence lookback, and a full year
 of raw readings, 31.5 M rows, takes longer to generate than this machine allows). Five
 stations went quiet two days ago and two never reported, so the per-station lookups of the
-silence rule run too. Each SQL query is expanded as Grafana would (dashboards.macros) for
+silence rule run too. Each SQL query is expanded as Grafana would (tests.provisioning.macros) for
 its dashboard's default time range ending at the newest reading (alerts: their own
 lookback), then run as ``aqm_reader`` ``--runs`` times after two warm-up runs. The baseline
 is the same run's former silence query (a 30-day aggregate of raw readings) and the former
@@ -29,10 +29,10 @@ import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
 from bench.machine import describe
-from dashboards.inventory import Query, all_queries
-from dashboards.macros import TimeRange, VariableValue, expand, parse_interval
 from dashboards.provisioning import dashboards
 from storage.migrate import migrate
+from tests.provisioning.inventory import Query, all_queries
+from tests.provisioning.macros import TimeRange, VariableValue, expand, parse_interval
 
 END = dt.datetime(2026, 6, 30, 17, 0, tzinfo=dt.UTC)  # 1 July 2026 00:00 ICT
 PARAMETERS = ("pm25", "pm10", "no2")

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from aqm.localservices import PostgresInstance
-from dashboards.macros import TimeRange, VariableValue, expand
+from tests.provisioning.macros import TimeRange, VariableValue, expand
 from tests.provisioning.seed import (
     LAST_24H,
     SESSION_TIMEZONE,

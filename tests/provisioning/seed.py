@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from dashboards.macros import TimeRange, VariableValue
+from tests.provisioning.macros import TimeRange, VariableValue
 
 UTC = dt.UTC
 ICT = dt.timezone(dt.timedelta(hours=7))

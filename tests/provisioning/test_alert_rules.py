@@ -11,8 +11,8 @@ import pytest
 
 from dashboards import alerts, overview, station
 from dashboards.datasources import EXPRESSION_UID
-from dashboards.macros import TimeRange
 from dashboards.sql_fragments import SILENT_AFTER, interval_sql, last_seen_cte
+from tests.provisioning.macros import TimeRange
 from tests.provisioning.seed import END, ICT, Runner, insert_hourly, insert_stations
 
 pytestmark = pytest.mark.services

@@ -7,10 +7,10 @@ import numbers
 
 import pytest
 
-from dashboards.inventory import Query, all_queries
-from dashboards.macros import TimeRange
 from dashboards.provisioning import dashboards
 from dashboards.variables import RETIRED_SUFFIX
+from tests.provisioning.inventory import Query, all_queries
+from tests.provisioning.macros import TimeRange
 from tests.provisioning.seed import LAST_24H, MARCH, Runner, station_variables
 
 SQL_QUERIES = [q for q in all_queries(dashboards()) if q.is_sql]

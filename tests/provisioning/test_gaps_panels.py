@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from dashboards.gaps import GAP_PERIODS_SQL, MISSING_PER_DAY_SQL, MISSING_PER_STATION_SQL
-from dashboards.macros import TimeRange, VariableValue
+from tests.provisioning.macros import TimeRange, VariableValue
 from tests.provisioning.seed import Runner
 from worker.gap_report import gap_report
 from worker.gaps import Schedule, expected_slots

@@ -1,4 +1,4 @@
-"""dashboards.macros expands Grafana's PostgreSQL macros and variables as Grafana does (§D4)."""
+"""tests.provisioning.macros expands Grafana's PostgreSQL macros and variables as Grafana does (§D4)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dashboards.macros import (
+from tests.provisioning.macros import (
     ALL_VALUE,
     MacroError,
     TimeRange,

@@ -9,7 +9,7 @@ import pytest
 
 from aqi.categories import categories
 from dashboards import aqi_style, daily_aqi, data_quality, overview, station
-from dashboards.macros import TimeRange
+from tests.provisioning.macros import TimeRange
 from tests.provisioning.seed import (
     ALL_STATIONS,
     AQI_DAILY,

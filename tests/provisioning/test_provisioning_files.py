@@ -14,7 +14,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from aqi.categories import categories
 from dashboards.aqi_style import INDICATIVE_COLOUR, NO_DATA_COLOUR
 from dashboards.datasources import EXPRESSION_UID
-from dashboards.inventory import all_queries, dashboard_queries
 from dashboards.provisioning import (
     CONTAINER_ROOT,
     DASHBOARDS_JSON_DIR,
@@ -22,6 +21,7 @@ from dashboards.provisioning import (
     stale_files,
 )
 from ingest.metrics import IngestMetrics
+from tests.provisioning.inventory import all_queries, dashboard_queries
 
 JSON_DIR = PROVISIONING_DIR / DASHBOARDS_JSON_DIR
 EXPECTED_TITLES = {"Tổng quan", "Trạm", "AQI ngày", "Chất lượng dữ liệu", "Vận hành ingest"}

@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from dashboards.inventory import Query, all_queries
-from dashboards.macros import TimeRange, expand
 from dashboards.provisioning import dashboards
 from dashboards.sql_fragments import RAW_READINGS_WINDOW, SILENCE_LOOKBACK
+from tests.provisioning.inventory import Query, all_queries
+from tests.provisioning.macros import TimeRange, expand
 from tests.provisioning.seed import (
     END,
     SESSION_TIMEZONE,

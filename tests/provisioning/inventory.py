@@ -1,7 +1,7 @@
 """Every query held by the generated provisioning: panel targets, variable queries, alert data.
 
 Used to check the provisioning as a whole (data source uids, SQL run against a real
-database through :mod:`dashboards.macros`, PromQL metric names).
+database through :mod:`tests.provisioning.macros`, PromQL metric names).
 """
 
 from __future__ import annotations
