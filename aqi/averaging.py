@@ -10,7 +10,7 @@ Daily functions take ``hours_before + 24 × days + hours_after`` columns whose c
 feed windows that reach outside the day.
 
 Every function returns the count of valid values next to the value, so completeness can
-be stored with the result (project decision; spec §1.6, §5.4).
+be stored with the result (project decision).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def trailing_mean(
     window : int
         Window length in hours (8 for O3 and EPA CO).
     min_hours : int
-        Valid hours needed (project decision 6 of 8, spec §5.4; configurable).
+        Valid hours needed (project decision 6 of 8; configurable).
 
     Returns
     -------
@@ -118,7 +118,7 @@ def trailing_mean(
     References
     ----------
     .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a (8-h mean, 24 per day, labelled by the last
-       hour); spec §1.6, §5.4, §5.5.
+       hour).
     """
     values = np.asarray(hourly, dtype=np.float64)
     valid = ~np.isnan(values)
@@ -154,7 +154,7 @@ def daily_mean(
     hours_before, hours_after : int
         Extra columns around the days (ignored here).
     min_hours : int
-        Valid hours needed (project decision 18 of 24, spec §5.4).
+        Valid hours needed (project decision 18 of 24).
 
     Returns
     -------
@@ -164,7 +164,7 @@ def daily_mean(
     References
     ----------
     .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a (24-h mean); EPA-454/B-24-002 (PM 24-h
-       mean, 75 %); spec §1.6, §3.3.
+       mean, 75 %).
     """
     days = _days(np.asarray(hourly, dtype=np.float64), hours_before, hours_after)
     valid = ~np.isnan(days)
@@ -183,7 +183,7 @@ def daily_max(
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a (max 1-h of the day); spec §1.6, §5.4.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a (max 1-h of the day).
     """
     days = _days(np.asarray(hourly, dtype=np.float64), hours_before, hours_after)
     valid = ~np.isnan(days)
@@ -194,11 +194,11 @@ def daily_max(
 
 
 VN_WINDOW_ENDS: tuple[int, ...] = tuple(range(24))
-"""1459: the 24 8-h windows ending with each hour of the day (spec §1.6)."""
+"""1459: the 24 8-h windows ending with each hour of the day."""
 
 US_O3_WINDOW_ENDS: tuple[int, ...] = tuple(range(7 + 7, 23 + 7 + 1))
 """EPA O3: the 17 8-h windows starting 07:00…23:00, i.e. ending with hours 14…30
-(the last ones in the next day) (spec §3.3)."""
+(the last ones in the next day)."""
 
 
 def daily_max_rolling(
@@ -221,7 +221,7 @@ def daily_max_rolling(
         Columns before 00:00 of the first day / after 24:00 of the last day. Windows
         reaching outside the array count the missing hours as missing.
     window, min_hours : int
-        Window length and valid hours needed per window (8 and 6, spec §5.4).
+        Window length and valid hours needed per window (8 and 6).
     window_ends : sequence of int
         Hours of the day (0 = the hour starting 00:00, may exceed 23) that end a window
         of the day: :data:`VN_WINDOW_ENDS` (24) or :data:`US_O3_WINDOW_ENDS` (17).
@@ -236,8 +236,8 @@ def daily_max_rolling(
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a; spec §1.6, §5.4, §5.6.
-    .. [2] AirNow-Tech "Daily and Hourly AQI – Ozone" (17 windows, 13 needed); spec §3.3.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 a.
+    .. [2] AirNow-Tech "Daily and Hourly AQI – Ozone" (17 windows, 13 needed).
     """
     values = np.asarray(hourly, dtype=np.float64)
     n_days = _days(values, hours_before, hours_after).shape[-2]

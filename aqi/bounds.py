@@ -1,4 +1,4 @@
-"""Bounds on whole arrays: negative readings → 0 (spec §5.8), the NowCast weight floor,
+"""Bounds on whole arrays: negative readings → 0, the NowCast weight floor,
 the top of a breakpoint table.
 
 ``np.maximum(values, 0.0)`` with a Python scalar runs numpy's slow element-by-element

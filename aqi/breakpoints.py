@@ -18,10 +18,10 @@ Methods (the id stored with every computed index):
 
 References
 ----------
-.. [1] Quyết định 1459/QĐ-TCMT, Bảng 2; aqm "AQI standards" spec §1.3, §1.4.
+.. [1] Quyết định 1459/QĐ-TCMT, Bảng 2.
 .. [2] US EPA, EPA-454/B-24-002, Technical Assistance Document for the Reporting of
-   Daily Air Quality – the AQI, May 2024, Table 6; aqm spec §3.1–§3.3.
-.. [3] 40 CFR 58 Appendix G (2012 PM2.5 table); aqm spec §3.5.
+   Daily Air Quality – the AQI, May 2024, Table 6.
+.. [3] 40 CFR 58 Appendix G (2012 PM2.5 table).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ _VN_I: Final = (0.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0)
 
 def _vn(scale: str, pollutant: str, hours: int, concs: tuple[float, ...]) -> BreakpointTable:
     # Level 8 is written "≥ BP8" in the decision: at and above it the index is 500 (cap).
-    # O3 8-h stops at level 6 (400 µg/m³ ↔ 300) and is not computed above (spec §1.3, §1.4).
+    # O3 8-h stops at level 6 (400 µg/m³ ↔ 300) and is not computed above.
     return BreakpointTable(
         method="vn_1459_2019",
         scale=scale,
@@ -189,7 +189,7 @@ def _us_common(method: str, split: bool) -> list[BreakpointTable]:
             ((0, 54), (55, 154), (155, 254), (255, 354), (355, 424),
              *hazardous((425, 504), (505, 604))), idx),
         # 8-h O3 does not define AQI ≥ 301: above 0.200 ppm the 8-h sub-index is reported
-        # as 300 and the 1-h value decides (TAD; spec §3.3, §5.17).
+        # as 300 and the 1-h value decides (TAD).
         _us(method, "o3_8h", "o3", 8, "ppm", 3,
             ((0.0, 0.054), (0.055, 0.070), (0.071, 0.085), (0.086, 0.105), (0.106, 0.200)),
             idx, above_top="cap"),
@@ -233,7 +233,7 @@ US_EPA_2012: Final[dict[str, BreakpointTable]] = {
         *_us_common("us_epa_2012", split=True),
     )
 }  # fmt: skip
-"""US EPA AQI breakpoints before 06/05/2024, split Hazardous rows ([3]_; spec §3.5, §5.19)."""
+"""US EPA AQI breakpoints before 06/05/2024, split Hazardous rows ([3]_)."""
 
 TABLES: Final[dict[str, dict[str, BreakpointTable]]] = {
     "vn_1459_2019": VN_1459_2019,

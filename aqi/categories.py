@@ -11,8 +11,8 @@ the Vietnamese US names are translations.
 
 References
 ----------
-.. [1] Quyết định 1459/QĐ-TCMT, Bảng 1, 4, 5; aqm "AQI standards" spec §1.7.
-.. [2] US EPA, EPA-454/B-24-002 (May 2024), Tables 1, 2, 5; aqm spec §3.1.
+.. [1] Quyết định 1459/QĐ-TCMT, Bảng 1, 4, 5.
+.. [2] US EPA, EPA-454/B-24-002 (May 2024), Tables 1, 2, 5.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ next day, so pass ``hours_after=7`` for complete US O3 on the last day.
 
 Rules per method:
 
-``vn_1459_2019`` (1459 §2.2.2; spec §1.6)
+``vn_1459_2019`` (1459 §2.2.2)
     PM2.5/PM10: 24-h mean; O3: the larger of the O3 (1h) index of the max 1-h mean and
     the O3 (8h) index of the max 8-h mean (8-h skipped above 400 µg/m³); NO2, SO2, CO:
     max 1-h mean.
-``us_epa_2024`` / ``us_epa_2012`` (TAD 2024; spec §3.3)
+``us_epa_2024`` / ``us_epa_2012`` (TAD 2024)
     PM: 24-h mean, truncated; O3: the larger of the max 8-h index (17 windows starting
     07:00…23:00, 13 needed) and the max 1-h index; CO: max of the 24 trailing 8-h means
     ending in the day; NO2: max 1-h; SO2: max 1-h below 305 ppb, else 24-h mean ≥ 305 ppb
@@ -79,9 +79,9 @@ def daily_aqi(
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 (AQI ngày), §2.1; spec §1.6, §1.11, §5.4–§5.6.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.2 (AQI ngày), §2.1.
     .. [2] EPA-454/B-24-002 (2024) "Using both O3 1-hour and 8-hour values",
-       "Calculating AQI values for SO2"; AirNow-Tech daily AQI notes; spec §3.3.
+       "Calculating AQI values for SO2"; AirNow-Tech daily AQI notes.
     """
     check_method(method)
     arrays, one_station = station_hour_arrays(conc)
@@ -120,7 +120,7 @@ def _daily_block(
         return value
 
     for pollutant, raw in conc.items():
-        hourly = at_least(raw, 0.0)  # negative readings count as 0 (spec §5.8)
+        hourly = at_least(raw, 0.0)  # negative readings count as 0
         if pollutant in PM_POLLUTANTS:
             value = record(
                 f"{pollutant}_24h", *daily_mean(hourly, min_hours=rules.min_hours_day, **around)

@@ -13,10 +13,10 @@ the US O3 NowCast and 8-h CO); the result covers the remaining columns.
 
 Rules per method:
 
-``vn_1459_2019`` (1459 §2.2.1; spec §1.5)
+``vn_1459_2019`` (1459 §2.2.1)
     PM2.5/PM10: NowCast of the 12 hours ending with the hour (2 of the 3 most recent
     needed) on the PM table; O3: 1-h mean on the O3 (1h) column; NO2, SO2, CO: 1-h mean.
-``us_epa_2024`` / ``us_epa_2012`` (TAD 2024; AirNow-Tech; spec §3.3–§3.4)
+``us_epa_2024`` / ``us_epa_2012`` (TAD 2024; AirNow-Tech)
     PM: NowCast truncated, 24-h table; O3: the larger of the 1-h index (≥ 0.125 ppm) and
     the 8-h index of the O3 NowCast (8 hours, w = min/max without lower bound, the
     2016–2019 AirNow method — *not* today's AirNow PLS model); NO2: 1-h; SO2: 1-h up to
@@ -98,7 +98,7 @@ def hourly_aqi(
     hours_before : int
         Leading columns used only as history (12 for NowCast; 12 also covers 8-h means).
     nowcast_form : {'normalised', 'literal'}
-        PM NowCast form for w = ½ (spec §5.1); ``literal`` only to reproduce a publisher.
+        PM NowCast form for w = ½; ``literal`` only to reproduce a publisher.
     completeness : CompletenessRules
         ``min_hours_8h`` applies to the US 8-h CO mean.
 
@@ -109,9 +109,9 @@ def hourly_aqi(
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1 (AQI giờ), §2.1 (PM rule); spec §1.5, §1.11.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1 (AQI giờ), §2.1 (PM rule).
     .. [2] EPA-454/B-24-002 (2024); AirNow-Tech "The NowCast for PM2.5 and PM10",
-       "Daily and Hourly AQI – Other pollutants"; spec §3.2–§3.4.
+       "Daily and Hourly AQI – Other pollutants".
     """
     check_method(method)
     arrays, one_station = station_hour_arrays(conc)
@@ -146,7 +146,7 @@ def _hourly_block(
         shape = (raw.shape[0], raw.shape[1] - hours_before)
         if pollutant in PM_POLLUTANTS:
             key = f"{pollutant}_nowcast"
-            # Negative readings count as 0 (spec §5.8): floor=0.
+            # Negative readings count as 0: floor=0.
             nc = nowcast(raw, form=nowcast_form, floor=0.0)
             concentration[key] = nc.value[:, hours_before:]
             n_valid[key] = nc.n_valid[:, hours_before:]
@@ -154,7 +154,7 @@ def _hourly_block(
                 concentration[key], f"{pollutant}_24h", method
             )
             continue
-        hourly = at_least(raw, 0.0)  # spec §5.8, and the 1-h concentrations reported
+        hourly = at_least(raw, 0.0)  # negatives count as 0, and the 1-h concentrations reported
         current = hourly[:, hours_before:]
         if is_vn or pollutant == "no2":
             key = f"{pollutant}_1h"

@@ -9,7 +9,7 @@ operands and operations, hence the same rounding. ``numpy.interp`` is still used
 that equality is not guaranteed (0-d input, tables with repeated or non-finite points,
 an index point of −0.0).
 
-Used by :func:`aqi.subindex.interpolate_subindex` (Công thức 1, spec §1.4, §3.2).
+Used by :func:`aqi.subindex.interpolate_subindex` (Công thức 1).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def interpolate(
         Value above ``xp[-1]`` (NaN allowed); below ``xp[0]`` the result is NaN.
     floor : float, optional
         Values below it are taken as ``floor`` first (``np.maximum(x, floor)``; 0 for
-        concentrations, spec §5.8), without a clamped copy of ``x`` where kernels run.
+        concentrations), without a clamped copy of ``x`` where kernels run.
     """
     values = np.asarray(x, dtype=np.float64)
     floor = None if floor is None else float(floor)

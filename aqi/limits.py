@@ -8,12 +8,12 @@ Units are µg/Nm³ (25 °C, 760 mmHg), the same reference as the AQI tables.
 Only the regimes relevant to aqm are modelled: QCVN 05:2013 applies to every date before
 12/09/2023 (its own start date and older regulations are not modelled).
 
-Exceedance (project policy, spec §2): a value strictly greater than the limit.
+Exceedance (project policy): a value strictly greater than the limit.
 
 References
 ----------
 .. [1] QCVN 05:2023/BTNMT (Circular 01/2023/TT-BTNMT, effective 12/09/2023), Tables 1–2;
-   QCVN 05:2013/BTNMT; aqm "AQI standards" spec §2.
+   QCVN 05:2013/BTNMT.
 """
 
 from __future__ import annotations
@@ -124,8 +124,7 @@ def limit_in_force(pollutant: str, averaging: str, day: dt.date) -> LimitValue |
 
     References
     ----------
-    .. [1] QCVN 05:2023/BTNMT Table 1 (PM2.5 24-h footnote: 45 from 01/01/2026);
-       aqm spec §2.
+    .. [1] QCVN 05:2023/BTNMT Table 1 (PM2.5 24-h footnote: 45 from 01/01/2026).
     """
     if pollutant not in LIMIT_POLLUTANTS:
         raise ValueError(f"unknown pollutant {pollutant!r} for QCVN limits")

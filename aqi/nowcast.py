@@ -5,9 +5,9 @@
 
 Decision 1459 (§2.2.1 a) and the EPA (PM2.5, PM10) use 12 hours, ``min_weight`` ½ and
 need 2 of the 3 most recent hours. For w = ½ the decision writes Σ(½)^i·c_i without the
-denominator; aqm uses the normalised form for every w (project decision, spec §1.5,
-§5.1) and keeps ``form="literal"`` to reproduce a publisher that uses the text as written.
-The EPA's former O3 NowCast (2016–2019, spec §3.4) is the same formula with 8 hours and
+denominator; aqm uses the normalised form for every w (project decision) and keeps
+``form="literal"`` to reproduce a publisher that uses the text as written.
+The EPA's former O3 NowCast (2016–2019) is the same formula with 8 hours and
 no lower bound on w (``hours=8, min_weight=0``).
 
 Evaluated for a whole ``stations × hours`` array: window minima/maxima by doubling and
@@ -69,7 +69,7 @@ def nowcast(
         sum of the weights (only meaningful with ``min_weight=0.5``).
     floor : float, optional
         Values below it are taken as ``floor`` (``np.maximum``); the engine passes 0,
-        negative readings counting as 0 (spec §5.8), without a clamped copy where
+        negative readings counting as 0, without a clamped copy where
         kernels run.
 
     Returns
@@ -80,15 +80,14 @@ def nowcast(
 
     Notes
     -----
-    C_max = 0 gives 0 (spec §1.5 edge cases). The first hours of the array only see the
+    C_max = 0 gives 0. The first hours of the array only see the
     hours available before them, as if earlier hours were missing.
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1 a (Nowcast), worked example §2.3 a;
-       spec §1.5, §5.1, §5.21.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1 a (Nowcast), worked example §2.3 a.
     .. [2] AirNow-Tech, "The NowCast for PM2.5 and PM10"; EPA-454/B-24-002 (2024),
-       "How the NowCast is calculated"; spec §3.4.
+       "How the NowCast is calculated".
     """
     c = np.asarray(hourly, dtype=np.float64)
     if form not in ("normalised", "literal"):

@@ -2,7 +2,7 @@
 
 AQI = max of the available sub-indices, rounded half-up; the dominant pollutant is the
 argmax, ties broken in the order PM2.5, PM10, O3, NO2, SO2, CO; no AQI without a PM2.5 or
-PM10 sub-index (1459 §2.1; spec §1.2 rule 4, §1.4, §5.2, §5.10, §5.11).
+PM10 sub-index (1459 §2.1).
 """
 
 from __future__ import annotations
@@ -169,8 +169,7 @@ def combine_subindices(
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.1 (AQI = max AQIx; PM2.5 or PM10 required);
-       spec §1.2, §5.10, §5.11.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.1 (AQI = max AQIx; PM2.5 or PM10 required).
     """
     best = np.full(shape, -np.inf)
     dominant = np.full(shape, -1, dtype=np.int8)

@@ -1,7 +1,7 @@
 """Pollutant keys, their display names and the order used everywhere in aqm.
 
 The order of :data:`POLLUTANTS` is the tie order for the dominant pollutant
-(project decision, aqi-standards.md §5.11): PM2.5, PM10, O3, NO2, SO2, CO.
+(project decision, docs/aqi-engine.md): PM2.5, PM10, O3, NO2, SO2, CO.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Half-up rounding and EPA truncation, robust to binary floating point.
 
 Decision 1459 says the AQI is "rounded to an integer" without a direction; aqm rounds half
-up, never half to even (aqi-standards.md §1.4, §5.2, §5.20). Values that are exactly .5
+up, never half to even (project decision, docs/aqi-engine.md). Values that are exactly .5
 on paper (109.5 from PM2.5 55.7, 104.5 from O3 0.072 ppm) are often 109.49999999999999
 in binary, so both functions first snap to a fixed number of decimals; the snap is far
 below any measurement precision.
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 SNAP_DECIMALS: Final[int] = 9
-"""Decimals kept before rounding half up, so exact .5 cases on paper stay exact ([1]_ §1.4)."""
+"""Decimals kept before rounding half up, so exact .5 cases on paper stay exact."""
 
 TRUNCATION_SNAP_DECIMALS: Final[int] = 6
 """Decimals (in units of the truncation step) kept before truncating, so 35.4/0.1 = 353.99…
@@ -37,8 +37,8 @@ def round_half_up(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
     References
     ----------
-    .. [1] aqm, "AQI standards — implementation-ready specification", §1.4 (rounding,
-       floating point advice), §5.2, §5.20.
+    .. [1] Quyết định 1459/QĐ-TCMT, Công thức 1 (AQI rounded to an integer); half up is
+       the project's decision (docs/aqi-engine.md).
     """
     snapped = np.asarray(values, dtype=np.float64).round(SNAP_DECIMALS)
     snapped += 0.5
@@ -63,7 +63,7 @@ def truncate(values: npt.ArrayLike, decimals: int) -> npt.NDArray[np.float64]:
 
     References
     ----------
-    .. [1] aqm, "AQI standards — implementation-ready specification", §3.2 step 1.
+    .. [1] US EPA, EPA-454/B-24-002 (May 2024), "Calculating the AQI", step 1 (truncation).
     """
     scale = 10.0**decimals
     scaled = np.asarray(values, dtype=np.float64) * scale

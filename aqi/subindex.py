@@ -6,15 +6,15 @@ evaluated for whole arrays at once (:func:`aqi.interpolation.interpolate`, equal
 ``numpy.interp`` over the table's points; no Python loop over values). Each method's rules:
 
 * ``vn_1459_2019``: full precision, no truncation; C ≥ the level-8 breakpoint → 500;
-  O3 8-h above 400 µg/m³ → not computed (NaN) (1459 §2.2, Công thức 1–2; spec §1.4).
+  O3 8-h above 400 µg/m³ → not computed (NaN) (1459 §2.2, Công thức 1–2).
 * ``us_epa_2024`` / ``us_epa_2012``: µg/m³ converted to the table unit (ppb/ppm, 24.45
   L/mol), truncated (PM2.5 0.1 µg/m³, PM10 1 µg/m³, O3 0.001 ppm, CO 0.1 ppm, SO2/NO2
   1 ppb), then interpolated; above the last row the Hazardous line is extended
-  ("beyond the AQI", > 500; spec §3.2 step 4); O3 8-h above 0.200 ppm → 300 (§5.17);
+  ("beyond the AQI", > 500; TAD 2024); O3 8-h above 0.200 ppm → 300 (TAD 2024);
   O3 1-h below 0.125 ppm → no index; SO2 rules in :func:`us_so2_hourly_subindex` and
   :func:`us_so2_daily_subindex`.
 
-Negative concentrations count as 0 (spec §5.8); NaN (missing) stays NaN.
+Negative concentrations count as 0; NaN (missing) stays NaN.
 Sub-indices are returned unrounded; round with :func:`aqi.rounding.round_half_up`.
 """
 
@@ -50,11 +50,10 @@ def interpolate_subindex(conc: npt.ArrayLike, table: BreakpointTable) -> FloatAr
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1–2.2.2, Công thức 1 and 2, Bảng 2; spec §1.4.
-    .. [2] EPA-454/B-24-002 (2024), "Calculating the AQI", Equation 1, Table 6;
-       spec §3.2.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2.1–2.2.2, Công thức 1 and 2, Bảng 2.
+    .. [2] EPA-454/B-24-002 (2024), "Calculating the AQI", Equation 1, Table 6.
     """
-    # Negative readings count as 0 (spec §5.8); NaN stays NaN.
+    # Negative readings count as 0; NaN stays NaN.
     fp = table.index_points
     right = fp[-1] if table.above_top == "cap" else np.nan
     if table.truncation_decimals is None:
@@ -72,7 +71,7 @@ def interpolate_subindex(conc: npt.ArrayLike, table: BreakpointTable) -> FloatAr
 
 
 def to_table_unit(conc: npt.ArrayLike, table: BreakpointTable) -> FloatArray:
-    """Concentrations in µg/m³ converted to the unit of ``table`` (24.45 L/mol, spec §3.6)."""
+    """Concentrations in µg/m³ converted to the unit of ``table`` (24.45 L/mol)."""
     if table.unit == "µg/m³":
         return np.asarray(conc, dtype=np.float64)
     return convert(conc, table.pollutant, "µg/m³", table.unit)
@@ -99,8 +98,8 @@ def subindex(conc: npt.ArrayLike, scale: str, method: str = "vn_1459_2019") -> F
 
     References
     ----------
-    .. [1] Quyết định 1459/QĐ-TCMT §2.2, Công thức 1–2, Bảng 2; spec §1.3–1.4.
-    .. [2] EPA-454/B-24-002 (2024), Equation 1 and Table 6; spec §3.1–3.2, §3.6.
+    .. [1] Quyết định 1459/QĐ-TCMT §2.2, Công thức 1–2, Bảng 2.
+    .. [2] EPA-454/B-24-002 (2024), Equation 1 and Table 6.
     """
     table = breakpoint_table(method, scale)
     return interpolate_subindex(to_table_unit(conc, table), table)
@@ -121,7 +120,7 @@ def us_so2_hourly_subindex(conc_1h: npt.ArrayLike, method: str = "us_epa_2024") 
     References
     ----------
     .. [1] EPA-454/B-24-002 (2024), "Calculating AQI values for SO2", Table 6 note;
-       AirNow-Tech "Daily and Hourly AQI – Other pollutants"; spec §3.3.
+       AirNow-Tech "Daily and Hourly AQI – Other pollutants".
     """
     rows_1h, _ = _so2_rows(method)
     ppb = truncate(at_least(to_table_unit(conc_1h, rows_1h), 0.0), 0)
@@ -140,7 +139,7 @@ def us_so2_daily_subindex(
 
     References
     ----------
-    .. [1] EPA-454/B-24-002 (2024), "Calculating AQI values for SO2"; spec §3.3.
+    .. [1] EPA-454/B-24-002 (2024), "Calculating AQI values for SO2".
     """
     rows_1h, rows_24h = _so2_rows(method)
     ppb_1h = truncate(at_least(to_table_unit(max_1h, rows_1h), 0.0), 0)

@@ -6,7 +6,8 @@ the US EPA, so no temperature or pressure correction is applied.
 
 References
 ----------
-.. [1] aqm, "AQI standards — implementation-ready specification", §3.6 Unit conversion.
+.. [1] US EPA, EPA-454/B-24-002 (May 2024), Technical Assistance Document for the
+   Reporting of Daily Air Quality – the AQI: gas concentrations at 25 °C and 1 atm.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MOLAR_VOLUME_L_PER_MOL: Final[float] = 24.45
 
 The conventional value used by the EPA and industry; the exact R·T/P is 24.465 L/mol.
 The 0.06 % difference can move a truncated value by one unit at a breakpoint edge, so
-this single constant is used everywhere ([1]_ §3.6, §5.22).
+this single constant is used everywhere ([1]_).
 """
 
 MOLAR_MASS_G_PER_MOL: Final[dict[str, float]] = {
@@ -32,7 +33,7 @@ MOLAR_MASS_G_PER_MOL: Final[dict[str, float]] = {
     "so2": 64.066,
     "co": 28.010,
 }
-"""Molar masses of the gaseous pollutants, g/mol ([1]_ §3.6)."""
+"""Molar masses of the gaseous pollutants, g/mol ([1]_)."""
 
 UNITS: Final[tuple[str, ...]] = ("µg/m³", "mg/m³", "ppb", "ppm")
 
@@ -72,11 +73,11 @@ def convert(
 
     Notes
     -----
-    µg/m³ = ppb × M / 24.45 and ppb = µg/m³ × 24.45 / M (M in g/mol) [1]_ §3.6.
+    µg/m³ = ppb × M / 24.45 and ppb = µg/m³ × 24.45 / M (M in g/mol) [1]_.
 
     References
     ----------
-    .. [1] aqm, "AQI standards — implementation-ready specification", §3.6.
+    .. [1] US EPA, EPA-454/B-24-002 (May 2024), at 25 °C and 1 atm.
     """
     for unit in (from_unit, to_unit):
         if unit not in _TO_BASE:
@@ -96,20 +97,20 @@ def convert(
 
 
 def ugm3_to_ppb(conc: npt.ArrayLike, pollutant: str) -> npt.NDArray[np.float64]:
-    """µg/m³ → ppb at 25 °C, 1 atm (24.45 L/mol) ([1]_ §3.6; see :func:`convert`)."""
+    """µg/m³ → ppb at 25 °C, 1 atm (24.45 L/mol) (see :func:`convert`)."""
     return convert(conc, pollutant, "µg/m³", "ppb")
 
 
 def ppb_to_ugm3(conc: npt.ArrayLike, pollutant: str) -> npt.NDArray[np.float64]:
-    """ppb → µg/m³ at 25 °C, 1 atm (24.45 L/mol) ([1]_ §3.6; see :func:`convert`)."""
+    """ppb → µg/m³ at 25 °C, 1 atm (24.45 L/mol) (see :func:`convert`)."""
     return convert(conc, pollutant, "ppb", "µg/m³")
 
 
 def ugm3_to_ppm(conc: npt.ArrayLike, pollutant: str) -> npt.NDArray[np.float64]:
-    """µg/m³ → ppm at 25 °C, 1 atm (24.45 L/mol) ([1]_ §3.6; see :func:`convert`)."""
+    """µg/m³ → ppm at 25 °C, 1 atm (24.45 L/mol) (see :func:`convert`)."""
     return convert(conc, pollutant, "µg/m³", "ppm")
 
 
 def ppm_to_ugm3(conc: npt.ArrayLike, pollutant: str) -> npt.NDArray[np.float64]:
-    """ppm → µg/m³ at 25 °C, 1 atm (24.45 L/mol) ([1]_ §3.6; see :func:`convert`)."""
+    """ppm → µg/m³ at 25 °C, 1 atm (24.45 L/mol) (see :func:`convert`)."""
     return convert(conc, pollutant, "ppm", "µg/m³")

@@ -31,7 +31,7 @@ def _table(*params: Parameter) -> MappingProxyType[str, Parameter]:
 # Pollutant floors are slightly negative: analysers and beta-attenuation PM monitors read
 # small negative values around zero, which are data (stored as measured, counted as 0 by
 # the AQI engine); only values below that instrument noise are invalid
-# (aqi-standards.md §5.8: "keep raw; flag values below −detection limit as invalid").
+# (keep raw values; flag only values below the negative detection limit as invalid).
 # Floors: PM −15 µg/m³ (beta-attenuation noise near zero), NO2/SO2/O3 −20 µg/m³
 # (≈ −10 ppb), CO −1,000 µg/m³ (≈ −0.9 ppm).
 PARAMETERS = _table(

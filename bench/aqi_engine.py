@@ -151,7 +151,7 @@ def peak_memory(call: Callable[[], Any]) -> int:
     return peak
 
 
-# --- pure-Python per-value loop (the algorithm of spec §1.11, one value at a time) --------
+# --- pure-Python per-value loop (Decision 1459, one value at a time) ----------------
 
 
 def py_subindex(bp: list[float], c: float | None) -> float | None:

@@ -57,11 +57,6 @@ def local_day_start(date_expr: str) -> str:
     return f"(({date_expr})::timestamp AT TIME ZONE '{LOCAL_TZ}')"
 
 
-def local_day_bucket(timestamptz_expr: str) -> str:
-    """TimescaleDB daily bucket aligned on local midnight."""
-    return f"time_bucket('1 day', {timestamptz_expr}, '{LOCAL_TZ}')"
-
-
 def local_days_in_range(date_column: str) -> str:
     """Filter a local-date column to the days the dashboard's time range touches."""
     return f"{date_column} BETWEEN {local_date(TIME_FROM)} AND {local_date(TIME_TO)}"

@@ -79,16 +79,6 @@ def mark_new_hours(conn: Connection, first: dt.datetime, last: dt.datetime) -> i
     return conn.execute(MARK_SILENT_HOURS, {"first": first, "last": last}).rowcount
 
 
-def mark_new_hour(conn: Connection, hour: dt.datetime) -> int:
-    """:func:`mark_new_hours` for one hour."""
-    return mark_new_hours(conn, hour, hour)
-
-
-def queue_length(conn: Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM aqi_dirty_hours").fetchone()
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
-
-
 def lock_stations(conn: Connection, stations: list[str]) -> None:
     """Hold a transaction-scoped lock on each station until commit or rollback."""
     if stations:

@@ -63,14 +63,6 @@ class ComputedIndices:
     hourly: Columns
     daily: Columns
 
-    @property
-    def n_hourly_rows(self) -> int:
-        return len(self.hourly["hour"])
-
-    @property
-    def n_daily_rows(self) -> int:
-        return len(self.daily["day"])
-
 
 def compute_indices(plan: WorkPlan, conc: Mapping[str, FloatArray]) -> ComputedIndices:
     """Hourly and daily AQI of every planned hour and day, for every standard.

@@ -8,7 +8,7 @@ A changed hourly mean at hour *h* changes
 * the daily AQI of the local days containing *h − 7 … h + 11*: the day of *h* (24-h means,
   daily maxima), the next day whose first 8-h O3/CO windows reach back 7 hours, and the
   previous day whose US O3 windows (starting 07:00…23:00) reach 7 hours into *h*'s day.
-  The days of the following NowCast hours are included as the issue asks: a day is
+  The days of the following NowCast hours are included as well: a day is
   always recomputed together with the hourly values it holds.
 
 Hours that have not begun yet are never written (their data does not exist), nor are

@@ -26,7 +26,7 @@ TYPE_LABELS = {"fixed_automatic": "automatic", "mobile": "mobile", "low_cost_sen
 
 def _catalogue_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help=CATALOGUE_HELP)
-    # The option spelling of earlier releases, still accepted.
+    # --file FILE, as `aqm simulate` spells it, is accepted too.
     parser.add_argument("--file", dest="file_option", type=Path, help=argparse.SUPPRESS)
 
 
@@ -133,7 +133,7 @@ def _catalogue_path(args: argparse.Namespace, settings: Settings | None = None) 
     from aqm_core.settings import load_settings
 
     if args.file is not None and args.file_option is not None:
-        raise CliError("give the catalogue once, as FILE (--file is the old spelling)")
+        raise CliError("give the catalogue once: FILE or --file FILE, not both")
     chosen = args.file if args.file is not None else args.file_option
     if chosen is not None:
         return Path(chosen)

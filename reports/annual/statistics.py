@@ -14,7 +14,7 @@ valid daily value. The completeness policy (stated in the report's methodology):
 References
 ----------
 .. [1] QCVN 05:2023/BTNMT (averaging periods; annual = mean of the daily values).
-.. [2] aqm "AQI standards" spec §1.6 (daily completeness), §2 (exceedance counting).
+.. [2] (daily completeness), §2 (exceedance counting).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def daily_max_8h_means(
     """Largest 8-h mean of each local day (QCVN 8-h limits: O3, CO).
 
     Each day has 24 eight-hour means, each labelled by its last hour, so the first seven
-    reach into the previous day (aqm spec §1.6); before the first hour of the grid the
+    reach into the previous day; before the first hour of the grid the
     hours count as missing. An 8-h mean needs ``min_hours`` valid hours, the day's maximum
     ``min_windows`` valid 8-h means; otherwise NaN.
     """

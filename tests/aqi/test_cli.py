@@ -59,7 +59,7 @@ def test_hourly_vn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         first["aqi"] == "" and first["category"] == "" and first["aqi_pm25"] == ""
     )  # 1 of 3 hours
     assert last["time"] == "2024-03-05T19:00:00+07:00"
-    # NowCast 20.27 → 41; O3 43; NO2 59.35 → 59 (the decision prints 60: slip, spec §1.9).
+    # NowCast 20.27 → 41; O3 43; NO2 59.35 → 59 (the decision prints 60: slip).
     assert (last["aqi"], last["category"], last["dominant"]) == ("59", "Trung bình", "no2")
     assert (last["aqi_pm25"], last["aqi_o3"], last["aqi_no2"], last["aqi_so2"]) == (
         "41",

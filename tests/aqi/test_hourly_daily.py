@@ -34,7 +34,7 @@ def test_v2_hourly_example() -> None:
     assert_allclose(result.subindex["o3"], [42.53125])
     assert_allclose(result.subindex["no2"], [59.35])
     assert_allclose(result.subindex["pm25"], [40.6])
-    assert result.aqi.tolist() == [59.0]  # the decision prints 60 (arithmetic slip, spec §1.9)
+    assert result.aqi.tolist() == [59.0]  # the decision prints 60 (arithmetic slip)
     assert result.dominant_names().tolist() == ["no2"]
     assert result.category_names("vi").tolist() == ["Trung bình"]
     assert {k: v.tolist() for k, v in result.subindex_rounded.items()} == {
@@ -236,7 +236,7 @@ def test_us_hourly_o3_co_so2() -> None:
 
 def test_us_daily_o3_uses_next_day_windows() -> None:
     # 7 h before, one day, 7 h after. O3 0.072 ppm from 23:00 to 06:00 next day only:
-    # the window starting 23:00 is a day-D window (spec §3.3) → 104.5 → 105.
+    # the window starting 23:00 is a day-D window → 104.5 → 105.
     o3 = np.zeros(7 + 24 + 7)
     o3[7 + 23 :] = ppm_to_ugm3(0.072, "o3")
     pm25 = np.full(38, 5.0)

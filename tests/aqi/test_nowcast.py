@@ -76,7 +76,7 @@ def test_only_twelve_hours_count() -> None:
 
 
 def test_epa_omak_vector() -> None:
-    # MazamaScience AirMonitor vignette (spec §3.7): w = 0.5, NowCast 54.81 → 54.8 → 149.
+    # MazamaScience AirMonitor vignette: w = 0.5, NowCast 54.81 → 54.8 → 149.
     hours = [46.3, 27.4, 59.8, 129.2, 130.6, 215.4, 143.2, 93.7, 101.8, 49.3, 80.2, 123.3]
     value = current(hours)
     assert_allclose(value, 54.81, atol=5e-3)
@@ -85,7 +85,7 @@ def test_epa_omak_vector() -> None:
 
 
 def test_epa_o3_2016_nowcast_example() -> None:
-    # AirNow 2016 O3 NowCast (spec §3.4): 8 h, w = min/max without floor, missing dropped.
+    # AirNow 2016 O3 NowCast: 8 h, w = min/max without floor, missing dropped.
     ppb = [63, 69, 80, 74, 60, NAN, 35, 22]
     value = current(ppb, hours=8, min_weight=0.0)
     assert_allclose(value, 65.27, atol=5e-3)
@@ -123,7 +123,7 @@ def reproduce(data: StateAir) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     both = ~np.isnan(ours) & ~np.isnan(published_nowcast)
     both[:11] = False  # the publisher had the hours before the file's first one
     # Windows with no positive value: the publisher's weight min/max exceeds 1 there; the
-    # engine never sees them (negatives are clamped to 0 before the NowCast, spec §5.8).
+    # engine never sees them (negatives are clamped to 0 before the NowCast).
     window_max = np.array(
         [np.nanmax(raw[max(0, i - 11) : i + 1], initial=-np.inf) for i in range(len(raw))]
     )

@@ -158,7 +158,7 @@ def test_daily_matches_reference_on_random_data() -> None:
         assert_same(result.aqi[s], result.dominant_names()[s].tolist(), expected)
 
 
-# US EPA reference: truncation with Decimal, row search, half-up (spec §3.2), PM only.
+# US EPA reference: truncation with Decimal, row search, half-up, PM only.
 US_PM25_2024 = [(0.0, 9.0, 0, 50), (9.1, 35.4, 51, 100), (35.5, 55.4, 101, 150),
                 (55.5, 125.4, 151, 200), (125.5, 225.4, 201, 300), (225.5, 325.4, 301, 500)]  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Sub-indices: the worked examples and vectors of the spec (§1.9, §1.10, §3.7)."""
+"""Sub-indices: the worked examples of Decision 1459 and the EPA's published vectors."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_unknown_scale_and_method() -> None:
         subindex([1.0], "pm25_24h", "vn_878_2011")
 
 
-# --- EPA vectors, spec §3.7 (table units) -------------------------------------------------
+# --- EPA vectors (table units) -------------------------------------------------
 
 PM25_2024 = [(9.0, 50), (9.09, 50), (9.1, 51), (12.0, 56), (20.0, 71), (30.3, 90), (35.4, 100),
              (35.5, 101), (35.9, 102), (54.8, 149), (78, 167), (100.0, 182), (122.0, 198),
@@ -137,7 +137,7 @@ def test_epa_o3_8h_vectors_including_exact_halves() -> None:
     assert round_half_up(via_ugm3).tolist() == [42, 84, 105, 122, 126, 126, 159, 238]
 
 
-def test_epa_o3_8h_above_0_200_ppm_reports_300() -> None:  # spec §5.17
+def test_epa_o3_8h_above_0_200_ppm_reports_300() -> None:
     table = breakpoint_table("us_epa_2024", "o3_8h")
     assert_allclose(interpolate_subindex([0.200, 0.250], table), [300.0, 300.0])
 
@@ -163,7 +163,7 @@ def test_epa_so2_rules() -> None:
     def ugm3(ppb: list[float]) -> npt.NDArray[np.float64]:
         return ppb_to_ugm3(np.array(ppb, dtype=float), "so2")
 
-    # max 1-h < 305 ppb → 1-h rows; both high → 24-h rows; 1-h high only → 200 (spec §3.3).
+    # max 1-h < 305 ppb → 1-h rows; both high → 24-h rows; 1-h high only → 200.
     daily = us_so2_daily_subindex(
         ugm3([132, 320, 700, 320, np.nan]), ugm3([50, 150, 400, np.nan, 50])
     )

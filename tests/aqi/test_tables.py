@@ -17,7 +17,7 @@ from aqi.rounding import round_half_up
 from aqi.subindex import interpolate_subindex, subindex
 from aqi.units import MOLAR_VOLUME_L_PER_MOL, convert, ppb_to_ugm3, ugm3_to_ppb, ugm3_to_ppm
 
-# Decision 1459/QĐ-TCMT Table 2 (spec §1.3), transcribed here independently of aqi/.
+# Decision 1459/QĐ-TCMT Table 2, transcribed here independently of aqi/.
 VN_TABLE2 = {
     "o3_1h": (0, 160, 200, 300, 400, 800, 1000, 1200),
     "o3_8h": (0, 100, 120, 170, 210, 400),
@@ -29,7 +29,7 @@ VN_TABLE2 = {
 }
 VN_I = (0, 50, 100, 150, 200, 300, 400, 500)
 
-# EPA-454/B-24-002 Table 6 (spec §3.1): rows (C_lo, C_hi, I_lo, I_hi) in table units.
+# EPA-454/B-24-002 Table 6: rows (C_lo, C_hi, I_lo, I_hi) in table units.
 Rows = list[tuple[float, float, int, int]]
 US_2024: dict[str, Rows] = {
     "pm25_24h": [
@@ -80,7 +80,7 @@ US_2024: dict[str, Rows] = {
         (1250, 2049, 301, 500),
     ],
 }
-# Pre-2024 (spec §3.5): 2012 PM2.5 rows, split Hazardous rows for everything else.
+# Pre-2024: 2012 PM2.5 rows, split Hazardous rows for everything else.
 US_2012: dict[str, Rows] = {
     **US_2024,
     "pm25_24h": [(0.0, 12.0, 0, 50), (12.1, 35.4, 51, 100), (35.5, 55.4, 101, 150),
@@ -122,7 +122,7 @@ def test_us_tables_match_tad(method: str) -> None:
 
 @pytest.mark.parametrize("scale", sorted(VN_TABLE2))
 def test_vn_every_breakpoint_boundary(scale: str) -> None:
-    """Each BP_i gives I_i, from either side (continuous table, spec §1.3)."""
+    """Each BP_i gives I_i, from either side (continuous table)."""
     concs = np.array(VN_TABLE2[scale], dtype=float)
     expected = np.array(VN_I[: len(concs)], dtype=float)
     assert_allclose(subindex(concs, scale), expected)
@@ -212,7 +212,7 @@ def test_round_half_up_never_bankers() -> None:
 
 def test_unit_conversion() -> None:
     assert MOLAR_VOLUME_L_PER_MOL == 24.45
-    # µg/m³ per ppb from spec §3.6 (to the printed 3-4 digits).
+    # µg/m³ per ppb at 25 °C, 1 atm (to the printed 3-4 digits).
     assert_allclose(ppb_to_ugm3(1.0, "o3"), 1.963, atol=5e-4)
     assert_allclose(ppb_to_ugm3(1.0, "no2"), 1.882, atol=5e-4)
     assert_allclose(ppb_to_ugm3(1.0, "so2"), 2.620, atol=5e-4)

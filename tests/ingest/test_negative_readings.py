@@ -1,4 +1,4 @@
-"""Small negative concentrations are data, not errors (aqi-standards.md §5.8)."""
+"""Small negative concentrations are data, not errors."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.services
 
 INSUFFICIENT = "Không đủ dữ liệu"
 N_DAYS = 365
-# QCVN 05:2023 values in force in 2025 (spec §2), written here independently of aqi.limits
+# QCVN 05:2023 values in force in 2025, written here independently of aqi.limits
 PM25_24H, PM10_24H, NO2_24H, NO2_1H = 50.0, 100.0, 100.0, 200.0
 ANNUAL = {"pm25": 25.0, "pm10": 50.0, "no2": 40.0}
 LABEL = {"pm25": "Bụi PM2.5", "pm10": "Bụi PM10", "no2": "NO2"}
