@@ -19,7 +19,7 @@ StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def current(c_newest_first: Sequence[float], **kwargs: object) -> float:
-    """NowCast of the last hour, from values listed current hour first (as in the spec)."""
+    """NowCast of the last hour, from values listed current hour first (as Decision 1459 lists them)."""
     series = np.array(c_newest_first[::-1], dtype=float)
     return float(nowcast(series, **kwargs).value[-1])  # type: ignore[arg-type]
 

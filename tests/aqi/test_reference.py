@@ -1,5 +1,5 @@
-"""A scalar reference written straight from the spec's pseudocode (§1.11, §3.2–§3.4),
-compared with the vectorised engine on random data and on real hourly series."""
+"""A scalar reference written straight from the standards (Decision 1459 §2.2, TAD 2024),
+one value at a time, compared with the vectorised engine on random data and on real hourly series."""
 
 from __future__ import annotations
 
