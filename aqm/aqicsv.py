@@ -8,9 +8,13 @@ Input (one row per hourly mean; hours absent from the file are missing)::
 ``time`` is ISO 8601 with a UTC offset and marks the *start* of the hour; ``parameter``
 is one of ``pm25, pm10, o3, no2, so2, co``; ``value`` is µg/m³ (CO too).
 
-File I/O lives here, outside :mod:`aqi`, which stays pure. Every error names the file
-and the line (``input.csv:17: unknown parameter 'pm1'``); output is written to a
-temporary file beside the target and renamed, so nothing is ever half-written.
+File I/O lives here, outside :mod:`aqi`, which stays pure. Files are read and written
+with pyarrow's CSV reader and writer (columnar, multi-threaded); when that reading finds
+anything it does not accept, an exact pass with Python's :mod:`csv` reads the file again
+to name the line at fault, so every error names the file and the line
+(``input.csv:17: unknown parameter 'pm1'``) and both passes accept the same files. Output
+is written to a temporary file beside the target and renamed, so nothing is ever
+half-written.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import datetime as dt
 import io
 import math
 import os
+import stat
 import tempfile
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +34,8 @@ from typing import Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from aqi import AqiResult
 from aqi.pollutants import POLLUTANTS
@@ -48,6 +55,11 @@ END_TIME: Final[dt.datetime] = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 """Times accepted: from ``FIRST_TIME`` up to, not including, ``END_TIME`` (a typo guard)."""
 MAX_STATION_HOURS: Final[int] = 10_000_000
 """Largest ``stations × hours`` grid one run lays out (the hourly AQI peaks near 2 GB)."""
+BOM: Final[bytes] = "\ufeff".encode()
+STRUCTURAL: Final[str] = ',"\r\n'
+"""Characters that make the csv module quote a field (pyarrow's writer is told to quote none)."""
+_TEXT: Final[pa.DataType] = pa.dictionary(pa.int32(), pa.string())
+_SCAN_BLOCK: Final[int] = 1 << 20
 
 
 class AqiCsvError(ValueError):
@@ -76,8 +88,138 @@ class HourlyReadings:
     value: npt.NDArray[np.float64]
 
 
+def read_hourly_file(path: Path, name: str) -> HourlyReadings:
+    """Parse and validate the input CSV at ``path`` (see the module docstring).
+
+    ``name`` is used in error messages. Raises ``OSError`` if the file cannot be read,
+    ``UnicodeDecodeError`` if it is not UTF-8, and :class:`AqiCsvError` as
+    :func:`read_hourly_csv` does.
+    """
+    with path.open("rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return read_hourly_bytes(handle.read(), name)  # a pipe cannot be read twice
+        start = handle.read(len(BOM) + len(",".join(INPUT_HEADER)) + 2)
+        quoted = b'"' in start or _contains_quote(handle)
+    readings = _read_columnar(str(path), start, quoted)
+    if readings is not None:
+        return readings
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return read_hourly_csv(stream, name)
+
+
+def read_hourly_bytes(data: bytes, name: str) -> HourlyReadings:
+    """:func:`read_hourly_file` for input already in memory (standard input)."""
+    readings = _read_columnar(pa.py_buffer(data), data[:64], b'"' in data)
+    if readings is not None:
+        return readings
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    return read_hourly_csv(stream, name)
+
+
+def _contains_quote(handle: io.BufferedReader) -> bool:
+    while block := handle.read(_SCAN_BLOCK):
+        if b'"' in block:
+            return True
+    return False
+
+
+def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> HourlyReadings | None:
+    """The readings by pyarrow's CSV reader, or None where the exact pass must decide.
+
+    None for anything the exact pass might reject or read otherwise: a header not exactly
+    ``station_id,time,parameter,value``, a parse or conversion error, a field the exact pass
+    would strip, empty or overlong text, an unknown parameter, a time that fails the exact
+    pass's own check, a non-finite value, a duplicate or too large a grid. Quoted line
+    breaks need pyarrow's slower parsing, chosen only when the input has a quote.
+    """
+    header = ",".join(INPUT_HEADER).encode()
+    start = start.removeprefix(BOM)
+    if not (start == header or start.startswith((header + b"\n", header + b"\r\n"))):
+        return None
+    try:
+        table = pa_csv.read_csv(
+            source if isinstance(source, str) else pa.BufferReader(source),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if table.column_names != list(INPUT_HEADER):
+            return None
+        if not table.num_rows:
+            return _no_readings()
+        station_codes, station_texts = _codes(table.column("station_id"))
+        hour_codes, time_texts = _codes(table.column("time"))
+        parameter_codes, parameter_texts = _codes(table.column("parameter"))
+    except (pa.ArrowException, UnicodeDecodeError):
+        return None
+    limit = csv.field_size_limit()
+    texts = [*station_texts, *time_texts, *parameter_texts]
+    if any(text != text.strip() or len(text) > limit for text in texts):
+        return None
+    if not all(station_texts):
+        return None
+    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
+    if any(p not in parameter_index for p in parameter_texts):
+        return None
+    try:
+        hour_of = np.array([_parse_hour(t, "") for t in time_texts], dtype=np.int64)
+    except AqiCsvError:
+        return None
+    value = table.column("value").to_numpy()
+    if not np.isfinite(value).all():
+        return None
+    stations = tuple(sorted(set(station_texts)))
+    position = {s: i for i, s in enumerate(stations)}
+    station_of = np.array([position[s] for s in station_texts], dtype=np.int64)
+    parameter_of = np.array([parameter_index[p] for p in parameter_texts], dtype=np.int64)
+    readings = HourlyReadings(
+        stations=stations,
+        station=station_of[station_codes],
+        hour=hour_of[hour_codes],
+        parameter=parameter_of[parameter_codes],
+        value=np.ascontiguousarray(value, dtype=np.float64),
+    )
+    if _grid_too_large(readings) or _has_duplicates(readings):
+        return None
+    return readings
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], list[str]]:
+    """Dictionary indices and values of a text column (one dictionary for all chunks)."""
+    array = column.combine_chunks()
+    return array.indices.to_numpy(), array.dictionary.to_pylist()
+
+
+def _no_readings() -> HourlyReadings:
+    empty = np.zeros(0, dtype=np.int64)
+    return HourlyReadings((), empty, empty, empty, np.zeros(0, dtype=np.float64))
+
+
+def _grid_too_large(readings: HourlyReadings) -> bool:
+    n_hours = int(readings.hour.max() - readings.hour.min()) + 1
+    return len(readings.stations) * n_hours > MAX_STATION_HOURS
+
+
+def _has_duplicates(readings: HourlyReadings) -> bool:
+    """Whether a station-hour-parameter repeats (the grid is known to fit in memory)."""
+    first = int(readings.hour.min())
+    n_hours = int(readings.hour.max()) - first + 1
+    key = (readings.station * n_hours + (readings.hour - first)) * len(
+        POLLUTANTS
+    ) + readings.parameter
+    seen = np.zeros(len(readings.stations) * n_hours * len(POLLUTANTS), dtype=np.bool_)
+    seen[key] = True
+    return int(np.count_nonzero(seen)) < len(key)
+
+
 def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
-    """Parse and validate an input CSV (see the module docstring).
+    """Parse and validate an input CSV record by record, naming the line of any error.
+
+    The exact pass behind :func:`read_hourly_file` and :func:`read_hourly_bytes`.
 
     Parameters
     ----------
@@ -331,17 +473,66 @@ def _integer_text(values: npt.NDArray[np.float64]) -> list[str]:
     return ["" if math.isnan(v) else str(int(v)) for v in values.tolist()]
 
 
+def render_result(
+    header: Sequence[str],
+    result: AqiResult,
+    stations: Sequence[str],
+    labels: Sequence[str],
+    selected: npt.NDArray[np.bool_],
+) -> bytes:
+    """The output CSV (UTF-8) for the selected cells of a ``stations × periods`` result.
+
+    ``labels[k]`` is the text of period ``k`` (time or date). The category is the
+    method's own name (Vietnamese for VN_AQI, English for US EPA). Rows go station by
+    station, period by period; empty fields where a value is not computable. Written by
+    pyarrow's CSV writer, unless a station id needs quotes (then the csv module).
+    """
+    if any(c in station for station in stations for c in STRUCTURAL):
+        return render_csv(header, result_rows(result, stations, labels, selected)).encode()
+    station_index, period_index = np.nonzero(selected)
+    cells = (station_index, period_index)
+    language = "vi" if result.method == "vn_1459_2019" else "en"
+    names = [c.name_vi if language == "vi" else c.name_en for c in result.categories]
+    rounded = result.subindex_rounded
+    columns = [
+        _labelled(station_index, stations),
+        _labelled(period_index, labels),
+        _integers(result.aqi[cells]),
+        _labelled(result.category[cells], names),
+        _labelled(result.dominant[cells], POLLUTANTS),
+        *(
+            _integers(rounded[p][cells]) if p in rounded else pa.nulls(len(station_index))
+            for p in POLLUTANTS
+        ),
+    ]
+    table = pa.Table.from_arrays(columns, names=list(header))
+    sink = pa.BufferOutputStream()
+    sink.write((",".join(header) + "\n").encode())
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    pa_csv.write_csv(table, sink, write_options=options)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def _labelled(index: npt.NDArray[np.integer], texts: Sequence[str]) -> pa.DictionaryArray:
+    """Texts by index; null (an empty field) where the index is negative."""
+    indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=index < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(texts), type=pa.string()))
+
+
+def _integers(values: npt.NDArray[np.float64]) -> pa.Array:
+    """Whole numbers as integers; null (an empty field) where NaN."""
+    missing = np.isnan(values)
+    return pa.array(np.where(missing, 0.0, values).astype(np.int64), mask=missing)
+
+
 def result_rows(
     result: AqiResult,
     stations: Sequence[str],
     labels: Sequence[str],
     selected: npt.NDArray[np.bool_],
 ) -> Iterable[list[str]]:
-    """Output rows for the selected cells of a ``stations × periods`` result.
-
-    ``labels[k]`` is the text of period ``k`` (time or date). The category is the
-    method's own name (Vietnamese for VN_AQI, English for US EPA).
-    """
+    """The rows of :func:`render_result` as lists of text (for the csv module)."""
     station_index, period_index = np.nonzero(selected)
     language = "vi" if result.method == "vn_1459_2019" else "en"
     category = result.category_names(language)[station_index, period_index].tolist()
@@ -366,8 +557,8 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[st
     writer.writerows(rows)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``.
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
 
     Readers see the old file or the complete new one, never a partial file.
     """
@@ -375,8 +566,8 @@ def write_atomically(path: Path, text: str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import sys
 from collections.abc import Callable
@@ -133,22 +132,22 @@ def run_compute(args: argparse.Namespace) -> int:
     try:
         readings = _read(args.input)
         if args.period == "hour":
-            text = _hourly_csv(readings, method, zone, args.nowcast_form)
+            data = _hourly_csv(readings, method, zone, args.nowcast_form)
         else:
-            text = _daily_csv(readings, method, zone)
+            data = _daily_csv(readings, method, zone)
     except aqicsv.AqiCsvError as exc:
         raise CliError(str(exc)) from exc
     # Everything is computed before anything is written: an error leaves no output.
     if args.output is None or args.output == STDIO:
-        return _write_stdout(text)
+        return _write_stdout(data)
     try:
-        aqicsv.write_atomically(Path(args.output), text)
+        aqicsv.write_atomically(Path(args.output), data)
     except OSError as exc:
         raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
     return 0
 
 
-def _write_stdout(text: str) -> int:
+def _write_stdout(data: bytes) -> int:
     """Write UTF-8 whatever the locale; exit 1 quietly if the reader went away (``| head``).
 
     The recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout at
@@ -156,7 +155,7 @@ def _write_stdout(text: str) -> int:
     """
     try:
         sys.stdout.flush()
-        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -177,28 +176,19 @@ def _read(name: str) -> aqicsv.HourlyReadings:
     label = "<stdin>" if name == STDIO else name
     try:
         if name == STDIO:
-            return _read_stdin(label)
-        with open(name, encoding="utf-8-sig", newline="") as stream:
-            return aqicsv.read_hourly_csv(stream, name)
+            return aqicsv.read_hourly_bytes(sys.stdin.buffer.read(), label)
+        return aqicsv.read_hourly_file(Path(name), name)
     except OSError as exc:
         raise CliError(f"{label}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise CliError(f"{label}: not UTF-8 text ({exc.reason})") from exc
 
 
-def _read_stdin(label: str) -> aqicsv.HourlyReadings:
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    try:
-        return aqicsv.read_hourly_csv(stdin, label)
-    finally:
-        stdin.detach()  # leave sys.stdin open
-
-
 def _hourly_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
-) -> str:
+) -> bytes:
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.HOUR_HEADER, [])
+        return aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode()
     first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
     n_hours = int(readings.hour.max()) - first_hour + 1
     grid = aqicsv.to_grid(readings, first_hour, n_hours)
@@ -211,13 +201,12 @@ def _hourly_csv(
         aqicsv.hour_text(first_hour + NOWCAST_HISTORY_HOURS + k, zone) if used[k] else ""
         for k in range(selected.shape[1])
     ]
-    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
-    return aqicsv.render_csv(aqicsv.HOUR_HEADER, rows)
+    return aqicsv.render_result(aqicsv.HOUR_HEADER, result, readings.stations, labels, selected)
 
 
-def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> str:
+def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> bytes:
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.DAY_HEADER, [])
+        return aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode()
     offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))
     local_day = (readings.hour + offset) // 24  # local days since 1970-01-01
     first_day = int(local_day.min())
@@ -232,5 +221,4 @@ def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) ->
     selected[readings.station, local_day - first_day] = True
     epoch = dt.date(1970, 1, 1)
     labels = [(epoch + dt.timedelta(days=first_day + k)).isoformat() for k in range(n_days)]
-    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
-    return aqicsv.render_csv(aqicsv.DAY_HEADER, rows)
+    return aqicsv.render_result(aqicsv.DAY_HEADER, result, readings.stations, labels, selected)
