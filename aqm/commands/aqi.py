@@ -21,7 +21,6 @@ from aqi.nowcast import NowcastForm
 from aqm import aqicsv
 from aqm.cli import CliError
 from aqm.commands.backfill import add_backfill_parser
-from aqm.commands.engine import checked_aqi_backend
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -123,7 +122,6 @@ SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute, add
 
 
 def run_compute(args: argparse.Namespace) -> int:
-    checked_aqi_backend()
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
     try:
         zone = aqicsv.resolve_timezone(args.timezone)
