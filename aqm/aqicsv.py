@@ -557,8 +557,8 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[st
     writer.writerows(rows)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to a temporary file beside ``path``; rename it over ``path``.
 
     Readers see the old file or the complete new one, never a partial file.
     """
@@ -567,7 +567,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)
