@@ -9,7 +9,7 @@ Input (one row per hourly mean; hours absent from the file are missing)::
 is one of ``pm25, pm10, o3, no2, so2, co``; ``value`` is µg/m³ (CO too).
 
 File I/O lives here, outside :mod:`aqi`, which stays pure. Files are read and written
-with pyarrow's CSV reader and writer (columnar, multi-threaded); when that reading finds
+with pyarrow's CSV reader and writer (columnar, batch by batch); when that reading finds
 anything it does not accept, an exact pass with Python's :mod:`csv` reads the file again
 to name the line at fault, so every error names the file and the line
 (``input.csv:17: unknown parameter 'pm1'``) and both passes accept the same files. Output
@@ -27,10 +27,10 @@ import os
 import stat
 import tempfile
 import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,7 @@ STRUCTURAL: Final[str] = ',"\r\n'
 """Characters that make the csv module quote a field (pyarrow's writer is told to quote none)."""
 _TEXT: Final[pa.DataType] = pa.dictionary(pa.int32(), pa.string())
 _SCAN_BLOCK: Final[int] = 1 << 20
+RENDER_ROWS: Final[int] = 1 << 16
 
 
 class AqiCsvError(ValueError):
@@ -74,7 +75,7 @@ class HourlyReadings:
     ----------
     stations : tuple of str
         Station ids, sorted; ``station`` indexes it.
-    station, hour, parameter : ndarray of int64
+    station, hour, parameter : ndarray of int32
         Station index, hour (UTC hours since the epoch, hour-beginning), and index into
         :data:`aqi.pollutants.POLLUTANTS`.
     value : ndarray of float64
@@ -82,9 +83,9 @@ class HourlyReadings:
     """
 
     stations: tuple[str, ...]
-    station: npt.NDArray[np.int64]
-    hour: npt.NDArray[np.int64]
-    parameter: npt.NDArray[np.int64]
+    station: npt.NDArray[np.int32]
+    hour: npt.NDArray[np.int32]
+    parameter: npt.NDArray[np.int32]
     value: npt.NDArray[np.float64]
 
 
@@ -136,9 +137,38 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
     start = start.removeprefix(BOM)
     if not (start == header or start.startswith((header + b"\n", header + b"\r\n"))):
         return None
+    limit = csv.field_size_limit()
+    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
+    station_ids: dict[str, int] = {}  # in order of first appearance
+    hour_cache: dict[str, int] = {}
+
+    def station_code(text: str) -> int:
+        if not text or text != text.strip() or len(text) > limit:
+            raise _Unaccepted
+        return station_ids.setdefault(text, len(station_ids))
+
+    def hour_code(text: str) -> int:
+        if text not in hour_cache:
+            if text != text.strip() or len(text) > limit:
+                raise _Unaccepted
+            try:
+                hour_cache[text] = _parse_hour(text, "")
+            except AqiCsvError:
+                raise _Unaccepted from None
+        return hour_cache[text]
+
+    def parameter_code(text: str) -> int:
+        if text not in parameter_index:
+            raise _Unaccepted
+        return parameter_index[text]
+
+    columns: tuple[list[npt.NDArray[np.int32]], ...] = ([], [], [])
+    values: list[npt.NDArray[np.float64]] = []
+    # Batch by batch, so no whole table is held beside the arrays made from it.
     try:
-        table = pa_csv.read_csv(
+        reader = pa_csv.open_csv(
             source if isinstance(source, str) else pa.BufferReader(source),
+            read_options=pa_csv.ReadOptions(use_threads=False),
             parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
@@ -147,55 +177,55 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
                 quoted_strings_can_be_null=False,
             ),
         )
-        if table.column_names != list(INPUT_HEADER):
+        if reader.schema.names != list(INPUT_HEADER):
             return None
-        if not table.num_rows:
-            return _no_readings()
-        station_codes, station_texts = _codes(table.column("station_id"))
-        hour_codes, time_texts = _codes(table.column("time"))
-        parameter_codes, parameter_texts = _codes(table.column("parameter"))
-    except (pa.ArrowException, UnicodeDecodeError):
+        for batch in reader:
+            for column, code_of, pieces in zip(
+                batch.columns[:3], (station_code, hour_code, parameter_code), columns, strict=True
+            ):
+                pieces.append(_codes(column, code_of))
+            value = np.array(batch.column(3).to_numpy(), dtype=np.float64)
+            if not np.isfinite(value).all():
+                return None
+            values.append(value)
+    except (pa.ArrowException, UnicodeDecodeError, _Unaccepted):
         return None
-    limit = csv.field_size_limit()
-    texts = [*station_texts, *time_texts, *parameter_texts]
-    if any(text != text.strip() or len(text) > limit for text in texts):
-        return None
-    if not all(station_texts):
-        return None
-    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
-    if any(p not in parameter_index for p in parameter_texts):
-        return None
-    try:
-        hour_of = np.array([_parse_hour(t, "") for t in time_texts], dtype=np.int64)
-    except AqiCsvError:
-        return None
-    value = table.column("value").to_numpy()
-    if not np.isfinite(value).all():
-        return None
-    stations = tuple(sorted(set(station_texts)))
-    position = {s: i for i, s in enumerate(stations)}
-    station_of = np.array([position[s] for s in station_texts], dtype=np.int64)
-    parameter_of = np.array([parameter_index[p] for p in parameter_texts], dtype=np.int64)
-    readings = HourlyReadings(
-        stations=stations,
-        station=station_of[station_codes],
-        hour=hour_of[hour_codes],
-        parameter=parameter_of[parameter_codes],
-        value=np.ascontiguousarray(value, dtype=np.float64),
-    )
+    del reader
+    pa.default_memory_pool().release_unused()  # the batches' buffers
+    if not values:
+        return _no_readings()
+    stations = tuple(sorted(station_ids))
+    sorted_position = np.empty(len(stations), dtype=np.int32)
+    for position, text in enumerate(stations):
+        sorted_position[station_ids[text]] = position
+    station, hour, parameter = (_joined(pieces) for pieces in columns)
+    np.take(sorted_position, station, out=station)
+    readings = HourlyReadings(stations, station, hour, parameter, _joined(values))
     if _grid_too_large(readings) or _has_duplicates(readings):
         return None
     return readings
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], list[str]]:
-    """Dictionary indices and values of a text column (one dictionary for all chunks)."""
-    array = column.combine_chunks()
-    return array.indices.to_numpy(), array.dictionary.to_pylist()
+class _Unaccepted(Exception):  # noqa: N818 - internal signal, never escapes
+    """Text the columnar reading leaves to the exact pass."""
+
+
+def _codes(column: pa.DictionaryArray, code_of: Callable[[str], int]) -> npt.NDArray[np.int32]:
+    """The code of each row's text, ``code_of`` called once per distinct text of the batch."""
+    lookup = np.array([code_of(text) for text in column.dictionary.to_pylist()], dtype=np.int32)
+    result: npt.NDArray[np.int32] = lookup[column.indices.to_numpy()]
+    return result
+
+
+def _joined(pieces: list[Any]) -> Any:
+    """One array of ``pieces``, emptying the list as it goes (one copy alive, not two)."""
+    joined = np.concatenate(pieces)
+    pieces.clear()
+    return joined
 
 
 def _no_readings() -> HourlyReadings:
-    empty = np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
     return HourlyReadings((), empty, empty, empty, np.zeros(0, dtype=np.float64))
 
 
@@ -208,9 +238,8 @@ def _has_duplicates(readings: HourlyReadings) -> bool:
     """Whether a station-hour-parameter repeats (the grid is known to fit in memory)."""
     first = int(readings.hour.min())
     n_hours = int(readings.hour.max()) - first + 1
-    key = (readings.station * n_hours + (readings.hour - first)) * len(
-        POLLUTANTS
-    ) + readings.parameter
+    station = readings.station.astype(np.int64)
+    key = (station * n_hours + (readings.hour - first)) * len(POLLUTANTS) + readings.parameter
     seen = np.zeros(len(readings.stations) * n_hours * len(POLLUTANTS), dtype=np.bool_)
     seen[key] = True
     return int(np.count_nonzero(seen)) < len(key)
@@ -275,9 +304,9 @@ def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
     position = {s: i for i, s in enumerate(stations)}
     readings = HourlyReadings(
         stations=stations,
-        station=np.array([position[s] for s in station_ids], dtype=np.int64),
-        hour=np.array(hours, dtype=np.int64),
-        parameter=np.array(parameters, dtype=np.int64),
+        station=np.array([position[s] for s in station_ids], dtype=np.int32),
+        hour=np.array(hours, dtype=np.int32),
+        parameter=np.array(parameters, dtype=np.int32),
         value=np.array(values, dtype=np.float64),
     )
     line_array = np.array(lines, dtype=np.int64)
@@ -365,7 +394,8 @@ def _reject_duplicates(readings: HourlyReadings, lines: npt.NDArray[np.int64], n
     if len(lines) < 2:
         return
     n_hours = int(readings.hour.max() - readings.hour.min()) + 1
-    key = (readings.station * n_hours + (readings.hour - readings.hour.min())) * len(
+    station = readings.station.astype(np.int64)
+    key = (station * n_hours + (readings.hour - readings.hour.min())) * len(
         POLLUTANTS
     ) + readings.parameter
     order = np.argsort(key, kind="stable")  # equal keys stay in file order
@@ -479,8 +509,8 @@ def render_result(
     stations: Sequence[str],
     labels: Sequence[str],
     selected: npt.NDArray[np.bool_],
-) -> bytes:
-    """The output CSV (UTF-8) for the selected cells of a ``stations × periods`` result.
+) -> list[memoryview]:
+    """The output CSV (UTF-8, in pieces) for the selected cells of a ``stations × periods`` result.
 
     ``labels[k]`` is the text of period ``k`` (time or date). The category is the
     method's own name (Vietnamese for VN_AQI, English for US EPA). Rows go station by
@@ -488,36 +518,48 @@ def render_result(
     pyarrow's CSV writer, unless a station id needs quotes (then the csv module).
     """
     if any(c in station for station in stations for c in STRUCTURAL):
-        return render_csv(header, result_rows(result, stations, labels, selected)).encode()
-    station_index, period_index = np.nonzero(selected)
-    cells = (station_index, period_index)
+        text = render_csv(header, result_rows(result, stations, labels, selected))
+        return [memoryview(text.encode())]
     language = "vi" if result.method == "vn_1459_2019" else "en"
-    names = [c.name_vi if language == "vi" else c.name_en for c in result.categories]
-    rounded = result.subindex_rounded
-    columns = [
-        _labelled(station_index, stations),
-        _labelled(period_index, labels),
-        _integers(result.aqi[cells]),
-        _labelled(result.category[cells], names),
-        _labelled(result.dominant[cells], POLLUTANTS),
-        *(
-            _integers(rounded[p][cells]) if p in rounded else pa.nulls(len(station_index))
-            for p in POLLUTANTS
+    texts = {
+        "station": pa.array(list(stations), type=pa.string()),
+        "period": pa.array(list(labels), type=pa.string()),
+        "category": pa.array(
+            [c.name_vi if language == "vi" else c.name_en for c in result.categories],
+            type=pa.string(),
         ),
-    ]
-    table = pa.Table.from_arrays(columns, names=list(header))
-    sink = pa.BufferOutputStream()
-    sink.write((",".join(header) + "\n").encode())
+        "dominant": pa.array(list(POLLUTANTS), type=pa.string()),
+    }
+    rounded = result.subindex_rounded
+    station_index, period_index = np.nonzero(selected)
+    pieces = [memoryview((",".join(header) + "\n").encode())]
     options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-    pa_csv.write_csv(table, sink, write_options=options)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
+    # In blocks of rows, each its own piece of text: the columns' temporaries stay small,
+    # and no growing buffer is copied into a larger one.
+    for start in range(0, len(station_index), RENDER_ROWS):
+        cells = (
+            station_index[start : start + RENDER_ROWS],
+            period_index[start : start + RENDER_ROWS],
+        )
+        n = len(cells[0])
+        columns = [
+            _labelled(cells[0], texts["station"]),
+            _labelled(cells[1], texts["period"]),
+            _integers(result.aqi[cells]),
+            _labelled(result.category[cells], texts["category"]),
+            _labelled(result.dominant[cells], texts["dominant"]),
+            *(_integers(rounded[p][cells]) if p in rounded else pa.nulls(n) for p in POLLUTANTS),
+        ]
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_arrays(columns, names=list(header)), sink, options)
+        pieces.append(memoryview(sink.getvalue()))
+    return pieces
 
 
-def _labelled(index: npt.NDArray[np.integer], texts: Sequence[str]) -> pa.DictionaryArray:
+def _labelled(index: npt.NDArray[np.integer], texts: pa.Array) -> pa.DictionaryArray:
     """Texts by index; null (an empty field) where the index is negative."""
     indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=index < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(list(texts), type=pa.string()))
+    return pa.DictionaryArray.from_arrays(indices, texts)
 
 
 def _integers(values: npt.NDArray[np.float64]) -> pa.Array:
@@ -557,8 +599,9 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[st
     writer.writerows(rows)
 
 
-def write_atomically(path: Path, data: bytes | str) -> None:
-    """Write ``data`` (text as UTF-8) to a temporary file beside ``path``; rename it over ``path``.
+def write_atomically(path: Path, data: str | bytes | Sequence[memoryview]) -> None:
+    """Write ``data`` (text as UTF-8; or pieces in order) to a temporary file beside ``path``
+    and rename it over ``path``.
 
     Readers see the old file or the complete new one, never a partial file.
     """
@@ -567,7 +610,10 @@ def write_atomically(path: Path, data: bytes | str) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
+            if isinstance(data, str | bytes):
+                handle.write(data.encode() if isinstance(data, str) else data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)

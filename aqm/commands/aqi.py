@@ -128,11 +128,11 @@ def run_compute(args: argparse.Namespace) -> int:
     except aqicsv.AqiCsvError as exc:
         raise CliError(f"--timezone: {exc}") from exc
     try:
-        readings = _read(args.input)
+        # The readings are handed on, not kept here, so each step can let go of them.
         if args.period == "hour":
-            data = _hourly_csv(readings, method, zone, args.nowcast_form)
+            data = _hourly_csv(_read(args.input), method, zone, args.nowcast_form)
         else:
-            data = _daily_csv(readings, method, zone)
+            data = _daily_csv(_read(args.input), method, zone)
     except aqicsv.AqiCsvError as exc:
         raise CliError(str(exc)) from exc
     # Everything is computed before anything is written: an error leaves no output.
@@ -145,7 +145,7 @@ def run_compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_stdout(data: bytes) -> int:
+def _write_stdout(data: list[memoryview]) -> int:
     """Write UTF-8 whatever the locale; exit 1 quietly if the reader went away (``| head``).
 
     The recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout at
@@ -153,7 +153,7 @@ def _write_stdout(data: bytes) -> int:
     """
     try:
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.writelines(data)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -184,39 +184,46 @@ def _read(name: str) -> aqicsv.HourlyReadings:
 
 def _hourly_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
-) -> bytes:
+) -> list[memoryview]:
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode()
+        return [memoryview(aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode())]
     first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
     n_hours = int(readings.hour.max()) - first_hour + 1
+    stations = readings.stations
     grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    del readings  # on the grid now
     result = hourly_aqi(
         grid.conc, method, hours_before=NOWCAST_HISTORY_HOURS, nowcast_form=nowcast_form
     )
     selected = grid.present[:, NOWCAST_HISTORY_HOURS:]
+    del grid  # the concentrations are not written
     used = [bool(flag) for flag in np.any(selected, axis=0)]
     labels = [
         aqicsv.hour_text(first_hour + NOWCAST_HISTORY_HOURS + k, zone) if used[k] else ""
         for k in range(selected.shape[1])
     ]
-    return aqicsv.render_result(aqicsv.HOUR_HEADER, result, readings.stations, labels, selected)
+    return aqicsv.render_result(aqicsv.HOUR_HEADER, result, stations, labels, selected)
 
 
-def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> bytes:
+def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> list[memoryview]:
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode()
+        return [memoryview(aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode())]
     offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))
     local_day = (readings.hour + offset) // 24  # local days since 1970-01-01
     first_day = int(local_day.min())
     n_days = int(local_day.max()) - first_day + 1
     first_hour = first_day * 24 - offset - DAY_HOURS_AROUND
     n_hours = DAY_HOURS_AROUND + 24 * n_days + DAY_HOURS_AROUND
+    stations = readings.stations
+    selected = np.zeros((len(stations), n_days), dtype=bool)
+    selected[readings.station, local_day - first_day] = True
+    del local_day
     grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    del readings  # on the grid now
     result = daily_aqi(
         grid.conc, method, hours_before=DAY_HOURS_AROUND, hours_after=DAY_HOURS_AROUND
     )
-    selected = np.zeros((len(readings.stations), n_days), dtype=bool)
-    selected[readings.station, local_day - first_day] = True
+    del grid
     epoch = dt.date(1970, 1, 1)
     labels = [(epoch + dt.timedelta(days=first_day + k)).isoformat() for k in range(n_days)]
-    return aqicsv.render_result(aqicsv.DAY_HEADER, result, readings.stations, labels, selected)
+    return aqicsv.render_result(aqicsv.DAY_HEADER, result, stations, labels, selected)

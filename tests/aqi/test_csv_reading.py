@@ -109,7 +109,7 @@ def test_a_station_id_needing_quotes_is_quoted(tmp_path: Path) -> None:
     result = hourly_aqi(grid.conc, "vn_1459_2019")
     labels = ["08", "09", "10"]
     data = aqicsv.render_result(aqicsv.HOUR_HEADER, result, readings.stations, labels, grid.present)
-    assert data.decode("utf-8").splitlines()[1:] == [
+    assert b"".join(data).decode("utf-8").splitlines()[1:] == [
         '"Bắc Ninh, 1",08,,,,,,,,,',
         '"Bắc Ninh, 1",09,20,Tốt,pm25,20,,,,,',
         '"Bắc Ninh, 1",10,20,Tốt,pm25,20,,,,,',
