@@ -13,9 +13,8 @@ Modules, one per thing computed: :mod:`aqi.breakpoints` (tables),
 :mod:`aqi.categories` (bands, colours, advice), :mod:`aqi.units` (ppb/ppm ↔ µg/m³),
 :mod:`aqi.rounding`, :mod:`aqi.subindex`, :mod:`aqi.nowcast`, :mod:`aqi.averaging`,
 :mod:`aqi.overall` (max, dominant, result), :mod:`aqi.hourly`, :mod:`aqi.daily`,
-:mod:`aqi.limits` (QCVN 05:2023), :mod:`aqi.kernels` (optional compiled kernels, the same
-results). This package imports nothing outside numpy and the standard library, and numba
-for the kernels when it is installed. Developer documentation: docs/aqi-engine.md.
+:mod:`aqi.limits` (QCVN 05:2023). This package imports nothing outside numpy and the
+standard library. Developer documentation: docs/aqi-engine.md.
 """
 
 from aqi.breakpoints import METHODS, TABLES, BreakpointTable, breakpoint_table

@@ -41,7 +41,6 @@ from aqi.averaging import (
 )
 from aqi.bounds import at_least
 from aqi.breakpoints import check_method
-from aqi.kernels import compiled
 from aqi.nowcast import NowcastForm, nowcast
 from aqi.overall import AqiResult, CountArray, FloatArray, build_result, compute_in_station_blocks
 from aqi.pollutants import PM_POLLUTANTS, station_hour_arrays
@@ -122,10 +121,7 @@ def hourly_aqi(
     def compute(block: dict[str, FloatArray]) -> AqiResult:
         return _hourly_block(block, method, hours_before, nowcast_form, completeness)
 
-    # The compiled kernels keep no whole-array temporaries: blocks would only add a copy.
-    n_stations = next(iter(arrays.values())).shape[0]
-    block_cells = BLOCK_CELLS if compiled(n_stations * n_hours) is None else None
-    result = compute_in_station_blocks(compute, arrays, block_cells)
+    result = compute_in_station_blocks(compute, arrays, BLOCK_CELLS)
     return result.map_arrays(lambda a: a[0]) if one_station else result
 
 

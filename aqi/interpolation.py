@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 
 from aqi.bounds import at_least, at_most
-from aqi.kernels import compiled
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,20 +90,11 @@ def interpolate(
         Value above ``xp[-1]`` (NaN allowed); below ``xp[0]`` the result is NaN.
     floor : float, optional
         Values below it are taken as ``floor`` first (``np.maximum(x, floor)``; 0 for
-        concentrations), without a clamped copy of ``x`` where kernels run.
+        concentrations).
     """
     values = np.asarray(x, dtype=np.float64)
     floor = None if floor is None else float(floor)
     slots = _slots(xp, fp, right)
-    kernels = compiled(values.size)
-    if slots is not None and values.ndim and values.size and kernels is not None:
-        rows = values.reshape(-1, values.shape[-1])
-        out = np.empty(rows.shape)
-        kernels.interpolate(
-            rows, floor is not None, 0.0 if floor is None else floor, slots.thresholds,
-            slots.above_top, slots.top, slots.starts, slots.slopes, slots.values, out,
-        )  # fmt: skip
-        return out.reshape(values.shape)
     if floor is not None:
         values = at_least(values, floor)
     if slots is None or values.ndim == 0:

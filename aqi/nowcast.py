@@ -26,7 +26,6 @@ import numpy.typing as npt
 
 from aqi.averaging import INT16_MAX, trailing_count, trailing_reduce
 from aqi.bounds import at_least
-from aqi.kernels import compiled
 
 FloatArray = npt.NDArray[np.float64]
 NowcastForm = Literal["normalised", "literal"]
@@ -69,8 +68,7 @@ def nowcast(
         sum of the weights (only meaningful with ``min_weight=0.5``).
     floor : float, optional
         Values below it are taken as ``floor`` (``np.maximum``); the engine passes 0,
-        negative readings counting as 0, without a clamped copy where
-        kernels run.
+        negative readings counting as 0.
 
     Returns
     -------
@@ -104,16 +102,6 @@ def nowcast(
     # More than the window holds is never reached, 0 or less always: same answers.
     min_recent = min(max(min_recent, 0), recent_hours + 1)
     n = c.shape[-1]
-    kernels = compiled(c.size)
-    if kernels is not None and c.size:
-        rows = c.reshape(-1, n)
-        value, counts = np.empty(rows.shape), np.empty(rows.shape, dtype=np.int16)
-        kernels.nowcast(
-            rows, floor is not None, 0.0 if floor is None else float(floor), hours,
-            min_weight, recent_hours, min_recent, form == "literal",
-            value, counts,
-        )  # fmt: skip
-        return Nowcast(value.reshape(c.shape), counts.reshape(c.shape))
     if floor is not None:
         c = at_least(c, floor)
     valid = ~np.isnan(c)

@@ -16,8 +16,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from aqi.categories import BAND_UPPERS, Category, categories, category_index
-from aqi.kernels import Kernels, compiled
+from aqi.categories import Category, categories, category_index
 from aqi.pollutants import PM_POLLUTANTS, POLLUTANTS, check_pollutant
 from aqi.rounding import round_half_up
 
@@ -204,14 +203,7 @@ def build_result(
 ) -> AqiResult:
     """Assemble an :class:`AqiResult`: overall AQI, category, dominant pollutant, reason."""
     ordered = {p: subindex[p] for p in POLLUTANTS if p in subindex}
-    cells = int(np.prod(shape)) if shape else 0
-    kernels = compiled(cells) if cells else None
-    summary = (
-        _summarise(ordered, n_valid, shape)
-        if kernels is None
-        else _summarise_compiled(kernels, ordered, n_valid, shape)
-    )
-    best, aqi, category, dominant, reason, beyond = summary
+    best, aqi, category, dominant, reason, beyond = _summarise(ordered, n_valid, shape)
     return AqiResult(
         method=method,
         period=period,
@@ -252,40 +244,6 @@ def _summarise(
     reason += MissingReason.NO_DATA
     reason *= ~has_pm
     return best, aqi, category_index(aqi), dominant, reason, best > 500.0
-
-
-def _summarise_compiled(
-    kernels: Kernels,
-    subindex: dict[str, FloatArray],
-    n_valid: dict[str, CountArray],
-    shape: tuple[int, ...],
-) -> _Summary:
-    """:func:`_summarise` by the compiled kernels: the same values, a few fused passes."""
-    best = np.full(shape, -np.inf)
-    dominant = np.full(shape, -1, dtype=np.int8)
-    has_pm, any_seen, pm_seen = (np.zeros(shape, dtype=bool) for _ in range(3))
-    aqi = np.empty(shape)
-    category, reason = np.empty(shape, dtype=np.int8), np.empty(shape, dtype=np.int8)
-    beyond = np.empty(shape, dtype=bool)
-
-    def rows(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return array.reshape(-1, shape[-1])
-
-    for position, pollutant in enumerate(POLLUTANTS):
-        if pollutant in subindex:
-            is_pm = pollutant in PM_POLLUTANTS
-            kernels.fold_subindex(
-                rows(best), rows(dominant), rows(has_pm), rows(subindex[pollutant]),
-                position, is_pm,
-            )  # fmt: skip
-    for key, counts in n_valid.items():
-        is_pm = check_pollutant(key.split("_")[0]) in PM_POLLUTANTS
-        kernels.fold_seen(rows(any_seen), rows(pm_seen), rows(counts), is_pm)
-    kernels.finish(
-        *(rows(a) for a in (best, dominant, has_pm, any_seen, pm_seen)), BAND_UPPERS,
-        *(rows(a) for a in (aqi, category, reason, beyond)),
-    )  # fmt: skip
-    return best, aqi, category, dominant, reason, beyond
 
 
 def compute_in_station_blocks(

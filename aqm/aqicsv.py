@@ -8,9 +8,13 @@ Input (one row per hourly mean; hours absent from the file are missing)::
 ``time`` is ISO 8601 with a UTC offset and marks the *start* of the hour; ``parameter``
 is one of ``pm25, pm10, o3, no2, so2, co``; ``value`` is µg/m³ (CO too).
 
-File I/O lives here, outside :mod:`aqi`, which stays pure. Every error names the file
-and the line (``input.csv:17: unknown parameter 'pm1'``); output is written to a
-temporary file beside the target and renamed, so nothing is ever half-written.
+File I/O lives here, outside :mod:`aqi`, which stays pure. Files are read and written
+with pyarrow's CSV reader and writer (columnar, batch by batch); when that reading finds
+anything it does not accept, an exact pass with Python's :mod:`csv` reads the file again
+to name the line at fault, so every error names the file and the line
+(``input.csv:17: unknown parameter 'pm1'``) and both passes accept the same files. Output
+is written to a temporary file beside the target and renamed, so nothing is ever
+half-written.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ import datetime as dt
 import io
 import math
 import os
+import stat
 import tempfile
 import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from aqi import AqiResult
 from aqi.pollutants import POLLUTANTS
@@ -48,6 +55,12 @@ END_TIME: Final[dt.datetime] = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 """Times accepted: from ``FIRST_TIME`` up to, not including, ``END_TIME`` (a typo guard)."""
 MAX_STATION_HOURS: Final[int] = 10_000_000
 """Largest ``stations × hours`` grid one run lays out (the hourly AQI peaks near 2 GB)."""
+BOM: Final[bytes] = "\ufeff".encode()
+STRUCTURAL: Final[str] = ',"\r\n'
+"""Characters that make the csv module quote a field (pyarrow's writer is told to quote none)."""
+_TEXT: Final[pa.DataType] = pa.dictionary(pa.int32(), pa.string())
+_SCAN_BLOCK: Final[int] = 1 << 20
+RENDER_ROWS: Final[int] = 1 << 16
 
 
 class AqiCsvError(AqmError, ValueError):
@@ -62,7 +75,7 @@ class HourlyReadings:
     ----------
     stations : tuple of str
         Station ids, sorted; ``station`` indexes it.
-    station, hour, parameter : ndarray of int64
+    station, hour, parameter : ndarray of int32
         Station index, hour (UTC hours since the epoch, hour-beginning), and index into
         :data:`aqi.pollutants.POLLUTANTS`.
     value : ndarray of float64
@@ -70,14 +83,172 @@ class HourlyReadings:
     """
 
     stations: tuple[str, ...]
-    station: npt.NDArray[np.int64]
-    hour: npt.NDArray[np.int64]
-    parameter: npt.NDArray[np.int64]
+    station: npt.NDArray[np.int32]
+    hour: npt.NDArray[np.int32]
+    parameter: npt.NDArray[np.int32]
     value: npt.NDArray[np.float64]
 
 
+def read_hourly_file(path: Path, name: str) -> HourlyReadings:
+    """Parse and validate the input CSV at ``path`` (see the module docstring).
+
+    ``name`` is used in error messages. Raises ``OSError`` if the file cannot be read,
+    ``UnicodeDecodeError`` if it is not UTF-8, and :class:`AqiCsvError` as
+    :func:`read_hourly_csv` does.
+    """
+    with path.open("rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return read_hourly_bytes(handle.read(), name)  # a pipe cannot be read twice
+        start = handle.read(len(BOM) + len(",".join(INPUT_HEADER)) + 2)
+        quoted = b'"' in start or _contains_quote(handle)
+    readings = _read_columnar(str(path), start, quoted)
+    if readings is not None:
+        return readings
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return read_hourly_csv(stream, name)
+
+
+def read_hourly_bytes(data: bytes, name: str) -> HourlyReadings:
+    """:func:`read_hourly_file` for input already in memory (standard input)."""
+    readings = _read_columnar(pa.py_buffer(data), data[:64], b'"' in data)
+    if readings is not None:
+        return readings
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    return read_hourly_csv(stream, name)
+
+
+def _contains_quote(handle: io.BufferedReader) -> bool:
+    while block := handle.read(_SCAN_BLOCK):
+        if b'"' in block:
+            return True
+    return False
+
+
+def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> HourlyReadings | None:
+    """The readings by pyarrow's CSV reader, or None where the exact pass must decide.
+
+    None for anything the exact pass might reject or read otherwise: a header not exactly
+    ``station_id,time,parameter,value``, a parse or conversion error, a field the exact pass
+    would strip, empty or overlong text, an unknown parameter, a time that fails the exact
+    pass's own check, a non-finite value, a duplicate or too large a grid. Quoted line
+    breaks need pyarrow's slower parsing, chosen only when the input has a quote.
+    """
+    header = ",".join(INPUT_HEADER).encode()
+    start = start.removeprefix(BOM)
+    if not (start == header or start.startswith((header + b"\n", header + b"\r\n"))):
+        return None
+    limit = csv.field_size_limit()
+    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
+    station_ids: dict[str, int] = {}  # in order of first appearance
+    hour_cache: dict[str, int] = {}
+
+    def station_code(text: str) -> int:
+        if not text or text != text.strip() or len(text) > limit:
+            raise _Unaccepted
+        return station_ids.setdefault(text, len(station_ids))
+
+    def hour_code(text: str) -> int:
+        if text not in hour_cache:
+            if text != text.strip() or len(text) > limit:
+                raise _Unaccepted
+            try:
+                hour_cache[text] = _parse_hour(text, "")
+            except AqiCsvError:
+                raise _Unaccepted from None
+        return hour_cache[text]
+
+    def parameter_code(text: str) -> int:
+        if text not in parameter_index:
+            raise _Unaccepted
+        return parameter_index[text]
+
+    columns: tuple[list[npt.NDArray[np.int32]], ...] = ([], [], [])
+    values: list[npt.NDArray[np.float64]] = []
+    # Batch by batch, so no whole table is held beside the arrays made from it.
+    try:
+        reader = pa_csv.open_csv(
+            source if isinstance(source, str) else pa.BufferReader(source),
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if reader.schema.names != list(INPUT_HEADER):
+            return None
+        for batch in reader:
+            for column, code_of, pieces in zip(
+                batch.columns[:3], (station_code, hour_code, parameter_code), columns, strict=True
+            ):
+                pieces.append(_codes(column, code_of))
+            value = np.array(batch.column(3).to_numpy(), dtype=np.float64)
+            if not np.isfinite(value).all():
+                return None
+            values.append(value)
+    except (pa.ArrowException, UnicodeDecodeError, _Unaccepted):
+        return None
+    del reader
+    pa.default_memory_pool().release_unused()  # the batches' buffers
+    if not values:
+        return _no_readings()
+    stations = tuple(sorted(station_ids))
+    sorted_position = np.empty(len(stations), dtype=np.int32)
+    for position, text in enumerate(stations):
+        sorted_position[station_ids[text]] = position
+    station, hour, parameter = (_joined(pieces) for pieces in columns)
+    np.take(sorted_position, station, out=station)
+    readings = HourlyReadings(stations, station, hour, parameter, _joined(values))
+    if _grid_too_large(readings) or _has_duplicates(readings):
+        return None
+    return readings
+
+
+class _Unaccepted(Exception):  # noqa: N818 - internal signal, never escapes
+    """Text the columnar reading leaves to the exact pass."""
+
+
+def _codes(column: pa.DictionaryArray, code_of: Callable[[str], int]) -> npt.NDArray[np.int32]:
+    """The code of each row's text, ``code_of`` called once per distinct text of the batch."""
+    lookup = np.array([code_of(text) for text in column.dictionary.to_pylist()], dtype=np.int32)
+    result: npt.NDArray[np.int32] = lookup[column.indices.to_numpy()]
+    return result
+
+
+def _joined(pieces: list[Any]) -> Any:
+    """One array of ``pieces``, emptying the list as it goes (one copy alive, not two)."""
+    joined = np.concatenate(pieces)
+    pieces.clear()
+    return joined
+
+
+def _no_readings() -> HourlyReadings:
+    empty = np.zeros(0, dtype=np.int32)
+    return HourlyReadings((), empty, empty, empty, np.zeros(0, dtype=np.float64))
+
+
+def _grid_too_large(readings: HourlyReadings) -> bool:
+    n_hours = int(readings.hour.max() - readings.hour.min()) + 1
+    return len(readings.stations) * n_hours > MAX_STATION_HOURS
+
+
+def _has_duplicates(readings: HourlyReadings) -> bool:
+    """Whether a station-hour-parameter repeats (the grid is known to fit in memory)."""
+    first = int(readings.hour.min())
+    n_hours = int(readings.hour.max()) - first + 1
+    station = readings.station.astype(np.int64)
+    key = (station * n_hours + (readings.hour - first)) * len(POLLUTANTS) + readings.parameter
+    seen = np.zeros(len(readings.stations) * n_hours * len(POLLUTANTS), dtype=np.bool_)
+    seen[key] = True
+    return int(np.count_nonzero(seen)) < len(key)
+
+
 def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
-    """Parse and validate an input CSV (see the module docstring).
+    """Parse and validate an input CSV record by record, naming the line of any error.
+
+    The exact pass behind :func:`read_hourly_file` and :func:`read_hourly_bytes`.
 
     Parameters
     ----------
@@ -133,9 +304,9 @@ def read_hourly_csv(stream: TextIO, name: str) -> HourlyReadings:
     position = {s: i for i, s in enumerate(stations)}
     readings = HourlyReadings(
         stations=stations,
-        station=np.array([position[s] for s in station_ids], dtype=np.int64),
-        hour=np.array(hours, dtype=np.int64),
-        parameter=np.array(parameters, dtype=np.int64),
+        station=np.array([position[s] for s in station_ids], dtype=np.int32),
+        hour=np.array(hours, dtype=np.int32),
+        parameter=np.array(parameters, dtype=np.int32),
         value=np.array(values, dtype=np.float64),
     )
     line_array = np.array(lines, dtype=np.int64)
@@ -223,7 +394,8 @@ def _reject_duplicates(readings: HourlyReadings, lines: npt.NDArray[np.int64], n
     if len(lines) < 2:
         return
     n_hours = int(readings.hour.max() - readings.hour.min()) + 1
-    key = (readings.station * n_hours + (readings.hour - readings.hour.min())) * len(
+    station = readings.station.astype(np.int64)
+    key = (station * n_hours + (readings.hour - readings.hour.min())) * len(
         POLLUTANTS
     ) + readings.parameter
     order = np.argsort(key, kind="stable")  # equal keys stay in file order
@@ -331,17 +503,78 @@ def _integer_text(values: npt.NDArray[np.float64]) -> list[str]:
     return ["" if math.isnan(v) else str(int(v)) for v in values.tolist()]
 
 
+def render_result(
+    header: Sequence[str],
+    result: AqiResult,
+    stations: Sequence[str],
+    labels: Sequence[str],
+    selected: npt.NDArray[np.bool_],
+) -> list[memoryview]:
+    """The output CSV (UTF-8, in pieces) for the selected cells of a ``stations × periods`` result.
+
+    ``labels[k]`` is the text of period ``k`` (time or date). The category is the
+    method's own name (Vietnamese for VN_AQI, English for US EPA). Rows go station by
+    station, period by period; empty fields where a value is not computable. Written by
+    pyarrow's CSV writer, unless a station id needs quotes (then the csv module).
+    """
+    if any(c in station for station in stations for c in STRUCTURAL):
+        text = render_csv(header, result_rows(result, stations, labels, selected))
+        return [memoryview(text.encode())]
+    language = "vi" if result.method == "vn_1459_2019" else "en"
+    texts = {
+        "station": pa.array(list(stations), type=pa.string()),
+        "period": pa.array(list(labels), type=pa.string()),
+        "category": pa.array(
+            [c.name_vi if language == "vi" else c.name_en for c in result.categories],
+            type=pa.string(),
+        ),
+        "dominant": pa.array(list(POLLUTANTS), type=pa.string()),
+    }
+    rounded = result.subindex_rounded
+    station_index, period_index = np.nonzero(selected)
+    pieces = [memoryview((",".join(header) + "\n").encode())]
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    # In blocks of rows, each its own piece of text: the columns' temporaries stay small,
+    # and no growing buffer is copied into a larger one.
+    for start in range(0, len(station_index), RENDER_ROWS):
+        cells = (
+            station_index[start : start + RENDER_ROWS],
+            period_index[start : start + RENDER_ROWS],
+        )
+        n = len(cells[0])
+        columns = [
+            _labelled(cells[0], texts["station"]),
+            _labelled(cells[1], texts["period"]),
+            _integers(result.aqi[cells]),
+            _labelled(result.category[cells], texts["category"]),
+            _labelled(result.dominant[cells], texts["dominant"]),
+            *(_integers(rounded[p][cells]) if p in rounded else pa.nulls(n) for p in POLLUTANTS),
+        ]
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_arrays(columns, names=list(header)), sink, options)
+        pieces.append(memoryview(sink.getvalue()))
+    return pieces
+
+
+def _labelled(index: npt.NDArray[np.integer], texts: pa.Array) -> pa.DictionaryArray:
+    """Texts by index; null (an empty field) where the index is negative."""
+    indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=index < 0)
+    return pa.DictionaryArray.from_arrays(indices, texts)
+
+
+def _integers(values: npt.NDArray[np.float64]) -> pa.Array:
+    """Whole numbers as integers; null (an empty field) where NaN."""
+    missing = np.isnan(values)
+    return pa.array(np.where(missing, 0.0, values).astype(np.int64), mask=missing)
+
+
 def result_rows(
     result: AqiResult,
     stations: Sequence[str],
     labels: Sequence[str],
     selected: npt.NDArray[np.bool_],
 ) -> Iterable[list[str]]:
-    """Output rows for the selected cells of a ``stations × periods`` result.
-
-    ``labels[k]`` is the text of period ``k`` (time or date). The category is the
-    method's own name (Vietnamese for VN_AQI, English for US EPA).
-    """
+    """The rows of :func:`render_result` as lists of text (for the csv module)."""
     station_index, period_index = np.nonzero(selected)
     language = "vi" if result.method == "vn_1459_2019" else "en"
     category = result.category_names(language)[station_index, period_index].tolist()
@@ -366,8 +599,9 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[st
     writer.writerows(rows)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``.
+def write_atomically(path: Path, data: str | bytes | Sequence[memoryview]) -> None:
+    """Write ``data`` (text as UTF-8; or pieces in order) to a temporary file beside ``path``
+    and rename it over ``path``.
 
     Readers see the old file or the complete new one, never a partial file.
     """
@@ -375,8 +609,11 @@ def write_atomically(path: Path, text: str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, str | bytes):
+                handle.write(data.encode() if isinstance(data, str) else data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)

@@ -43,7 +43,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # larger messages never reach ingest, so AQM_MAX_PAYLOAD_BYTES stays below it.
 BROKER_MESSAGE_SIZE_LIMIT = 16 * 1024 * 1024
 DEFAULT_INGEST_CLIENT_ID = "aqm-ingest"
-AQI_BACKENDS = ("auto", "numba", "numpy")
 # Database roles whose passwords ``aqm db migrate`` sets, and the setting holding each.
 ROLE_PASSWORD_SETTINGS = {
     "aqm_ingest": "ingest_password",
@@ -329,10 +328,6 @@ class Settings(BaseSettings):
     forward_metrics_port: int = Field(
         default=9111, ge=0, le=MAX_PORT, description="Prometheus metrics of aqm forward (0: off)"
     )
-    aqi_backend: str = Field(
-        default="auto",
-        description="AQI engine and QA/QC: auto, numba (compiled kernels) or numpy",
-    )
     pg_bindir: Path | None = Field(
         default=None,
         description="Folder of initdb and pg_ctl for the local PostgreSQL (default: the newest "
@@ -357,14 +352,6 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "qaqc" / "rules.toml",
         description="Automatic QA/QC rules (TOML, versioned; docs/qaqc.md)",
     )
-
-    @field_validator("aqi_backend")
-    @classmethod
-    def _check_aqi_backend(cls, value: str) -> str:
-        value = value.strip() or "auto"
-        if value not in AQI_BACKENDS:
-            raise ValueError(f"unknown AQI backend {value!r}; expected one of {AQI_BACKENDS}")
-        return value
 
     @field_validator("mqtt_url")
     @classmethod

@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = {
     "aqi": "bench.aqi_engine",
+    "aqi-csv": "bench.aqi_csv",
     "ingest": "bench.ingest_throughput",
     "worker": "bench.worker_backfill",
     "report": "bench.report_annual",

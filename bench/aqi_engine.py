@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import importlib.util
 import math
 import os
@@ -37,7 +36,6 @@ import numpy as np
 
 from aqi import AqiResult, daily_aqi, hourly_aqi, subindex
 from aqi.hourly import BLOCK_CELLS
-from aqi.kernels import backend, compiled, use_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_AQI_DIR = ROOT / ".aqm" / "bench" / "python-aqi"
@@ -269,19 +267,10 @@ def run() -> dict[str, Any]:
     n_subindices = 3 * cells
     input_bytes = sum(a.nbytes for a in conc.values())
     r: dict[str, Any] = {"machine": machine(), "cells": cells, "input_mb": input_bytes / 1e6}
-    # AQM_AQI_BACKEND (default auto: the kernels for calls this large, if numba imports)
-    r["configured"] = backend()
-    r["backend"] = "numpy" if compiled(cells) is None else "numba"
-    for name in {r["backend"], "numpy"}:
-        with use_backend(name):  # warm-up: imports, compilation (cached on disk), caches
-            hourly_aqi({p: a[:2] for p, a in conc.items()})
-            daily_aqi({p: a[:2] for p, a in conc.items()}, hours_before=0)
+    hourly_aqi({p: a[:2] for p, a in conc.items()})  # warm-up: imports, caches
+    daily_aqi({p: a[:2] for p, a in conc.items()}, hours_before=0)
     r["hourly_s"], r["hourly_all"] = timed(lambda: hourly_aqi(conc), 5)
     r["daily_s"], r["daily_all"] = timed(lambda: daily_aqi(conc, hours_before=0), 5)
-    with use_backend("numpy"):
-        r["numpy_hourly_s"], _ = timed(lambda: hourly_aqi(conc), 5)
-        r["numpy_daily_s"], _ = timed(lambda: daily_aqi(conc, hours_before=0), 5)
-        r["numpy_hourly_peak_mb"] = peak_memory(lambda: hourly_aqi(conc)) / 1e6
     flat = conc["pm25"].ravel()
     r["subindex_s"], _ = timed(lambda: subindex(flat, "pm25_24h"), 5)
     r["hourly_rate"] = n_subindices / r["hourly_s"]
@@ -308,11 +297,6 @@ def run() -> dict[str, Any]:
         lambda: hourly_aqi(conc), lambda: py_hourly(lists[0]), n_subindices, 3 * HOURS,
         result_bytes,
     )  # fmt: skip
-    with use_backend("numpy"):
-        r["numpy_paired"] = paired_rounds(
-            lambda: hourly_aqi(conc), lambda: py_hourly(lists[0]), n_subindices, 3 * HOURS,
-            result_bytes,
-        )  # fmt: skip
     # Pure-Python sub-index only (no NowCast), 200,000 values.
     values = [v for v in flat[:200_000].tolist() if not math.isnan(v)]
     start = time.perf_counter()
@@ -343,34 +327,26 @@ def run() -> dict[str, Any]:
 
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
-    engine = _ENGINE_NAMES[r["backend"]]
-    numpy_rate = 3 * r["cells"] / r["numpy_hourly_s"]
     user_rate = 3 * r["cells"] / statistics.median(r["paired"]["engine_user"])
     return f"""## AQI engine
 
 `python -m bench.aqi_engine` — run {m["date"]} on {m["cpu"]}, {m["cores"]} cores (one used),
-Python {m["python"]}, numpy {m["numpy"]}{_numba_version(r)}.
+Python {m["python"]}, numpy {m["numpy"]}.
 
 Input: 1,000 stations × 8,760 hours (one year) of hourly PM2.5, PM10 and NO2, lognormal,
 3 % missing ({r["cells"] / 1e6:.2f} M station-hours, {r["input_mb"]:.0f} MB of float64).
-The hourly call runs {engine} (`AQM_AQI_BACKEND={r["configured"]}`); the numpy code alone
-is measured beside it. Engine times are the median of 5 calls in one process (the first call on a
+Engine times are the median of 5 calls in one process (the first call on a
 fresh VM also pays page faults of newly mapped memory: {r["hourly_all"][0]:.2f} s).
 
 | what | time | rate | target |
 |---|---|---|---|
 | hourly VN_AQI (NowCast PM2.5 + PM10, NO2 1-h, max, category, dominant, counts) | {r["hourly_s"]:.2f} s | **{r["hourly_rate"] / 1e6:.1f} M sub-indices/s** ({r["cells"] / r["hourly_s"] / 1e6:.1f} M station-hours/s) | ≥ 20 M/s |
-| the same, numpy code only | {r["numpy_hourly_s"]:.2f} s | {numpy_rate / 1e6:.1f} M sub-indices/s | |
 | daily VN_AQI (24-h means, max 1-h, counts) | {r["daily_s"]:.2f} s | {r["daily_rate"] / 1e6:.1f} M daily sub-indices/s | |
-| the same, numpy code only | {r["numpy_daily_s"]:.2f} s | {3 * STATIONS * (HOURS // 24) / r["numpy_daily_s"] / 1e6:.1f} M daily sub-indices/s | |
 | sub-index alone (PM2.5, 8.76 M values) | {r["subindex_s"] * 1000:.0f} ms | {r["subindex_rate"] / 1e6:.0f} M/s | |
 | pure-Python loop, hourly, same algorithm (4 stations × 8,760 h, extrapolated per value) | | {r["loop_rate"] / 1e3:.0f} k sub-indices/s | |
 | pure-Python loop, sub-index only (200 k values) | | {r["loop_subindex_rate"] / 1e6:.2f} M/s | |
 | python-aqi 0.6.1 `iaqi(PM25)` (EPA, scalar, 20 k values) | | {r["python_aqi_rate"] / 1e3:.0f} k/s | |
 | engine `us_epa_2012` PM2.5 sub-index, same values (8.5 M) | {r["ours_us_s"] * 1000:.0f} ms | {r["ours_us_rate"] / 1e6:.0f} M/s | |
-
-The daily call averages with the numpy code on either backend; under `auto` its
-sub-indices and AQI (1,000 × 365 station-days) are below the kernels' threshold too.
 
 By the process's own CPU time (user, median of the alternating rounds below) the hourly
 rate is {user_rate / 1e6:.1f} M sub-indices/s; the wall time also holds the kernel's first
@@ -384,12 +360,10 @@ a loop as the hourly call is: the first touch of that much memory, without any e
 
 | engine | by wall time | by CPU time (user + kernel) | by user CPU time | hourly call: user CPU | hourly call: kernel CPU | control: wall | control: kernel CPU |
 |---|---|---|---|---|---|---|---|
-| {engine} | {_spread(r["paired"]["wall_ratio"])} | {_spread(r["paired"]["cpu_ratio"])} | **{_spread(r["paired"]["user_ratio"])}** | {_spread(r["paired"]["engine_user"], "s")} | {_spread(r["paired"]["engine_kernel"], "s")} | {_spread(r["paired"]["touch_wall"], "s")} | {_spread(r["paired"]["touch_kernel"], "s")} |
-| numpy code only | {_spread(r["numpy_paired"]["wall_ratio"])} | {_spread(r["numpy_paired"]["cpu_ratio"])} | {_spread(r["numpy_paired"]["user_ratio"])} | {_spread(r["numpy_paired"]["engine_user"], "s")} | {_spread(r["numpy_paired"]["engine_kernel"], "s")} | {_spread(r["numpy_paired"]["touch_wall"], "s")} | {_spread(r["numpy_paired"]["touch_kernel"], "s")} |
+| the numpy code | {_spread(r["paired"]["wall_ratio"])} | {_spread(r["paired"]["cpu_ratio"])} | **{_spread(r["paired"]["user_ratio"])}** | {_spread(r["paired"]["engine_user"], "s")} | {_spread(r["paired"]["engine_kernel"], "s")} | {_spread(r["paired"]["touch_wall"], "s")} | {_spread(r["paired"]["touch_kernel"], "s")} |
 
 - The loop's AQI equals the engine's on the 4 sampled stations: {r["loop_agrees"]}.
-- From the medians of the first table: {r["hourly_rate"] / r["loop_rate"]:,.0f}× ({engine}),
-  {numpy_rate / r["loop_rate"]:,.0f}× (numpy code only).
+- From the medians of the first table: {r["hourly_rate"] / r["loop_rate"]:,.0f}×.
 - Sub-index vs pure-Python sub-index loop: {r["subindex_rate"] / r["loop_subindex_rate"]:,.0f}×.
 - EPA sub-index vs python-aqi: **{r["ours_us_rate"] / r["python_aqi_rate"]:,.0f}×**; results agree on
   {100 * r["python_aqi_agrees"]:.2f} % of the sample outside exact .5 cases ({r["python_aqi_half_cases"]} exact
@@ -398,22 +372,12 @@ a loop as the hourly call is: the first touch of that much memory, without any e
 {_verdict(r)}
 Memory (tracemalloc peak during one call, result included; input {r["input_mb"]:.0f} MB):
 hourly {r["hourly_peak_mb"]:.0f} MB = {r["hourly_peak_mb"] / r["input_mb"]:.1f}× the input
-(numpy code only, in blocks of {BLOCK_CELLS // 1024} k station-hours:
-{r["numpy_hourly_peak_mb"]:.0f} MB = {r["numpy_hourly_peak_mb"] / r["input_mb"]:.1f}×), daily
+(computed in blocks of {BLOCK_CELLS // 1024} k station-hours), daily
 {r["daily_peak_mb"]:.0f} MB = {r["daily_peak_mb"] / r["input_mb"]:.2f}× the input. The hourly result
 itself holds, per station-hour, the AQI (rounded and unrounded), category, dominant
 pollutant, 3 sub-indices, 3 concentrations (2 NowCasts), 3 counts, reason and flag
-(≈ 74 bytes vs 24 bytes of input); the kernels keep only a few rows of scratch besides it.
+(≈ 74 bytes vs 24 bytes of input).
 """
-
-
-_ENGINE_NAMES = {"numba": "the compiled kernels (numba)", "numpy": "the numpy code"}
-
-
-def _numba_version(r: dict[str, Any]) -> str:
-    if r["backend"] != "numba":
-        return " (numba not installed)"
-    return f", numba {importlib.metadata.version('numba')}"
 
 
 def _spread(values: list[float], unit: str = "×") -> str:
@@ -428,32 +392,27 @@ def _spread(values: list[float], unit: str = "×") -> str:
 
 
 def _verdict(r: dict[str, Any]) -> str:
-    engine = _ENGINE_NAMES[r["backend"]]
     user = statistics.median(r["paired"]["user_ratio"])
     wall = statistics.median(r["paired"]["wall_ratio"])
     warm = r["hourly_rate"] / r["loop_rate"]
     kernel = statistics.median(r["paired"]["engine_kernel"])
-    touch = r["paired"]["touch_wall"] + r["numpy_paired"]["touch_wall"]
+    touch = r["paired"]["touch_wall"]
     met = "**met**" if min(user, warm) >= 300 else "**missed**"
-    return f"""The ≥ 300× target is {met} by {engine} on the engine's own work: {user:,.0f}× by
+    return f"""The ≥ 300× target is {met} by the numpy code on the engine's own work: {user:,.0f}× by
 user CPU time in the alternating rounds, {warm:,.0f}× by wall time over back-to-back calls
 (the first table). By wall time in the alternating rounds it is {wall:,.0f}× in this run:
 those rounds also hold the kernel CPU column (median {kernel:.2f} s), the first touch of the
 result's {r["result_mb"]:.0f} MB of newly mapped memory. On these VMs that costs 0.05–0.1 s when
 the pages were freed a moment before and 0.5–1.5 s when the host has already taken them
 back, whichever the host did at that moment: the control, the same fill without any
-engine, took {min(touch):.2f}–{max(touch):.2f} s in these rounds, and the numpy code pays the
-same. Where no host reclaims the memory, the first touch stays at the low end.
+engine, took {min(touch):.2f}–{max(touch):.2f} s in these rounds. Where no host reclaims the memory, the first touch stays at the low end.
 
-The numpy code alone does not reach 300× on these machines: the baseline is cheap per
-value (a few float operations and comparisons, ~4–8 µs per sub-index in CPython) while
-the numpy engine is memory-bound — each PM NowCast takes about 65 whole-array passes,
-two thirds of them the 11 Horner steps, which numpy can neither fuse nor reorder without
-changing the last bit of the result. The kernels (aqi/kernels.py) do the same
-floating-point operations in the same order, byte for byte the same results (tests
-compare every array), but run the 12 NowCast lags over 256-hour tiles held in the L1
-cache, fold the interpolation and the overall AQI into single passes, and allocate
-nothing but the result.
+The baseline is cheap per value (a few float operations and comparisons, ~4–8 µs per
+sub-index in CPython) while the numpy engine is memory-bound — each PM NowCast takes about
+65 whole-array passes, two thirds of them the 11 Horner steps, which numpy can neither
+fuse nor reorder without changing the last bit of the result. Compiled loops reached
+463× here but were removed: where users wait they cost more to load than they saved
+(docs/aqi-engine.md, "Compiled code").
 """
 
 

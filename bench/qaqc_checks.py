@@ -77,7 +77,6 @@ def synthetic_year(stations: int, days: int, seed: int = 42) -> dict[str, np.nda
 def warm_up() -> None:
     """Compile (or load from the disk cache) the kernel for the dtypes of the timed calls
     and of the worker (int64 codes), so no timed run pays for compilation."""
-    os.environ.setdefault("AQM_AQI_BACKEND", "auto")
     small = synthetic_year(2, 60)
     rules = load_rules()
     for convert in (False, True):

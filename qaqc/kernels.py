@@ -7,10 +7,9 @@ the kernel two sequential passes with no temporaries, so a year of 5-minute data
 100 stations (31.5 M readings) is checked in a fraction of a second.
 
 Used by :func:`qaqc.rules.evaluate` for calls of at least :data:`MIN_READINGS`
-readings when numba can be imported and the backend set by :func:`configure_backend`
-(the ``AQM_AQI_BACKEND`` setting, the engine's switch, docs/aqi-engine.md) is not
-``numpy``; ``numba`` there uses it for every call.
-Compiled on first use and cached on disk like the engine's kernels.
+readings when numba can be imported (about 25 times the numpy rules' speed on a year of
+a 100-station network; docs/aqi-engine.md, "Compiled code"). Compiled on first use and
+cached on disk beside this file (or in numba's user cache when that is read-only).
 """
 
 from __future__ import annotations
@@ -31,21 +30,9 @@ _POINTWISE = _MANUAL | _CALIB | _FAULT | _RANGE | _NEG
 _US_PER_HOUR = 3_600_000_000
 
 
-_configured: dict[str, str] = {"backend": "auto"}
-"""``auto``, ``numba`` or ``numpy``, set by :func:`configure_backend`."""
-
-
-def configure_backend(name: str) -> None:
-    """Set this process's choice (the engine's backend names, checked by the engine)."""
-    _configured["backend"] = name.strip() or "auto"
-
-
 def wanted(n: int) -> bool:
     """Whether a call on ``n`` readings should use the kernel (and it can be loaded)."""
-    choice = _configured["backend"]
-    if choice == "numpy" or (choice == "auto" and n < MIN_READINGS):
-        return False
-    return kernel() is not None
+    return n >= MIN_READINGS and kernel() is not None
 
 
 @cache

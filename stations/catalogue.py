@@ -18,10 +18,10 @@ officer would otherwise find out about months later:
 * Circular 10/2021 text carries no zone: ``timezone`` names the IANA zone a station's
   datalogger clock keeps (a logger set to UTC), checked against the IANA database;
   without it ingest reads the station's text in ``AQM_TIMEZONE``.
-* YAML 1.1 types plain scalars by their look, so a value is checked as it was written,
-  not only as YAML read it: ``0020`` (octal 16), ``21:11:10`` (base 60: 76270) and
-  ``true`` are refused where a number is expected, quoting the text, and so is an
-  unquoted number or date where text is expected.
+* The file is YAML 1.2 (``on`` and ``5:00`` are text, ``0020`` is 20): an unquoted
+  number, yes/no value or date where text is expected is refused (put it in quotes),
+  and so is text or a yes/no value where a number is expected; coordinates written as
+  degrees:minutes:seconds get their decimal degrees in the message.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import ScalarNode
 
 from aqm_core.errors import AqmError
 from aqm_core.parameters import PARAMETERS, canonical_parameter
@@ -77,41 +77,11 @@ class StationRuleError(AqmError, ValueError):
         super().__init__("; ".join(f"{name}: {message}" for name, message in self.problems))
 
 
-# The YAML tags (last part) of plain scalars YAML 1.1 reads as something other than text.
-_YAML_TYPED = frozenset({"int", "float", "bool", "timestamp"})
-# A number as a person writes it in decimal: no leading zero on an integer, no "_",
-# no base-60 "1:30", no ".inf"/".nan". YAML 1.1 reads 0020 as octal 16.
-_DECIMAL_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_DECIMAL = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
-
-
-@dataclass(frozen=True)
-class Written:
-    """A plain scalar that YAML 1.1 typed by its look, with the text it was written as.
-
-    The catalogue loader hands these to the model for the fields in
-    :data:`_WRITTEN_FIELDS`, so a refusal can quote what the editor wrote (``0020``,
-    ``on``) rather than what YAML made of it (16, True). The fields' validators unwrap it.
-    """
-
-    value: object
-    text: str
-    kind: str  # the YAML tag's last part: int, float, bool or timestamp
-
-    def read_as(self) -> str:
-        if self.kind == "bool":
-            read = str(self.value).lower()
-            return "a yes/no value" + ("" if self.text.lower() == read else f" ({read})")
-        if self.kind in ("int", "float"):
-            return f"the number {self.value}"
-        return "a date"
-
-
 def _text(value: object) -> object:
     # Vietnamese typed on different keyboards arrives composed or decomposed; store one
     # form so names compare equal in SQL and Grafana variables.
-    if isinstance(value, Written):
-        raise ValueError(f"must be text, but YAML reads {value.text} as {value.read_as()}; "
+    if isinstance(value, bool | int | float | date):
+        raise ValueError(f"must be text, but YAML reads it as {_read_as(value)}; "
                          "put it in quotes")
     if isinstance(value, str):
         value = unicodedata.normalize("NFC", value.strip())
@@ -126,9 +96,17 @@ def _one_line(value: str | None) -> str | None:
     return value
 
 
+def _read_as(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the yes/no value {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"the date {value}"
+
+
 def _station_id(value: object) -> object:
-    if isinstance(value, Written):
-        return _text(value)  # refuses it, quoting the text
+    if isinstance(value, bool | int | float | date):
+        return _text(value)  # refuses it
     if value is not None and not isinstance(value, str):
         raise ValueError(
             f"must be text, but YAML read {value!r} ({type(value).__name__}); put it in quotes"
@@ -137,52 +115,19 @@ def _station_id(value: object) -> object:
 
 
 def _number(value: object) -> object:
-    if isinstance(value, Written):
-        problem = _written_number_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value.value
-    if isinstance(value, bool):  # pydantic would take True as 1
-        raise ValueError(f"must be a number, not {value}")
+    if isinstance(value, bool | date):  # pydantic would take True as 1
+        raise ValueError(f"must be a number, but YAML reads it as {_read_as(value)}")
     return value
 
 
 def _degrees(value: object) -> object:
-    # Coordinates copied as degrees:minutes:seconds are base-60 numbers to YAML 1.1.
-    if isinstance(value, Written) and value.kind in ("int", "float") and ":" in value.text:
-        hint = _decimal_degrees(value.text)
+    # Coordinates copied as degrees:minutes:seconds are text to YAML 1.2.
+    if isinstance(value, str) and ":" in value:
+        hint = _decimal_degrees(value)
         if hint is not None:
-            raise ValueError(f"YAML 1.1 reads {value.text} as the base-60 number {value.value}; "
-                             f"write decimal degrees ({hint} for {value.text} as "
-                             "degrees:minutes:seconds)")
+            raise ValueError(f"{value} is not decimal degrees; write {hint} for {value} as "
+                             "degrees:minutes:seconds")
     return _number(value)
-
-
-def _written_number_problem(value: Written) -> str | None:
-    text = value.text
-    if value.kind not in ("int", "float"):
-        return f"must be a number, but YAML reads {text} as {value.read_as()}"
-    digits = text.lstrip("+-")
-    if ":" in text:
-        return (f"YAML 1.1 reads {text} as the base-60 number {value.value}; write the "
-                "number in decimal")
-    if value.kind == "int":
-        if digits[:2].lower() in ("0x", "0b"):
-            base = "hexadecimal" if digits[1] in "xX" else "binary"
-            return (f"YAML 1.1 reads {text} as the {base} number {value.value}; write it in "
-                    f"decimal ({value.value})")
-        if _DECIMAL_INTEGER.fullmatch(text) is None:
-            meant = int(text.replace("_", ""), 10)
-            if digits.startswith("0"):
-                return (f"YAML 1.1 reads {text} as the octal number {value.value}; write {meant} "
-                        "without the leading zero")
-            return f"YAML 1.1 reads {text} as {value.value}; write {meant}"
-        return None
-    if digits.lower() in (".inf", ".nan"):
-        return f"{text} is not a finite number"
-    if _DECIMAL.fullmatch(text) is None:
-        return f"YAML 1.1 reads {text} as {value.value}; write {value.value}"
-    return None
 
 
 def _decimal_degrees(text: str) -> str | None:
@@ -199,13 +144,9 @@ def _decimal_degrees(text: str) -> str | None:
 
 
 def _date(value: object) -> object:
-    if isinstance(value, Written):
-        if value.kind == "timestamp":
-            return value.value
-        raise ValueError(f"must be a date written YYYY-MM-DD, but YAML reads {value.text} as "
-                         f"{value.read_as()}")
-    if isinstance(value, int | float):  # pydantic would count seconds since 1970
-        raise ValueError(f"must be a date written YYYY-MM-DD, not the number {value}")
+    if isinstance(value, bool | int | float):  # pydantic would count seconds since 1970
+        raise ValueError(f"must be a date written YYYY-MM-DD, but YAML reads it as "
+                         f"{_read_as(value)}")
     return value
 
 
@@ -280,15 +221,6 @@ Number = Annotated[float, BeforeValidator(_number)]
 Degrees = Annotated[float, BeforeValidator(_degrees)]
 OptionalDate = Annotated[date | None, BeforeValidator(_date)]
 ZoneName = Annotated[str | None, BeforeValidator(_text), AfterValidator(_zone_name)]
-
-# Station fields given to the model as Written when YAML typed their plain scalar; each
-# has a validator above that checks and unwraps it.
-_WRITTEN_FIELDS = frozenset({
-    "station_id", "name", "ward", "district", "notes",
-    "latitude", "longitude", "elevation_m", "report_interval_s",
-    "installed_on", "retired_on", "timezone",
-})
-
 
 class StationClass(BaseModel):
     """A station's class from a date on (``classes`` entries; stations/eligibility.py)."""
@@ -509,9 +441,6 @@ def load_catalogue(path: Path) -> Catalogue:
     problems = _repeated_ids(doc)
     # Top-level "x-" keys hold YAML anchors shared by several stations (as in Compose files).
     data = {k: v for k, v in doc.data.items() if not str(k).startswith("x-")}
-    entries = data.get("stations")
-    if isinstance(entries, list):
-        data["stations"] = [_as_written(entry, index, doc) for index, entry in enumerate(entries)]
     try:
         parsed = CatalogueDocument.model_validate(data)
     except ValidationError as exc:
@@ -519,21 +448,6 @@ def load_catalogue(path: Path) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return Catalogue(path=path, province=parsed.province, stations=parsed.stations)
-
-
-def _as_written(entry: object, index: int, doc: LocatedDocument) -> object:
-    """``entry`` with each YAML-typed plain scalar of :data:`_WRITTEN_FIELDS` as Written."""
-    if not isinstance(entry, dict):
-        return entry
-    copy = dict(entry)
-    for name in _WRITTEN_FIELDS.intersection(copy):
-        node = doc.node_at(("stations", index, name))
-        if not isinstance(node, ScalarNode) or node.style is not None:
-            continue
-        kind = node.tag.rsplit(":", 1)[-1]
-        if kind in _YAML_TYPED:
-            copy[name] = Written(copy[name], node.value, kind)
-    return copy
 
 
 def _problems_from(exc: ValidationError, doc: LocatedDocument) -> list[Problem]:

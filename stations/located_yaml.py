@@ -1,8 +1,9 @@
 """YAML documents that remember where each value was written.
 
 The station catalogue is edited by hand, so every complaint about it must name the line
-at fault. PyYAML's plain ``safe_load`` forgets positions and silently keeps the last of
-two equal keys; this module composes the node tree first, refuses duplicate keys, and
+at fault. The file is read as YAML 1.2 (ruamel.yaml's safe loader: ``on``, ``0020`` and
+``5:00`` are text or decimal numbers, as they look, not YAML 1.1's booleans, octals and
+base-60 numbers); this module composes the node tree first, refuses duplicate keys, and
 keeps the tree so a validation error's location (``("stations", 2, "latitude")``) can
 be turned back into a line number.
 
@@ -22,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.events import AliasEvent, NodeEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, NodeEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aqm_core.errors import AqmError
 
@@ -33,7 +37,7 @@ from aqm_core.errors import AqmError
 # stations stays far below it; ten levels of ten nested aliases exceed it at once.
 MAX_ALIAS_EXPANSION = 100_000
 
-# What PyYAML's scalar constructors raise, undecorated, on text that matches a type's
+# What the safe constructor raises, undecorated, on text that matches a type's
 # pattern but is not a value of it: date(2021, 2, 30), int() past Python's digit limit,
 # an explicit ``!!bool maybe`` (KeyError), ``!!int ''`` (IndexError), ``!!timestamp x``
 # (AttributeError).
@@ -133,28 +137,28 @@ class _UnreadableScalar(Exception):  # noqa: N818 - internal signal, never escap
         self.error = error
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing recursive aliases and noting where each alias is used."""
+class _RecursiveAlias(Exception):  # noqa: N818 - internal signal, never escapes
+    def __init__(self, anchor: str, line: int, named: int) -> None:
+        super().__init__(anchor)
+        self.anchor, self.line, self.named = anchor, line, named
 
-    def __init__(self, text: str, path: Path) -> None:
-        super().__init__(text)
-        self.path = path
+
+class _Composer(Composer):
+    """The composer, refusing recursive aliases and noting where each alias is used."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
         self.open_anchors: set[str] = set()
         # (anchor, 1-based line of the alias, the node it names), in document order
         self.alias_uses: list[tuple[str, int, Node]] = []
 
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
         if isinstance(event, AliasEvent):
             anchor = str(event.anchor)
-            mark = event.start_mark
-            line = mark.line + 1 if mark is not None else int(self.line) + 1
+            line = event.start_mark.line + 1
             if anchor in self.open_anchors:
-                named = self.anchors[anchor].start_mark.line + 1
-                raise YamlSourceError(self.path, line,
-                                      f"recursive alias *{anchor}: it is inside the value "
-                                      f"&{anchor} names (line {named}); a value "
-                                      "cannot contain itself")
+                raise _RecursiveAlias(anchor, line, self.anchors[anchor].start_mark.line + 1)
             node = super().compose_node(parent, index)
             if node is not None:
                 self.alias_uses.append((anchor, line, node))
@@ -168,10 +172,18 @@ class _Loader(yaml.SafeLoader):
         finally:
             self.open_anchors.discard(anchor_or_none)
 
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
+
+class _Constructor(SafeConstructor):
+    """The safe constructor, naming the node a scalar that cannot be built came from."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
         except _UNREADABLE as exc:
+            raise _UnreadableScalar(node, exc) from exc
+        except ConstructorError as exc:  # an explicit tag on text it cannot take (!!timestamp x)
+            if not isinstance(node, ScalarNode):
+                raise
             raise _UnreadableScalar(node, exc) from exc
 
 
@@ -185,21 +197,30 @@ def load_located(path: Path) -> LocatedDocument:
         raise YamlSourceError(path, None, f"not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise YamlSourceError(path, None, exc.strerror or str(exc)) from exc
-    loader = _Loader(text, path)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
+    constructor, parser = yaml.get_constructor_parser(text)
+    composer: _Composer = constructor.composer
     root: Node | None = None
     try:
-        root = loader.get_single_node()
+        root = composer.get_single_node()
         if root is None:
             return LocatedDocument(path, None, None)
-        _refuse_alias_bombs(path, loader.alias_uses)
+        _refuse_alias_bombs(path, composer.alias_uses)
         _refuse_duplicate_keys(path, root)
-        data = loader.construct_document(root)
-    except yaml.MarkedYAMLError as exc:
+        data = constructor.construct_document(root)
+    except _RecursiveAlias as exc:
+        raise YamlSourceError(path, exc.line,
+                              f"recursive alias *{exc.anchor}: it is inside the value "
+                              f"&{exc.anchor} names (line {exc.named}); a value "
+                              "cannot contain itself") from exc
+    except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
         raise YamlSourceError(path, line, f"invalid YAML: {problem}") from exc
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise YamlSourceError(path, None, f"invalid YAML: {exc}") from exc
     except _UnreadableScalar as exc:
         assert root is not None
@@ -207,10 +228,10 @@ def load_located(path: Path) -> LocatedDocument:
                               _unreadable_message(exc.node, exc.error),
                               _location_of(root, exc.node), root) from exc.error
     except RecursionError as exc:
-        raise YamlSourceError(path, int(loader.line) + 1,
+        raise YamlSourceError(path, int(yaml.reader.line) + 1,
                               "nested too deeply to read") from exc
     finally:
-        loader.dispose()
+        parser.dispose()
     return LocatedDocument(path, data, root)
 
 
@@ -310,7 +331,7 @@ def _location_of(root: Node, target: Node) -> tuple[str | int, ...]:
 
 
 def _unreadable_message(node: Node, error: BaseException) -> str:
-    kind = node.tag.rsplit(":", 1)[-1]
+    kind = str(node.tag).rsplit(":", 1)[-1]
     raw = node.value if isinstance(node, ScalarNode) and isinstance(node.value, str) else None
     shown = "this value" if raw is None else raw or "''"
     if raw is not None and len(raw) > 40:

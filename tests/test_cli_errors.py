@@ -213,24 +213,3 @@ def test_as_a_process_nothing_shows_a_traceback_or_the_password(tmp_path: Path) 
         assert SECRET not in done.stderr + done.stdout
         assert done.stderr.splitlines()[-1].startswith(f"aqm {args[0]}: error: ")
 
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["worker", "--once", "--database-url", CLOSED_URL],
-        ["aqi", "backfill", "--from", "2025-01-01", "--to", "2025-01-02",
-         "--database-url", CLOSED_URL],
-    ],
-)  # fmt: skip
-def test_an_unknown_aqi_backend_stops_engine_commands_before_any_work(
-    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Named before the (unreachable) database is tried, not in the middle of a run."""
-    from aqi import kernels
-
-    monkeypatch.setattr(kernels, "_configured", {"backend": "auto"})
-    monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
-    assert error_of(args, capsys) == (
-        f"aqm {args[0]}: error: AQM_AQI_BACKEND: unknown AQI backend 'fortran'; "
-        "expected one of ('auto', 'numba', 'numpy')"
-    )

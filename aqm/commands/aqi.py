@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 from aqm.cli import CliError
 from aqm.commands.backfill import add_backfill_parser
-from aqm.commands.engine import checked_aqi_backend
 from aqm_core.defaults import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
@@ -126,7 +125,6 @@ def run_compute(args: argparse.Namespace) -> int:
     from aqm import aqicsv
     from aqm_core.settings import load_settings
 
-    checked_aqi_backend()
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
     if args.timezone is None:
         zone = aqicsv.resolve_timezone(load_settings().timezone)
@@ -135,22 +133,22 @@ def run_compute(args: argparse.Namespace) -> int:
             zone = aqicsv.resolve_timezone(args.timezone)
         except aqicsv.AqiCsvError as exc:
             raise CliError(f"--timezone: {exc}") from exc
-    readings = _read(args.input)
+    # The readings are handed on, not kept here, so each step can let go of them.
     if args.period == "hour":
-        text = _hourly_csv(readings, method, zone, args.nowcast_form)
+        data = _hourly_csv(_read(args.input), method, zone, args.nowcast_form)
     else:
-        text = _daily_csv(readings, method, zone)
+        data = _daily_csv(_read(args.input), method, zone)
     # Everything is computed before anything is written: an error leaves no output.
     if args.output is None or args.output == STDIO:
-        return _write_stdout(text)
+        return _write_stdout(data)
     try:
-        aqicsv.write_atomically(Path(args.output), text)
+        aqicsv.write_atomically(Path(args.output), data)
     except OSError as exc:
         raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
     return 0
 
 
-def _write_stdout(text: str) -> int:
+def _write_stdout(data: list[memoryview]) -> int:
     """Write UTF-8 whatever the locale; exit 1 quietly if the reader went away (``| head``).
 
     The recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout at
@@ -158,7 +156,7 @@ def _write_stdout(text: str) -> int:
     """
     try:
         sys.stdout.flush()
-        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.writelines(data)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -181,74 +179,68 @@ def _read(name: str) -> aqicsv.HourlyReadings:
     label = "<stdin>" if name == STDIO else name
     try:
         if name == STDIO:
-            return _read_stdin(label)
-        with open(name, encoding="utf-8-sig", newline="") as stream:
-            return aqicsv.read_hourly_csv(stream, name)
+            return aqicsv.read_hourly_bytes(sys.stdin.buffer.read(), label)
+        return aqicsv.read_hourly_file(Path(name), name)
     except OSError as exc:
         raise CliError(f"{label}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise CliError(f"{label}: not UTF-8 text ({exc.reason})") from exc
 
 
-def _read_stdin(label: str) -> aqicsv.HourlyReadings:
-    import io
-
-    from aqm import aqicsv
-
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    try:
-        return aqicsv.read_hourly_csv(stdin, label)
-    finally:
-        stdin.detach()  # leave sys.stdin open
-
-
 def _hourly_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
-) -> str:
+) -> list[memoryview]:
     import numpy as np
 
     from aqi import hourly_aqi
     from aqm import aqicsv
 
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.HOUR_HEADER, [])
+        return [memoryview(aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode())]
     first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
     n_hours = int(readings.hour.max()) - first_hour + 1
+    stations = readings.stations
     grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    del readings  # on the grid now
     result = hourly_aqi(
         grid.conc, method, hours_before=NOWCAST_HISTORY_HOURS, nowcast_form=nowcast_form
     )
     selected = grid.present[:, NOWCAST_HISTORY_HOURS:]
+    del grid  # the concentrations are not written
     used = [bool(flag) for flag in np.any(selected, axis=0)]
     labels = [
         aqicsv.hour_text(first_hour + NOWCAST_HISTORY_HOURS + k, zone) if used[k] else ""
         for k in range(selected.shape[1])
     ]
-    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
-    return aqicsv.render_csv(aqicsv.HOUR_HEADER, rows)
+    return aqicsv.render_result(aqicsv.HOUR_HEADER, result, stations, labels, selected)
 
 
-def _daily_csv(readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo) -> str:
+def _daily_csv(
+    readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo
+) -> list[memoryview]:
     import numpy as np
 
     from aqi import daily_aqi
     from aqm import aqicsv
 
     if not len(readings.hour):
-        return aqicsv.render_csv(aqicsv.DAY_HEADER, [])
+        return [memoryview(aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode())]
     offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))
     local_day = (readings.hour + offset) // 24  # local days since 1970-01-01
     first_day = int(local_day.min())
     n_days = int(local_day.max()) - first_day + 1
     first_hour = first_day * 24 - offset - DAY_HOURS_AROUND
     n_hours = DAY_HOURS_AROUND + 24 * n_days + DAY_HOURS_AROUND
+    stations = readings.stations
+    selected = np.zeros((len(stations), n_days), dtype=bool)
+    selected[readings.station, local_day - first_day] = True
+    del local_day
     grid = aqicsv.to_grid(readings, first_hour, n_hours)
+    del readings  # on the grid now
     result = daily_aqi(
         grid.conc, method, hours_before=DAY_HOURS_AROUND, hours_after=DAY_HOURS_AROUND
     )
-    selected = np.zeros((len(readings.stations), n_days), dtype=bool)
-    selected[readings.station, local_day - first_day] = True
+    del grid
     epoch = dt.date(1970, 1, 1)
     labels = [(epoch + dt.timedelta(days=first_day + k)).isoformat() for k in range(n_days)]
-    rows = aqicsv.result_rows(result, readings.stations, labels, selected)
-    return aqicsv.render_csv(aqicsv.DAY_HEADER, rows)
+    return aqicsv.render_result(aqicsv.DAY_HEADER, result, stations, labels, selected)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
-from aqm.commands.engine import checked_aqi_backend
 
 if TYPE_CHECKING:
     from storage.dirty_queue import BackfillJob
@@ -81,7 +80,6 @@ def _run(args: argparse.Namespace) -> int:
 
     from worker.backfill import UnknownStationError, run_backfill
 
-    checked_aqi_backend()
     if args.from_day > args.to_day:
         raise CliError(f"--from {args.from_day} is after --to {args.to_day}")
     if args.chunk_days < 1:

@@ -7,7 +7,6 @@ import logging
 
 from aqm.cli import CliError
 from aqm.commands.db import database_error, settings_with_database_url
-from aqm.commands.engine import checked_aqi_backend
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,13 +44,11 @@ def _run(args: argparse.Namespace) -> int:
 
     from worker.service import drain_once, run_worker
 
-    engine = checked_aqi_backend()
     if args.batch_hours is not None and args.batch_hours < 1:
         raise CliError(f"--batch-hours must be at least 1, got {args.batch_hours}")
     settings = settings_with_database_url(args.database_url)
     url = settings.database_url
     logging.getLogger("worker").setLevel(min(logging.getLogger().level, logging.INFO))
-    logging.getLogger("worker").info("AQI engine: %s", engine)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())

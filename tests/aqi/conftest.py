@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from aqi import kernels
-from aqi.kernels import use_backend
 
 StateAir = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -52,33 +48,3 @@ def load_stateair(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def stateair(shared_data: Path) -> Callable[[str], StateAir]:
     """Load a StateAir file of ../shared/data by name (see :func:`load_stateair`)."""
     return lambda name: load_stateair(shared_data / name)
-
-
-def numba_missing() -> str:
-    """Why numba cannot run the kernels here ("" when it can)."""
-    try:
-        importlib.import_module("numba")
-    except ImportError as exc:  # absent, or refusing this numpy version
-        return f"numba cannot be imported ({exc}; the 'fast' extra): kernels untested"
-    return ""
-
-
-@pytest.fixture(autouse=True, params=["numpy", "numba"])
-def aqi_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every engine test runs on both backends: the numpy code and the compiled kernels."""
-    name: str = request.param
-    if name == "numba" and numba_missing():
-        pytest.skip(reason=numba_missing())
-    with use_backend(name) as chosen:
-        yield chosen
-
-
-@pytest.fixture
-def configured_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No use_backend in force, and the process-wide choice back to its default afterwards."""
-    monkeypatch.setattr(kernels, "_configured", {"backend": "auto"})
-    token = kernels._override.set(None)
-    try:
-        yield
-    finally:
-        kernels._override.reset(token)

@@ -305,17 +305,3 @@ def test_lines_after_a_valid_multiline_record(
     assert code == 2
     assert err.startswith(f"aqm aqi: error: {path}:5: unknown parameter 'pm1'")
     assert "spans" not in err
-
-
-@pytest.mark.usefixtures("configured_backend")
-def test_unknown_aqi_backend_is_a_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AQM_AQI_BACKEND", "fortran")
-    code, out, err = run([*COMPUTE, str(source(tmp_path, TOT_INPUT))], capsys)
-    assert code == 2
-    assert out == ""
-    assert err.strip() == (
-        "aqm aqi: error: AQM_AQI_BACKEND: unknown AQI backend 'fortran'; "
-        "expected one of ('auto', 'numba', 'numpy')"
-    )
