@@ -28,6 +28,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aqm.settings import Settings, redact
 from ingest.batcher import Delivery, InFlight
 from ingest.metrics import IngestMetrics
+from ingest.topics import TopicLayout, amqp_routing_key, topic_of_routing_key
 from ingest.writer import first_line, stopped_within
 
 log = logging.getLogger("aqm.ingest")
@@ -37,22 +38,11 @@ QUORUM = {"x-queue-type": "quorum"}
 MAX_BACKOFF_S = 10.0
 # RabbitMQ's MQTT plugin puts the QoS a station published with in this header.
 MQTT_QOS_HEADER = "x-mqtt-publish-qos"
-# MQTT's "/" and AMQP's "." trade places between topic and routing key.
-_TO_TOPIC = str.maketrans("./", "/.")
-
-
-def routing_key(topic: str) -> str:
-    """The routing key RabbitMQ's MQTT plugin gives a topic (or a topic filter)."""
-    return topic.translate(_TO_TOPIC).replace("+", "*")
-
-
-def topic_of(key: str) -> str:
-    return key.translate(_TO_TOPIC)
 
 
 def readings_pattern(topic_prefix: str) -> str:
     """The binding that routes every station's readings into the queue."""
-    return routing_key(f"{topic_prefix}/+/readings")
+    return amqp_routing_key(TopicLayout(topic_prefix).subscription())
 
 
 async def declare_readings_queue(
@@ -190,7 +180,7 @@ class AmqpInput:
         qos = headers.get(MQTT_QOS_HEADER, 1)
         delivery = Delivery(
             seq,
-            topic_of(message.routing_key or ""),
+            topic_of_routing_key(message.routing_key or ""),
             bytes(message.body),
             datetime.now(UTC),
             received_mono,
