@@ -8,6 +8,7 @@ one cluster share an Erlang cookie through their ``HOME``. Nothing is read from
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -16,16 +17,22 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aqm.localservices import port_open
+from ingest.topics import TopicLayout
+from stations.rabbitmq_definitions import definitions, rabbitmq_hash
 
 RABBITMQ_BIN = Path(os.environ.get("AQM_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 INSTALL_HINT = "install Debian's rabbitmq-server (scripts/install-services.sh does it)"
 # Erlang's CLI tools take ports above a node's distribution port (+10000 … +10010).
 CLI_PORT_OFFSET = 10000
+DEFAULT_STATIONS = ("BN-01", "BN-02", "BN-03")
+INGEST_USER = "aqm-ingest"
+QUEUE = "aqm.readings"
+TOPICS = TopicLayout()
 
 
 def rabbitmq_available() -> bool:
@@ -142,6 +149,8 @@ class RabbitNode:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"RabbitMQ node {self.nodename} exited; see {self.root}/log")
             if port_open(self.amqp_port) and port_open(self.mqtt_port):
+                # the listeners open before every boot step ran (queues recovered, …)
+                self.ctl("await_startup", timeout=max(deadline - time.monotonic(), 5))
                 return
             time.sleep(0.2)
         raise TimeoutError(f"RabbitMQ node {self.nodename} not ready in {timeout:.0f} s")
@@ -167,13 +176,25 @@ class RabbitNode:
 
     def kill9(self) -> None:
         """Kill the node at once, as a power cut would (nothing flushed, nothing said)."""
-        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-            os.kill(self.pid(), signal.SIGKILL)
+        pid = None
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(30)
         self.process = None
+        # The VM's exit (and its sockets closing) lags the signal.
+        deadline = time.monotonic() + 30
+        while pid is not None and _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while (
+            port_open(self.amqp_port) or port_open(self.mqtt_port)
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is None:
@@ -185,6 +206,14 @@ class RabbitNode:
         except subprocess.TimeoutExpired:
             self.kill9()
         self.process = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def make_nodes(root: Path, count: int, config: list[str] | None = None) -> list[RabbitNode]:
@@ -223,6 +252,7 @@ def form_cluster(nodes: list[RabbitNode]) -> None:
     first = nodes[0]
     for node in nodes[1:]:
         node.ctl("stop_app")
+        node.ctl("reset")  # its own definitions give way to the cluster's
         node.ctl("join_cluster", first.nodename)
         node.ctl("start_app")
     for node in nodes:
@@ -238,3 +268,33 @@ def add_user(node: RabbitNode, user: str, password: str, tags: str = "") -> None
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def password(user: str) -> str:
+    return f"{user}-secret"
+
+
+def write_definitions(path: Path, stations: tuple[str, ...] = DEFAULT_STATIONS) -> Path:
+    users = [INGEST_USER, *stations]
+    hashes = {u: rabbitmq_hash(password(u)) for u in users}
+    document = definitions(stations, [INGEST_USER], hashes, TOPICS, QUEUE)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def start_nodes(
+    root: Path,
+    count: int,
+    stations: tuple[str, ...] = DEFAULT_STATIONS,
+    before_start: Callable[[Path], None] | None = None,
+) -> list[RabbitNode]:
+    root.mkdir(parents=True, exist_ok=True)
+    defs = write_definitions(root / "definitions.json", stations)
+    if before_start is not None:
+        before_start(defs)
+    nodes = make_nodes(root, count, [f"load_definitions = {defs}"])
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        node.wait_ready()
+    return nodes

@@ -7,12 +7,10 @@ ingest consumes the quorum queue over AMQP as ``aqm-ingest``.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -21,45 +19,25 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from aqm.settings import Settings, load_settings
 from ingest.service import IngestService
-from ingest.topics import TopicLayout
-from stations.rabbitmq_definitions import definitions, rabbitmq_hash
 from tests.ingest.conftest import as_role, seed_stations
-from tests.rabbitmq_nodes import RabbitNode, make_nodes, rabbitmq_available, rabbitmq_version
+from tests.rabbitmq_nodes import (
+    INGEST_USER,
+    QUEUE,
+    RabbitNode,
+    password,
+    rabbitmq_available,
+    rabbitmq_version,
+    start_nodes,
+)
 from tests.reliability.station_traffic import Message
 
 STATIONS = ("BN-01", "BN-02", "BN-03")
-INGEST_USER = "aqm-ingest"
-QUEUE = "aqm.readings"
-TOPICS = TopicLayout()
 
 if not rabbitmq_available():
     pytest.skip(
         "Debian's rabbitmq-server is not installed (scripts/install-services.sh installs it)",
         allow_module_level=True,
     )
-
-
-def password(user: str) -> str:
-    return f"{user}-secret"
-
-
-def write_definitions(path: Path, stations: tuple[str, ...] = STATIONS) -> Path:
-    users = [INGEST_USER, *stations]
-    hashes = {u: rabbitmq_hash(password(u)) for u in users}
-    document = definitions(stations, [INGEST_USER], hashes, TOPICS, QUEUE)
-    path.write_text(json.dumps(document))
-    return path
-
-
-def start_nodes(root: Path, count: int, stations: tuple[str, ...] = STATIONS) -> list[RabbitNode]:
-    root.mkdir(parents=True, exist_ok=True)
-    defs = write_definitions(root / "definitions.json", stations)
-    nodes = make_nodes(root, count, [f"load_definitions = {defs}"])
-    for node in nodes:
-        node.start()
-    for node in nodes:
-        node.wait_ready()
-    return nodes
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +121,7 @@ class Station:
     client_id: str | None = None
     acked: list[Message] = field(default_factory=list)
     _pending: dict[int, Message] = field(default_factory=dict)
+    _early: set[int] = field(default_factory=set)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     connected: threading.Event = field(default_factory=threading.Event)
     refused: list[str] = field(default_factory=list)
@@ -158,7 +137,7 @@ class Station:
         )
         self.client.username_pw_set(user, password(user))
         self.client.max_inflight_messages_set(50)
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(1, 2)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -183,6 +162,7 @@ class Station:
         c._port = self.ports[self._port_index]
         with self._lock:
             self._pending.clear()  # clean session: what was not acked is not resent
+            self._early.clear()
             self._lock.notify_all()
 
     def _on_publish(self, c: mqtt.Client, u: object, mid: int, r: object, p: object) -> None:
@@ -190,17 +170,25 @@ class Station:
             message = self._pending.pop(mid, None)
             if message is not None:
                 self.acked.append(message)
+            else:  # acked before ``send`` recorded it
+                self._early.add(mid)
             self._lock.notify_all()
 
     def send(self, message: Message, topic: str | None = None) -> bool:
         """Publish at QoS 1 when connected; False when not (the caller may retry)."""
         if not self.connected.is_set():
             return False
+        # Not under the lock: paho's network thread holds its own locks while it calls
+        # ``_on_publish``, which takes this one.
+        info = self.client.publish(topic or message.topic, message.payload, qos=1)
         with self._lock:
-            info = self.client.publish(topic or message.topic, message.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 return False
-            self._pending[info.mid] = message
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self.acked.append(message)
+            else:
+                self._pending[info.mid] = message
             return True
 
     def wait_settled(self, timeout: float = 30) -> None:

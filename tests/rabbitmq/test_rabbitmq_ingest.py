@@ -11,13 +11,12 @@ from typing import Any
 
 from tests.ingest.conftest import count, wait_until
 from tests.rabbitmq.conftest import (
-    QUEUE,
     Station,
     flood,
     ingest_settings,
     ingest_url,
 )
-from tests.rabbitmq_nodes import RabbitNode
+from tests.rabbitmq_nodes import QUEUE, RabbitNode
 from tests.reliability.station_traffic import expected, messages, stored
 
 
