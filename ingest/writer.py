@@ -661,7 +661,7 @@ class Writer:
         backoff = 0.5
         while not stop.is_set():
             try:
-                await self._unless_stopped(self.connect(), stop)
+                await self._unless_stopped(self.connect(), stop, grace=0.0)
                 return True
             except StoppedError:
                 return False
@@ -682,7 +682,9 @@ class Writer:
         while True:
             attempts += 1
             try:
-                return await self._unless_stopped(self._attempt(messages, attempts), stop)
+                return await self._unless_stopped(
+                    self._attempt(messages, attempts), stop, STOP_GRACE_S
+                )
             except StoppedError:
                 return None
             except Exception as exc:
@@ -714,14 +716,14 @@ class Writer:
             )
             return await write_isolating_failures(conn, messages)
 
-    async def _unless_stopped(self, work: Awaitable[T], stop: asyncio.Event) -> T:
-        """``work``'s result, or StoppedError when ``stop`` came and the grace time ran out."""
+    async def _unless_stopped(self, work: Awaitable[T], stop: asyncio.Event, grace: float) -> T:
+        """``work``'s result; StoppedError when it is still running ``grace`` s after stop."""
         task = asyncio.ensure_future(work)
         stopper = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():
-                await asyncio.wait({task}, timeout=STOP_GRACE_S)
+                await asyncio.wait({task}, timeout=grace)
         finally:
             stopper.cancel()
         if not task.done():
