@@ -120,7 +120,6 @@ class RabbitNode:
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
             f"mqtt.listeners.tcp.default = 127.0.0.1:{self.mqtt_port}",
             "mqtt.allow_anonymous = false",
-            "mqtt.durable_queue_type = quorum",
             "management.tcp.port = 0",
             "log.file.level = info",
             *self.config,
