@@ -182,6 +182,20 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = Field(
         default=None, description="Subscribe as $share/<group>/… so instances split the load"
     )
+    broker: Literal["mosquitto", "rabbitmq"] = Field(
+        default="mosquitto",
+        description="Where ingest reads: MQTT from Mosquitto, or AMQP from a RabbitMQ quorum queue",
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ AMQP URL; several separated by ',' (cluster nodes, tried in turn)",
+    )
+    amqp_queue: str = Field(
+        default="aqm.readings",
+        min_length=1,
+        max_length=255,
+        description="Quorum queue bound to amq.topic for every station's readings",
+    )
     topic_prefix: str = Field(
         default="aqm/v1/stations", description="Topic prefix before <station>/readings"
     )

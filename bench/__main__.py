@@ -17,6 +17,7 @@ BENCHMARKS = {
     "ftp": "bench.ftp_files",
     "qaqc": "bench.qaqc_checks",
     "cli": "bench.cli_startup",
+    "rabbitmq": "bench.rabbitmq",
 }
 
 

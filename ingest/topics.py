@@ -26,3 +26,15 @@ class TopicLayout:
             return None
         station = topic[len(head) : -len("/readings")]
         return station if _STATION_ID.match(station) else None
+
+
+def amqp_routing_key(topic: str) -> str:
+    """The routing key RabbitMQ's MQTT plugin gives a topic or filter: "/" and "." swap."""
+    return topic.translate(_SWAP).replace("+", "*")
+
+
+def topic_of_routing_key(key: str) -> str:
+    return key.translate(_SWAP)
+
+
+_SWAP = str.maketrans("./", "/.")

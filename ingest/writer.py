@@ -20,22 +20,31 @@ becomes a ``store_failed`` reject on its own instead of failing the batch.
 The station-hours of the rows actually inserted are queued for the AQI worker in the
 same statement, and rejects are stored in the same transaction, so a batch is either
 wholly committed or not at all — and only then acknowledged.
+
+:class:`Writer` owns the database side of ingest: its one connection, the retry while the
+database is away, and the judgement whether an error is the database's or a message's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import math
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import psycopg
 
+from ingest.metrics import IngestMetrics
 from ingest.model import Reading, Reason, Rejection, SourceFormat
 
 log = logging.getLogger("aqm.ingest")
+T = TypeVar("T")
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
@@ -556,3 +565,171 @@ async def _ask(
             assert isinstance(ordinal, int)
             differs[start + ordinal - 1] = True
     return differs
+
+
+# -- the writer: one connection, retries, and a stop that is heard --------------------
+
+MAX_DB_BACKOFF_S = 10.0
+# A batch the database keeps refusing while the connection stays usable is written apart
+# (``write_isolating_failures``) after this many attempts: a message that always fails
+# is then the likeliest cause, and it must not hold every other station's data back.
+ATTEMPTS_BEFORE_ISOLATING = 4
+# After ``stop``, a write already under way may finish within this time (the last batch
+# of an orderly shutdown); a write still hanging then is abandoned, its messages unacked.
+STOP_GRACE_S = 10.0
+
+
+def database_trouble(
+    conn: psycopg.AsyncConnection[tuple[object, ...]] | None, exc: Exception
+) -> bool:
+    """True when ``exc`` says the database is away or unwell, not that a message is bad.
+
+    Content errors are those a message can cause: data exceptions (22…), integrity
+    violations (23…), program limits (54…), PostgreSQL's internal errors and anything
+    raised in Python. Everything else — a lost connection, a full disk, a cancelled
+    statement, a missing privilege — is retried with the whole batch held unacked.
+    """
+    if conn is None or conn.broken or conn.closed:
+        return True
+    if isinstance(exc, OSError | psycopg.InterfaceError):
+        return True
+    content = (
+        psycopg.DataError,
+        psycopg.IntegrityError,
+        psycopg.InternalError,
+        psycopg.errors.ProgramLimitExceeded,
+    )
+    return isinstance(exc, psycopg.Error) and not isinstance(exc, content)
+
+
+def first_line(exc: BaseException) -> str:
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` unless ``stop`` is set first; True when it was."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+class StoppedError(Exception):
+    """``stop`` was set while the database was away or a write hung."""
+
+
+class Writer:
+    """Commits batches of messages to the database, retrying until it can or is stopped.
+
+    Nothing a message holds can stop a commit: a batch the database refuses for its
+    content is written apart in savepoints (``write_isolating_failures``), without a
+    reconnect, and a message it still refuses becomes ``store_failed`` rejects. Only the
+    database being away or unwell holds the batch for a retry with backoff; ``stop``
+    ends the waiting, and also a connect or write that hangs (after ``STOP_GRACE_S``).
+    """
+
+    def __init__(self, database_url: str, metrics: IngestMetrics | None = None) -> None:
+        self.database_url = database_url
+        self.metrics = metrics or IngestMetrics()
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        """The open connection, made (with its staging tables) when there is none."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.database_url,
+                autocommit=True,
+                application_name="aqm-ingest",
+                connect_timeout=5,
+            )
+            await prepare(self._conn)
+            self.metrics.db_connected.set(1)
+            log.info("connected to the database")
+        return self._conn
+
+    async def close(self) -> None:
+        self.metrics.db_connected.set(0)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.close()
+
+    async def connect_until_stopped(self, stop: asyncio.Event) -> bool:
+        """Connect, retrying with backoff; False when ``stop`` came first."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._unless_stopped(self.connect(), stop, grace=0.0)
+                return True
+            except StoppedError:
+                return False
+            except (psycopg.Error, OSError) as exc:
+                log.warning("database not reachable (%s); retrying in %.1f s", exc, backoff)
+                await self.close()
+                if await stopped_within(stop, backoff):
+                    return False
+                backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
+        return False
+
+    async def commit(
+        self, messages: list[ReceivedMessage], stop: asyncio.Event
+    ) -> WriteResult | None:
+        """Commit ``messages``; None when ``stop`` was set before the database took them."""
+        backoff = 0.5
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await self._unless_stopped(
+                    self._attempt(messages, attempts), stop, STOP_GRACE_S
+                )
+            except StoppedError:
+                return None
+            except Exception as exc:
+                self.metrics.db_errors.inc()
+                log.warning(
+                    "database write failed (%s); holding %d messages unacked, retry in %.1f s",
+                    first_line(exc),
+                    len(messages),
+                    backoff,
+                )
+                if self._conn is None or self._conn.broken or self._conn.closed:
+                    await self.close()
+                if await stopped_within(stop, backoff):
+                    return None
+                backoff = min(backoff * 2, MAX_DB_BACKOFF_S)
+
+    async def _attempt(self, messages: list[ReceivedMessage], attempts: int) -> WriteResult:
+        conn = await self.connect()
+        try:
+            return await write_batch(conn, messages)
+        except Exception as exc:
+            if database_trouble(conn, exc) and attempts < ATTEMPTS_BEFORE_ISOLATING:
+                raise
+            self.metrics.db_errors.inc()
+            log.error(
+                "the database refused a batch of %d messages (%s); isolating the messages at fault",
+                len(messages),
+                first_line(exc),
+            )
+            return await write_isolating_failures(conn, messages)
+
+    async def _unless_stopped(self, work: Awaitable[T], stop: asyncio.Event, grace: float) -> T:
+        """``work``'s result; StoppedError when it is still running ``grace`` s after stop."""
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=grace)
+        finally:
+            stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            await self.close()  # whatever the cancelled statement left behind
+            raise StoppedError
+        return task.result()

@@ -25,6 +25,7 @@ have_all() {
         && command -v mosquitto_passwd >/dev/null 2>&1 \
         && command -v mosquitto_pub >/dev/null 2>&1 \
         && command -v curl >/dev/null 2>&1 \
+        && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
         && command -v soffice >/dev/null 2>&1 \
         && command -v pdftoppm >/dev/null 2>&1 \
         && [ -d /usr/share/fonts/truetype/liberation ]
@@ -43,6 +44,13 @@ apt_install() { apt_update; $SUDO apt-get install -y -qq --no-install-recommends
 if ! command -v mosquitto >/dev/null 2>&1 || ! command -v mosquitto_pub >/dev/null 2>&1; then
     log "installing Mosquitto"
     apt_install mosquitto mosquitto-clients
+fi
+
+# RabbitMQ, the clustered broker option (docs/scaling.md): the tests start nodes of their
+# own on free ports; the package's own service on 5672 is neither needed nor used.
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    log "installing RabbitMQ"
+    apt_install rabbitmq-server
 fi
 
 # curl plays a datalogger in the FTP tests (an FTP client that is not Python's)

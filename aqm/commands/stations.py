@@ -276,6 +276,7 @@ DEFAULT_INGEST_USER = "aqm-ingest"
 # /mosquitto/config/secrets/{passwd,acl} in provisioning/mosquitto/mosquitto.conf
 PASSWORD_FILE_NAME = "passwd"
 ACL_FILE_NAME = "acl"
+RABBITMQ_DEFINITIONS_NAME = "rabbitmq-definitions.json"
 
 
 def _credentials(args: argparse.Namespace) -> int:
@@ -349,7 +350,43 @@ def _credentials(args: argparse.Namespace) -> int:
           "read, each station writes its own topic; send SIGHUP to mosquitto to apply",
           file=sys.stderr)
     _write_ftp_accounts(out, catalogue, access.password_entries)
+    known = dict(secrets) | access.new_credentials
+    if url_user is not None and url_password is not None:
+        known[url_user] = url_password
+    _write_rabbitmq_definitions(out, catalogue, settings, ingest_users, known)
     return 0
+
+
+def _write_rabbitmq_definitions(out: Path, catalogue: Catalogue, settings: Settings,
+                                ingest_users: list[str], passwords: dict[str, str]) -> None:
+    """The same users and topics for RabbitMQ, as a definitions file it loads at boot."""
+    import json
+
+    from ingest.topics import TopicLayout
+    from stations.mosquitto_passwords import write_atomically
+    from stations.rabbitmq_definitions import (
+        DefinitionsFileError,
+        definitions,
+        read_hashes,
+        user_hashes,
+    )
+
+    path = out / RABBITMQ_DEFINITIONS_NAME
+    stations = [s.station_id for s in catalogue.active()]
+    try:
+        hashes, unknown = user_hashes([*ingest_users, *stations], passwords, read_hashes(path))
+    except DefinitionsFileError as exc:
+        raise CliError(str(exc)) from exc
+    document = definitions(stations, ingest_users, hashes, TopicLayout(settings.topic_prefix),
+                           settings.amqp_queue)
+    try:
+        write_atomically(path, json.dumps(document, indent=2) + "\n", new_mode=0o600)
+    except OSError as exc:
+        raise CliError(f"{exc.filename}: {exc.strerror}") from exc
+    missing = (f"; left out, no password known (give it in --secrets or --rotate): "
+               f"{', '.join(unknown)}" if unknown else "")
+    print(f"{path}: {len(hashes)} RabbitMQ users (load_definitions in rabbitmq.conf)"
+          f"{missing}", file=sys.stderr)
 
 
 def _write_ftp_accounts(out: Path, catalogue: Catalogue, broker_entries: dict[str, str]) -> None:

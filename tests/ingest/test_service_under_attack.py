@@ -236,7 +236,7 @@ async def test_stop_interrupts_retries_while_the_database_is_away_and_loses_noth
     async def database_away() -> Any:
         raise psycopg.OperationalError("connection refused (injected)")
 
-    service._db = database_away
+    service.writer.connect = database_away
     ts = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     body = {"station": "BN-01", "ts": ts, "values": {"pm25": 7.0}}
     publish_all(broker, [(TOPIC.format("BN-01"), json.dumps(body).encode())])

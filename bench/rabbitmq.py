@@ -1,0 +1,241 @@
+"""RabbitMQ benchmark: readings/s through a three-node cluster's quorum queue against
+Mosquitto in the same run, and publish→commit latency at 1,000 readings/s offered.
+
+Run: ``.venv/bin/python -m bench.rabbitmq`` (a few minutes: three RabbitMQ nodes start).
+Every server shares this one machine — three RabbitMQ nodes, Mosquitto, TimescaleDB,
+the publisher and ingest — so the cluster's replication costs CPU the others need; a real
+cluster has a machine per node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.ingest_throughput import (
+    N_STATIONS,
+    count_readings,
+    payloads,
+    rate_of,
+    reset,
+    start_ingest,
+    until_stored,
+    wait_for_count,
+)
+from bench.lab import bench_services
+from bench.machine import describe
+from bench.record import append_to_section
+from stations.rabbitmq_definitions import rabbitmq_hash
+from tests.rabbitmq_nodes import (
+    INGEST_USER,
+    QUEUE,
+    RabbitNode,
+    form_cluster,
+    password,
+    start_nodes,
+)
+
+PUBLISHER = "aqm-bench"
+STATIONS = tuple(f"BN-{i:02d}" for i in range(1, N_STATIONS + 1))
+
+
+def add_publisher(definitions: Path) -> None:
+    """A user that may publish every station's topic: the benchmark's one publisher."""
+    document = json.loads(definitions.read_text())
+    document["users"].append(
+        {
+            "name": PUBLISHER,
+            "password_hash": rabbitmq_hash(password(PUBLISHER)),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": [],
+        }
+    )
+    document["permissions"].append(
+        {"user": PUBLISHER, "vhost": "/", "configure": "^$", "write": "^amq\\.topic$", "read": "^$"}
+    )
+    definitions.write_text(json.dumps(document))
+
+
+def start_cluster(root: Path) -> list[RabbitNode]:
+    nodes = start_nodes(root, 3, STATIONS, before_start=add_publisher)
+    form_cluster(nodes)
+    for node in nodes[1:]:
+        nodes[0].ctl("grow", node.nodename, "all", tool="rabbitmq-queues")
+    return nodes
+
+
+def publish_rabbit(
+    port: int,
+    messages: list[tuple[str, bytes]],
+    rate_msgs: float | None = None,
+    stamps: list[float] | None = None,
+) -> None:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-{time.time_ns()}", protocol=mqtt.MQTTv311
+    )
+    client.username_pw_set(PUBLISHER, password(PUBLISHER))
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    start = time.monotonic()
+    infos = []
+    for i, (topic, payload) in enumerate(messages):
+        if rate_msgs:
+            delay = start + i / rate_msgs - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        if stamps is not None:
+            stamps.append(time.time())
+        infos.append(client.publish(topic, payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(300)
+    client.disconnect()
+    client.loop_stop()
+
+
+def start_rabbit_ingest(db_url: str, nodes: list[RabbitNode]) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        AQM_DATABASE_URL=db_url,
+        AQM_BROKER="rabbitmq",
+        AQM_AMQP_URL=",".join(n.amqp_url(INGEST_USER, password(INGEST_USER)) for n in nodes),
+        AQM_AMQP_QUEUE=QUEUE,
+        AQM_METRICS_PORT="0",
+        AQM_PAST_HORIZON_DAYS="3650",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aqm.cli", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = payloads(1, 1, datetime(2019, 12, 31, tzinfo=UTC))
+    reset(db_url)
+    deadline = time.monotonic() + 120
+    while count_readings(db_url) < 3:
+        if time.monotonic() > deadline:
+            raise RuntimeError("ingest did not start consuming the queue")
+        publish_rabbit(nodes[0].mqtt_port, probe)
+        time.sleep(0.5)
+    reset(db_url)
+    return proc
+
+
+def rabbit_rate(url: str, node: RabbitNode, messages: list[tuple[str, bytes]], n: int) -> float:
+    start = time.monotonic()
+    publish_rabbit(node.mqtt_port, messages)
+    end = wait_for_count(url, n, 600)
+    return end - start
+
+
+def latency(url: str, port: int, publish: object, t0: datetime) -> tuple[float, float, int]:
+    """p50 and p99 publish→commit (s) at 1,000 readings/s offered for 10 s."""
+    paced = payloads(3334, 1, t0)
+    reset(url)
+    stamps: list[float] = []
+    publish(port, paced, rate_msgs=1000 / 3, stamps=stamps)  # type: ignore[operator]
+    wait_for_count(url, 3 * len(paced), 300)
+    with psycopg.connect(url) as conn:
+        inserted: dict[str, float] = dict(
+            conn.execute(
+                "SELECT station_id || ts::text, extract(epoch FROM max(inserted_at))::float8"
+                " FROM readings GROUP BY station_id, ts"
+            ).fetchall()
+        )
+    lat = []
+    for (_topic, payload), stamp in zip(paced, stamps, strict=True):
+        body = json.loads(payload)
+        ts = datetime.fromisoformat(body["ts"]).astimezone(UTC)
+        key = body["station"] + str(ts).replace("+00:00", "+00")
+        if key in inserted:
+            lat.append(inserted[key] - stamp)
+    lat.sort()
+    return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))], len(lat)
+
+
+def main() -> None:
+    t0 = datetime(2020, 6, 1, tzinfo=UTC)
+    batched = payloads(500, 100, t0)  # 100 observations × 3 readings per message
+    n_batched = 3 * 100 * len(batched)
+    print(f"machine: {describe()}", flush=True)
+    results: dict[str, float] = {}
+    with bench_services("aqm-bench-rabbit-", list(STATIONS)) as (pg, mq):
+        url = pg.url()
+        proc = start_ingest(url, mq.port)
+        try:
+            reset(url)
+            results["mosquitto"] = rate_of(
+                "Mosquitto, 100 observations (300 readings) per message",
+                until_stored(url, mq.port, batched, n_batched),
+                n_batched,
+            )
+            p50, p99, n = latency(url, mq.port, _publish_mosquitto, t0 + timedelta(days=40))
+            results |= {"mosquitto_p50": p50, "mosquitto_p99": p99}
+            print(f"  Mosquitto at 1,000 readings/s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {n}", flush=True)  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        root = Path(tempfile.mkdtemp(prefix="aqm-bench-rabbitmq-"))
+        nodes = start_cluster(root)
+        proc = start_rabbit_ingest(url, nodes)
+        try:
+            reset(url)
+            results["rabbitmq"] = rate_of(
+                "RabbitMQ 3-node quorum queue, 100 observations (300 readings) per message",
+                rabbit_rate(url, nodes[0], batched, n_batched),
+                n_batched,
+            )
+            p50, p99, n = latency(url, nodes[0].mqtt_port, publish_rabbit, t0 + timedelta(days=80))
+            results |= {"rabbitmq_p50": p50, "rabbitmq_p99": p99}
+            print(f"  RabbitMQ at 1,000 readings/s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {n}", flush=True)  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            for node in nodes:
+                node.stop()
+    ratio = results["rabbitmq"] / results["mosquitto"]
+    print(f"  ratio RabbitMQ cluster / Mosquitto readings/s: {ratio:.2f}")
+    append_to_section(
+        "## RabbitMQ cluster against Mosquitto",
+        [
+            f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench.rabbitmq`, on "
+            f"{describe()}; three RabbitMQ nodes, Mosquitto, TimescaleDB, publisher and "
+            "ingest all on this one machine, which other work was loading at the time.",
+            "",
+            "| broker | readings/s, 300 readings per message | p50 / p99 publish→commit at 1,000 readings/s |",
+            "|---|---|---|",
+            f"| Mosquitto (one node, in memory) | {results['mosquitto']:,.0f} | "
+            f"{results['mosquitto_p50'] * 1000:.0f} / {results['mosquitto_p99'] * 1000:.0f} ms |",
+            f"| RabbitMQ 3.10, 3-node quorum queue | {results['rabbitmq']:,.0f} | "
+            f"{results['rabbitmq_p50'] * 1000:.0f} / {results['rabbitmq_p99'] * 1000:.0f} ms |",
+            "",
+            f"Ratio RabbitMQ / Mosquitto: {ratio:.2f} (the cost of replicating and fsyncing "
+            "each message on a majority before the PUBACK).",
+        ],
+    )
+
+
+def _publish_mosquitto(
+    port: int,
+    messages: list[tuple[str, bytes]],
+    rate_msgs: float | None = None,
+    stamps: list[float] | None = None,
+) -> None:
+    from bench.ingest_throughput import publish
+
+    publish(port, messages, rate_msgs=rate_msgs, stamps=stamps)
+
+
+if __name__ == "__main__":
+    main()

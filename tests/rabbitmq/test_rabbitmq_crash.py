@@ -1,0 +1,42 @@
+"""kill -9 of a RabbitMQ node holding a backlog: what it acknowledged survives.
+
+Mosquitto loses what it acknowledged since its last save (docs/reliability.md); a
+quorum queue writes each message to its log and fsyncs it before confirming, and
+RabbitMQ's MQTT plugin sends the PUBACK only on that confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from tests.ingest.conftest import wait_until
+from tests.rabbitmq.conftest import Station, flood, ingest_settings, ingest_url
+from tests.rabbitmq_nodes import start_nodes
+from tests.reliability.station_traffic import expected, messages, stored
+
+STATIONS = ["BN-01", "BN-02", "BN-03"]
+
+
+async def test_a_node_killed_and_restarted_loses_nothing_it_acknowledged(
+    tmp_path: Path, rabbit_db: str, start_ingest: Any
+) -> None:
+    (node,) = await asyncio.to_thread(start_nodes, tmp_path / "rabbitmq", 1)
+    try:
+        sent = messages(STATIONS, 300)
+        stations = [Station(s, [node.mqtt_port]) for s in STATIONS]
+        for s in stations:
+            assert s.connect(), s.refused
+        acked = await asyncio.to_thread(flood, stations, sent)
+        for s in stations:
+            s.close()
+        assert acked == len(sent)  # nobody consumed: all of it is the queue's backlog
+        node.kill9()
+        node.start()
+        await asyncio.to_thread(node.wait_ready)
+        await start_ingest(ingest_settings(rabbit_db, ingest_url(node)))
+        want = expected([m for s in stations for m in s.acked])
+        await wait_until(lambda: stored(rabbit_db) == want, 120, "every acked reading")
+    finally:
+        node.stop()
