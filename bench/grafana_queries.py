@@ -12,13 +12,15 @@ silence rule run too. Each SQL query is expanded as Grafana would (tests.provisi
 its dashboard's default time range ending at the newest reading (alerts: their own
 lookback), then run as ``aqm_reader`` ``--runs`` times after two warm-up runs. The baseline
 is the same run's former silence query (a 30-day aggregate of raw readings) and the former
-unbounded arrival-lag table, each over the same data.
+unbounded arrival-lag table, each over the same data. The slowest ten, the number over
+the goal, the machine and its load average are appended to docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import statistics
 import tempfile
@@ -29,6 +31,7 @@ import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
 from bench.machine import describe
+from bench.record import append_to_section
 from dashboards.provisioning import dashboards
 from storage.migrate import migrate
 from tests.provisioning.inventory import Query, all_queries
@@ -37,6 +40,7 @@ from tests.provisioning.macros import TimeRange, VariableValue, expand, parse_in
 END = dt.datetime(2026, 6, 30, 17, 0, tzinfo=dt.UTC)  # 1 July 2026 00:00 ICT
 PARAMETERS = ("pm25", "pm10", "no2")
 GOAL_MS = 100.0
+SECTION = "## Grafana queries"
 
 OLD_SILENCE_SQL = """
 SELECT count(*) FILTER (WHERE silent) FROM (
@@ -157,6 +161,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="aqm-bench-grafana-"))
     root.chmod(0o755)
     pg = PostgresInstance(root / "pg", free_port())
@@ -210,17 +215,32 @@ def main() -> None:
                 new_t = p95(_time(conn, expand(new, month, multi), args.runs))
                 baseline.append((name, old_t, new_t))
         worst = sorted(results, key=lambda r: -r[3])
-        print(f"\n{describe()}; {args.stations} stations, {counts}")
-        print("\n| query (dashboard › panel › ref) | range | median | p95 |")
-        print("|---|---|---|---|")
-        for location, label, median, high in worst[:10]:
-            print(f"| {location} | {label} | {median:.1f} ms | {high:.1f} ms |")
         over = [r for r in results if r[3] > GOAL_MS]
-        print(f"\n{len(results)} SQL queries; {len(over)} above {GOAL_MS:.0f} ms p95.")
-        print("\n| baseline → now | before p95 | now p95 | ratio |")
-        print("|---|---|---|---|")
-        for name, old_t, new_t in baseline:
-            print(f"| {name} | {old_t:.1f} ms | {new_t:.1f} ms | {old_t / new_t:.0f}× |")
+        load = os.getloadavg()[0]
+        lines = [
+            f"Run of `python -m bench grafana`: {describe()}; load average {load_before:.1f}"
+            f" at the start and {load:.1f} at the end on {os.cpu_count()} cores (shared with"
+            f" other work: the times below include waiting for a CPU). {args.stations}"
+            " stations; rows: " + ", ".join(f"`{t}` {n:,}" for t, n in counts.items()) + ".",
+            "",
+            "| query (dashboard › panel › ref) | range | median | p95 |",
+            "|---|---|---|---|",
+            *(
+                f"| {location} | {label} | {median:.1f} ms | {high:.1f} ms |"
+                for location, label, median, high in worst[:10]
+            ),
+            "",
+            f"{len(results)} SQL queries; {len(over)} above {GOAL_MS:.0f} ms p95.",
+            "",
+            "| baseline → now | before p95 | now p95 | ratio |",
+            "|---|---|---|---|",
+            *(
+                f"| {name} | {old_t:.1f} ms | {new_t:.1f} ms | {old_t / new_t:.0f}× |"
+                for name, old_t, new_t in baseline
+            ),
+        ]
+        print("\n" + "\n".join(lines))
+        append_to_section(SECTION, lines)
     finally:
         pg.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)

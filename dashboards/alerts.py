@@ -135,16 +135,21 @@ def qcvn_pollutants() -> list[str]:
 
 
 def qcvn_mean_sql(pollutant: str) -> str:
-    """Yesterday's 24-h mean per active station (only with enough valid hours)."""
+    """Yesterday's 24-h mean per active station (only with enough valid hours).
+
+    Read per station through the primary key of ``hourly`` (it has no index on the hour).
+    """
     return f"""
-SELECT {local_day_start(YESTERDAY)} AS "time", h.station_id,
-       avg(h.mean) FILTER (WHERE h.valid) AS value
-FROM hourly h
-JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
-WHERE h.parameter = '{pollutant}'
-  AND h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
-GROUP BY h.station_id
-HAVING count(*) FILTER (WHERE h.valid) >= {DAILY_MIN_VALID_HOURS}
+SELECT {local_day_start(YESTERDAY)} AS "time", s.station_id, d.value
+FROM stations s
+CROSS JOIN LATERAL (
+  SELECT avg(h.mean) FILTER (WHERE h.valid) AS value,
+         count(*) FILTER (WHERE h.valid) AS valid_hours
+  FROM hourly h
+  WHERE h.station_id = s.station_id AND h.parameter = '{pollutant}'
+    AND h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
+) d
+WHERE s.status = 'active' AND d.valid_hours >= {DAILY_MIN_VALID_HOURS}
 ORDER BY 2
 """
 
@@ -162,14 +167,20 @@ ORDER BY 2
 
 
 # Valid hours of yesterday per active station and parameter it declares or sent, in per
-# cent of 24; a station installed later than yesterday is not judged yet.
+# cent of 24; a station installed later than yesterday is not judged yet. What it sent is
+# looked up per station and known parameter (ingest rejects any other) on the primary key.
 COMPLETENESS_SQL = f"""
 WITH agg AS (
-  SELECT h.station_id, h.parameter, count(*) FILTER (WHERE h.valid) AS valid_hours
-  FROM hourly h
-  JOIN stations s ON s.station_id = h.station_id AND s.status = 'active'
-  WHERE h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
-  GROUP BY h.station_id, h.parameter
+  SELECT s.station_id, p.parameter, d.valid_hours
+  FROM stations s
+  CROSS JOIN parameters p
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS n, count(*) FILTER (WHERE h.valid) AS valid_hours
+    FROM hourly h
+    WHERE h.station_id = s.station_id AND h.parameter = p.parameter
+      AND h.hour >= {local_day_start(YESTERDAY)} AND h.hour < {local_day_start(YESTERDAY + " + 1")}
+  ) d
+  WHERE s.status = 'active' AND d.n > 0
 ),
 pairs AS (
   SELECT s.station_id, unnest(s.parameters) AS parameter

@@ -7,6 +7,7 @@ change (regenerate with ``aqm grafana generate``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from aqi.categories import Category, categories
@@ -95,6 +96,26 @@ def bands_values_sql(standards: Sequence[str] | None = None) -> str:
         "(VALUES\n      "
         + ",\n      ".join(rows)
         + "\n    ) AS band(standard, idx, name_vi, lower, upper)"
+    )
+
+
+def band_index_sql(aqi_expr: str, standard: str = VN_STANDARD) -> str:
+    """The band index (0…5) of an integer AQI as a CASE on the bands' upper ends; NULL for
+    NULL (or a value below the first band).
+
+    The same answer as :func:`band_join` for one known standard, without a join: over
+    months of station-days the join's range test on every band cost more than the rest
+    of the query. The bands of ``aqi.categories`` are contiguous, which this relies on.
+    """
+    bands: tuple[Category, ...] = categories(standard)
+    for before, after in itertools.pairwise(bands):
+        if after.lower != before.upper + 1:
+            raise ValueError(f"{standard}: band {after.index} does not follow band {before.index}")
+    branches = [f"WHEN {aqi_expr} <= {c.upper} THEN {c.index}" for c in bands[:-1]]
+    return (
+        f"CASE WHEN {aqi_expr} < {bands[0].lower} THEN NULL "
+        + " ".join(branches)
+        + f" WHEN {aqi_expr} >= {bands[-1].lower} THEN {bands[-1].index} END"
     )
 
 

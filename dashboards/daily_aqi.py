@@ -22,7 +22,7 @@ from dashboards.aqi_style import (
     NO_DATA_TEXT,
     VN_STANDARD,
     aqi_thresholds,
-    band_join,
+    band_index_sql,
     band_range_mappings,
     bands_values_sql,
     category_name_mappings,
@@ -65,14 +65,13 @@ def station_days_cte() -> str:
 station_days AS (
   SELECT s.station_id, s.name, d.day, {publishable()} AS pub,
          CASE WHEN {publishable()} THEN a.aqi END AS aqi,
-         CASE WHEN {publishable()} THEN band.idx END AS idx
+         CASE WHEN {publishable()} THEN {band_index_sql("a.aqi")} END AS idx
   FROM stations s
   CROSS JOIN days d
   {publishable_join("s.station_id", "d.day")}
   LEFT JOIN aqi_daily a
     ON a.station_id = s.station_id AND a.standard = '{VN_STANDARD}' AND a.day = d.day
    AND {local_days_in_range("a.day")}
-  LEFT JOIN {bands_values_sql([VN_STANDARD])} ON {band_join("a", "a.aqi")}
   WHERE s.station_id IN ($station)
     AND (s.installed_on IS NULL OR d.day >= s.installed_on)
     AND (s.retired_on IS NULL OR d.day <= s.retired_on)

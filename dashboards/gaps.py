@@ -53,14 +53,40 @@ bounds AS (
   WHERE st.t0 < st.t1
 )"""
 
-_SLOT = "ceil((extract(epoch FROM r.ts) - b.iv / 2.0) / b.iv)::bigint"
+# The slot of a reading, in double precision: epoch seconds with microseconds stay exact
+# to well under a microsecond there, far inside the half-interval a reading may be off.
+_SLOT = "ceil((date_part('epoch', r.ts) - p.iv / 2.0::float8) / p.iv)::bigint"
 _READINGS_IN_RANGE = f"r.ts >= {TIME_FROM} - {_READ_MARGIN} AND r.ts < {TIME_TO} + {_READ_MARGIN}"
+
+
+def _readings_of_slots(first: str, last: str) -> str:
+    """The readings of station ``p.station_id`` and parameter ``p.parameter`` whose slot is
+    between ``first`` and ``last``: slot k takes the times in ((k − ½)·iv, (k + ½)·iv].
+
+    The row comparisons bound the read in a way only the primary key (station_id,
+    parameter, ts) serves; with plain bounds on ``ts`` the planner may walk the ``ts``
+    index of a short range and filter out every other station's readings.
+    """
+    lo = f"to_timestamp(({first} - 0.5) * p.iv)"
+    hi = f"to_timestamp(({last} + 0.5) * p.iv)"
+    return f"""readings r
+    WHERE r.station_id = p.station_id AND r.parameter = p.parameter AND {_READINGS_IN_RANGE}
+      AND (r.station_id, r.parameter, r.ts) > (p.station_id, p.parameter, {lo})
+      AND (r.station_id, r.parameter, r.ts) <= (p.station_id, p.parameter, {hi})"""
+
+
+_PAIRS = """
+pairs AS (
+  SELECT b.station_id, b.iv, b.k0, b.k1, unnest(b.parameters) AS parameter FROM bounds b
+)"""
 
 _DAY_START = local_day_start("d.day::date")
 _NEXT_DAY_START = local_day_start("d.day::date + 1")
 
+# Each station-day and each station counts the distinct stored slots of each parameter,
+# one primary-key range per station and parameter, read index-only.
 MISSING_PER_DAY_SQL = f"""
-WITH {_BOUNDS},
+WITH {_BOUNDS},{_PAIRS},
 days AS (
   SELECT b.station_id, d.day::date AS day, cardinality(b.parameters) AS n_params,
          greatest(b.k0, ceil(extract(epoch FROM {_DAY_START}) / b.iv)::bigint) AS d0,
@@ -70,13 +96,13 @@ days AS (
                        interval '1 day') AS d(day)
 ),
 present AS (
-  SELECT b.station_id, {local_date("to_timestamp(k.slot * b.iv)")} AS day,
-         count(DISTINCT (r.parameter, k.slot)) AS n
-  FROM bounds b
-  JOIN readings r ON r.station_id = b.station_id AND r.parameter = ANY (b.parameters)
-   AND {_READINGS_IN_RANGE}
-  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
-  WHERE k.slot BETWEEN b.k0 AND b.k1
+  SELECT p.station_id, n.day, sum(n.n) AS n
+  FROM pairs p
+  CROSS JOIN LATERAL (
+    SELECT {local_date(f"to_timestamp({_SLOT} * p.iv)")} AS day, count(DISTINCT {_SLOT}) AS n
+    FROM {_readings_of_slots("p.k0", "p.k1")}
+    GROUP BY 1
+  ) n
   GROUP BY 1, 2
 )
 SELECT {local_day_start("d.day")} AS time, b.name AS metric,
@@ -89,14 +115,13 @@ ORDER BY 1, 2
 """
 
 MISSING_PER_STATION_SQL = f"""
-WITH {_BOUNDS},
+WITH {_BOUNDS},{_PAIRS},
 present AS (
-  SELECT b.station_id, count(DISTINCT (r.parameter, k.slot)) AS n
-  FROM bounds b
-  JOIN readings r ON r.station_id = b.station_id AND r.parameter = ANY (b.parameters)
-   AND {_READINGS_IN_RANGE}
-  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
-  WHERE k.slot BETWEEN b.k0 AND b.k1
+  SELECT p.station_id, sum(n.n) AS n
+  FROM pairs p
+  CROSS JOIN LATERAL (
+    SELECT count(DISTINCT {_SLOT}) AS n FROM {_readings_of_slots("p.k0", "p.k1")}
+  ) n
   GROUP BY 1
 )
 SELECT b.station_id AS "Mã trạm", b.name AS "Trạm", b.iv AS "Chu kỳ (giây)",
@@ -109,31 +134,23 @@ LEFT JOIN present p ON p.station_id = b.station_id
 ORDER BY 5 DESC, 1
 """
 
+# Per station and parameter: the stored slots with one mark before the first and one
+# after the last expected; a run of missing slots lies between two consecutive marks
+# (a slot stored twice makes an empty run, dropped).
 GAP_PERIODS_SQL = f"""
-WITH {_BOUNDS},
-pairs AS (
-  SELECT b.station_id, b.iv, b.k0, b.k1, unnest(b.parameters) AS parameter FROM bounds b
-),
-present AS (  -- OFFSET 0 keeps the lookup per station and parameter on the primary key
-  SELECT DISTINCT b.station_id, b.parameter, k.slot
-  FROM pairs b
-  CROSS JOIN LATERAL (
-    SELECT r.ts FROM readings r
-    WHERE r.station_id = b.station_id AND r.parameter = b.parameter AND {_READINGS_IN_RANGE}
-    OFFSET 0
-  ) r
-  CROSS JOIN LATERAL (SELECT {_SLOT} AS slot) k
-  WHERE k.slot BETWEEN b.k0 AND b.k1
-),
-marks AS (  -- stored slots, and one before the first and one after the last expected
-  SELECT station_id, parameter, slot FROM present
-  UNION ALL SELECT station_id, parameter, k0 - 1 FROM pairs
-  UNION ALL SELECT station_id, parameter, k1 + 1 FROM pairs
-),
+WITH {_BOUNDS},{_PAIRS},
 runs AS (
-  SELECT station_id, parameter, slot + 1 AS first_k,
-         lead(slot) OVER (PARTITION BY station_id, parameter ORDER BY slot) - 1 AS last_k
-  FROM marks
+  SELECT p.station_id, p.parameter, m.slot + 1 AS first_k, m.next_slot - 1 AS last_k
+  FROM pairs p
+  CROSS JOIN LATERAL (
+    SELECT s.slot, lead(s.slot) OVER (ORDER BY s.slot) AS next_slot
+    FROM (
+      SELECT {_SLOT} AS slot FROM {_readings_of_slots("p.k0", "p.k1")}
+      UNION ALL SELECT p.k0 - 1
+      UNION ALL SELECT p.k1 + 1
+    ) s
+  ) m
+  WHERE m.next_slot - 1 >= m.slot + 1
 )
 SELECT b.station_id AS "Mã trạm", b.name AS "Trạm",
        to_timestamp(g.first_k * b.iv) AS "Từ", to_timestamp(g.last_k * b.iv) AS "Đến",
@@ -143,7 +160,6 @@ SELECT b.station_id AS "Mã trạm", b.name AS "Trạm",
 FROM runs g
 JOIN bounds b ON b.station_id = g.station_id
 LEFT JOIN parameters pa ON pa.parameter = g.parameter
-WHERE g.last_k >= g.first_k
 GROUP BY b.station_id, b.name, b.iv, b.parameters, g.first_k, g.last_k
 ORDER BY b.station_id, g.first_k, g.last_k
 """

@@ -54,15 +54,26 @@ MAP_CENTRE = (21.12, 106.11)
 
 
 def latest_aqi_cte(standard_sql: str) -> str:
-    """CTE ``latest``: each station's newest hourly AQI, if recent enough to be "current"."""
+    """CTE ``latest``: each station's newest hourly AQI, if recent enough to be "current".
+
+    One primary-key probe per station (``LIMIT 1`` backwards from the end of the range):
+    ``aqi_hourly`` has no index on the hour alone, and its current chunk holds a month of
+    every station.
+    """
     return f"""latest AS (
-    SELECT DISTINCT ON (a.station_id) a.station_id, a.standard, a.hour, a.aqi, a.dominant
-    FROM aqi_hourly a
-    WHERE a.standard = {standard_sql}
-      AND a.aqi IS NOT NULL
-      AND a.hour <= {TIME_TO}
-      AND a.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
-    ORDER BY a.station_id, a.hour DESC
+    SELECT s.station_id, a.standard, a.hour, a.aqi, a.dominant
+    FROM stations s
+    CROSS JOIN LATERAL (
+      SELECT a.standard, a.hour, a.aqi, a.dominant
+      FROM aqi_hourly a
+      WHERE a.station_id = s.station_id
+        AND a.standard = {standard_sql}
+        AND a.aqi IS NOT NULL
+        AND a.hour <= {TIME_TO}
+        AND a.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
+      ORDER BY a.hour DESC
+      LIMIT 1
+    ) a
   )"""
 
 
@@ -70,15 +81,21 @@ def latest_pm25_cte() -> str:
     """CTE ``pm25``: each station's newest valid hourly PM2.5 mean of the last 3 hours.
 
     The concentration an indicative station shows instead of an AQI (and every station's
-    context in the table).
+    context in the table). One primary-key probe per station, as in :func:`latest_aqi_cte`.
     """
     return f"""pm25 AS (
-    SELECT DISTINCT ON (h.station_id) h.station_id, h.hour, h.mean
-    FROM hourly h
-    WHERE h.parameter = 'pm25' AND h.valid AND h.mean IS NOT NULL
-      AND h.hour <= {TIME_TO}
-      AND h.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
-    ORDER BY h.station_id, h.hour DESC
+    SELECT s.station_id, h.hour, h.mean
+    FROM stations s
+    CROSS JOIN LATERAL (
+      SELECT h.hour, h.mean
+      FROM hourly h
+      WHERE h.station_id = s.station_id AND h.parameter = 'pm25'
+        AND h.valid AND h.mean IS NOT NULL
+        AND h.hour <= {TIME_TO}
+        AND h.hour > {TIME_TO} - {interval_sql(CURRENT_AQI_MAX_AGE)}
+      ORDER BY h.hour DESC
+      LIMIT 1
+    ) h
   )"""
 
 

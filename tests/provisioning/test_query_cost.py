@@ -69,6 +69,30 @@ def readings_db(clean_db: str) -> str:
 
 
 @pytest.fixture
+def explain_plan(postgres: Any, readings_db: str) -> Iterator[Any]:
+    """The JSON plan of ``EXPLAIN (ANALYZE, FORMAT JSON)`` and the readings chunks' names."""
+    with (
+        psycopg.connect(readings_db, autocommit=True) as admin,
+        psycopg.connect(postgres.url(user="aqm_reader"), autocommit=True) as reader,
+    ):
+        chunks = {
+            row[0]
+            for row in admin.execute(
+                "SELECT chunk_name FROM timescaledb_information.chunks"
+                " WHERE hypertable_name = 'readings'"
+            )
+        } | {"readings"}
+        reader.execute(f"SET TimeZone = '{SESSION_TIMEZONE}'")
+
+        def plan(sql: str) -> tuple[dict[str, Any], set[str]]:
+            row = reader.execute(("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).encode()).fetchone()
+            assert row is not None
+            return row[0][0]["Plan"], chunks
+
+        yield plan
+
+
+@pytest.fixture
 def explain(postgres: Any, readings_db: str) -> Iterator[Any]:
     with (
         psycopg.connect(readings_db, autocommit=True) as admin,
@@ -106,6 +130,13 @@ def _rows_from(node: dict[str, Any], relations: set[str]) -> int:
         )
         own = int(per_loop * max(node.get("Actual Loops", 1), 1))
     return own + sum(_rows_from(child, relations) for child in node.get("Plans", []))
+
+
+def _scans_of(node: dict[str, Any], relations: set[str]) -> list[dict[str, Any]]:
+    own = (
+        [node] if node.get("Node Type") in SCANS and node.get("Relation Name") in relations else []
+    )
+    return own + [scan for child in node.get("Plans", []) for scan in _scans_of(child, relations)]
 
 
 def _bound(conn_url: str, time_range: TimeRange) -> int:
@@ -171,6 +202,29 @@ def test_gap_queries_read_only_the_selected_stations_readings_of_the_range(
     read = explain(text)
     # one selected station of five: the other stations' readings are never touched
     assert 0 < read <= int(row[0]), f"{query.location}: read {read} rows, bound {row[0]}"
+
+
+@pytest.mark.parametrize("query", GAPS_QUERIES, ids=[q.location for q in GAPS_QUERIES])
+def test_gap_queries_read_readings_only_from_the_primary_key_index(
+    explain_plan: Any, readings_db: str, query: Query
+) -> None:
+    """Index-only scans of (station_id, parameter, ts): no heap page, no other index."""
+    with psycopg.connect(readings_db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE stations SET parameters = '{pm25,pm10}', installed_on = NULL,"
+            " status = 'active', retired_on = NULL WHERE station_id = 'BN01'"
+        )
+        conn.execute("VACUUM readings")  # the visibility map, as autovacuum keeps it
+    text = expand(
+        query.text, LONG_RANGE, station_variables(("BN01",)), interval=dt.timedelta(hours=1)
+    )
+    plan, chunks = explain_plan(text)
+    scans = _scans_of(plan, chunks)
+    assert scans, f"{query.location}: no scan of readings"
+    for scan in scans:
+        assert scan["Node Type"] == "Index Only Scan", (query.location, scan["Node Type"])
+        assert scan["Index Name"].endswith("readings_pkey"), (query.location, scan["Index Name"])
+        assert scan["Heap Fetches"] == 0, (query.location, scan["Heap Fetches"])
 
 
 @pytest.mark.parametrize("query", READINGS_QUERIES, ids=[q.location for q in READINGS_QUERIES])
