@@ -179,7 +179,7 @@ def test_page_assets_come_from_the_server_itself(web: str) -> None:
     for text in (page, script):
         assert b"http://" not in text.replace(b"http://www.w3.org/2000/svg", b"")
         assert b"https://" not in text
-    status, headers, body = get(f"{web}/province.geojson")
+    status, _headers, body = get(f"{web}/province.geojson")
     assert status == 200 and json.loads(body)["type"] == "FeatureCollection"
 
 
@@ -212,6 +212,6 @@ def test_a_client_over_its_rate_is_told_to_wait(seeded: Seeded, postgres: Postgr
 def test_an_unreachable_database_is_a_503_not_a_crash() -> None:
     dead = f"postgresql://aqm_reader@127.0.0.1:{free_port()}/aqm?connect_timeout=1"
     with running_web(web_settings(dead)) as url:
-        status, headers, body = get(f"{url}/api/v1/current")
+        status, _headers, body = get(f"{url}/api/v1/current")
         assert status == 503 and "database" in body.decode()
         assert get(f"{url}/")[0] == 200  # the page itself still loads and says so

@@ -81,8 +81,9 @@ function renderMap(outline, features) {
   const lats = points.map((c) => c[1]);
   const [minLon, maxLon, minLat, maxLat] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
   const kx = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
-  const width = 1000;
-  const pad = 40;
+  // a phone's width in viewBox units, so markers stay big enough to read and tap
+  const width = 400;
+  const pad = 24;
   const scale = (width - 2 * pad) / Math.max((maxLon - minLon) * kx, 1e-6);
   const height = Math.round((maxLat - minLat) * scale + 2 * pad);
   const xy = (c) => [pad + (c[0] - minLon) * kx * scale, pad + (maxLat - c[1]) * scale];
@@ -93,12 +94,30 @@ function renderMap(outline, features) {
   }
   const note = outline.features.map((f) => f.properties && f.properties.note).filter(Boolean).join(" ");
   document.getElementById("map-note").textContent = note;
-  // indicative markers first, so the AQI stations are drawn on top
-  const ordered = [...features].sort((a, b) => (a.properties.kind === "aqi") - (b.properties.kind === "aqi"));
-  for (const f of ordered) {
+  // AQI stations keep their place; a marker that would hide another is moved aside,
+  // with a line to its true position
+  const placed = [];
+  const priority = [...features].sort((a, b) => (b.properties.kind === "aqi") - (a.properties.kind === "aqi"));
+  for (const f of priority) {
+    const [x0, y0] = xy(f.geometry.coordinates);
+    let [x, y] = [x0, y0];
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const hit = placed.find((q) => Math.hypot(q.x - x, q.y - y) < 38);
+      if (!hit) break;
+      const angle = Math.atan2(y - hit.y, x - hit.x) || Math.PI / 4;
+      x = hit.x + Math.cos(angle) * 40;
+      y = hit.y + Math.sin(angle) * 40;
+    }
+    placed.push({ f, x, y, x0, y0 });
+  }
+  // indicative markers drawn first, so the AQI stations are on top
+  for (const { f, x, y, x0, y0 } of placed.reverse()) {
     const p = f.properties;
-    const [x, y] = xy(f.geometry.coordinates);
     const l = look(p);
+    if (Math.hypot(x - x0, y - y0) > 1) {
+      map.append(svg("line", { x1: x0, y1: y0, x2: x, y2: y, stroke: "#37474f", "stroke-width": 1 }));
+      map.append(svg("circle", { cx: x0, cy: y0, r: 2.5, fill: "#37474f" }));
+    }
     const g = svg("g", { class: "marker", "data-station": p.station_id, "data-kind": p.kind,
                          "data-fill": l.fill, tabindex: 0, role: "button",
                          "aria-label": `${p.name}: ${cardSummary(p)}` });
@@ -106,14 +125,20 @@ function renderMap(outline, features) {
     title.textContent = p.name;
     g.append(title);
     if (p.kind === "aqi") {
-      g.append(svg("circle", { cx: x, cy: y, r: 26, fill: l.fill }));
+      g.append(svg("circle", { cx: x, cy: y, r: 17, fill: l.fill }));
+      const t = svg("text", { x, y, fill: l.ink });
+      t.textContent = l.text;
+      g.append(t);
     } else {
-      g.append(svg("rect", { x: x - 24, y: y - 18, width: 48, height: 36, rx: 4, fill: l.fill,
-                             "stroke-dasharray": "4 3" }));
+      // a square with the pollutant named, so the number is never read as an AQI
+      g.append(svg("rect", { x: x - 22, y: y - 16, width: 44, height: 32, rx: 3, fill: l.fill,
+                             "stroke-dasharray": "3 2" }));
+      const name = svg("text", { x, y: y - 7, fill: l.ink, class: "unit" });
+      name.textContent = "PM2.5";
+      const t = svg("text", { x, y: y + 7, fill: l.ink });
+      t.textContent = l.text;
+      g.append(name, t);
     }
-    const t = svg("text", { x, y, fill: l.ink });
-    t.textContent = l.text;
-    g.append(t);
     g.addEventListener("click", () => select(p.station_id));
     g.addEventListener("keydown", (e) => { if (e.key === "Enter") select(p.station_id); });
     map.append(g);
@@ -187,11 +212,14 @@ function renderLegend() {
 function chart(series, kind) {
   const values = series.values;
   const w = 480, h = 150, left = 30, bottom = 22, top = 8;
-  const max = Math.max(kind === "aqi" ? 100 : 50, ...values.map((v) => v.value || 0));
+  // gridlines at the band limits of Decision 1459 (AQI) or round concentrations
+  const limits = kind === "aqi" ? [0, 50, 100, 150, 200, 300, 500] : [0, 25, 50, 100, 200, 300, 500, 1000];
+  const highest = Math.max(...values.map((v) => v.value || 0));
+  const max = limits.find((t) => t >= Math.max(highest, kind === "aqi" ? 100 : 50)) || highest;
   const step = (w - left - 4) / values.length;
   const scaleY = (h - bottom - top) / max;
   const s = svg("svg", { class: "chart", viewBox: `0 0 ${w} ${h}`, role: "img" });
-  for (const tick of [0, Math.round(max / 2), Math.round(max)]) {
+  for (const tick of limits.filter((t) => t <= max)) {
     const y = h - bottom - tick * scaleY;
     s.append(svg("line", { x1: left, x2: w, y1: y, y2: y, stroke: "#ddd" }));
     const t = svg("text", { x: left - 4, y: y + 4, "text-anchor": "end" });
@@ -210,7 +238,8 @@ function chart(series, kind) {
       s.append(svg("rect", { x, y: h - bottom - bh, width: bw, height: bh, fill, stroke: "#555",
                              "stroke-width": 0.5, "data-value": v.value }));
     }
-    const label = v.hour_local ? v.hour_local.slice(0, 5) : v.day.slice(8, 10) + "/" + v.day.slice(5, 7);
+    // an hour is named by its end, as Decision 1459 does
+    const label = v.hour_local ? v.hour_local.slice(6, 11) : v.day.slice(8, 10) + "/" + v.day.slice(5, 7);
     const every = values.length > 24 ? 6 : 4;
     if (i % every === 0) {
       const t = svg("text", { x: x + bw / 2, y: h - 6, "text-anchor": "middle" });
