@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,9 +33,11 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         AQM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/aqm",
         AQM_MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
         AQM_FTP_PORT=str(free_port()),
+        AQM_WEB_PORT=str(web_port := free_port()),
         AQM_FTP_PASSIVE_PORTS="{0}-{0}".format(free_port()),
         COLUMNS="160",
     )
+    page = f"http://127.0.0.1:{web_port}/"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -61,6 +65,9 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
             if match := TOTALS.search(line):
                 readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
                 if readings and aqi_values:
+                    # the public page is served at the address printed
+                    with urllib.request.urlopen(f"{page}api/v1/current", timeout=10) as r:
+                        current = json.load(r)
                     break
             assert time.monotonic() - started < 150, "no VN_AQI within 150 s:\n" + "".join(
                 output[-40:]
@@ -73,8 +80,10 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
     output.append(rest)
     text = "".join(output)
     assert readings > 0 and aqi_values > 0, text[-3000:]
+    assert f"web: open {page}" in text
+    assert current["type"] == "FeatureCollection" and current["features"], current
     assert proc.returncode == 0, text[-3000:]
-    for child in ("ingest", "worker", "simulator"):
+    for child in ("ingest", "worker", "web", "simulator"):
         assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), (
             f"{child} did not stop cleanly"
         )
