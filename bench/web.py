@@ -7,7 +7,7 @@ writes 48 hours of hourly means and hourly VN_AQI and 30 days of daily VN_AQI fo
 (untimed), then starts ``aqm web`` as installed (a new process, reading as aqm_reader,
 default cache and time limits; only the rate limit per client is lifted, since wrk is one
 client). wrk (Debian's package) then loads, each for ``--duration`` seconds at about
-``--rate`` requests/s (25 connections, each pausing between requests; wrk itself has no
+``--rate`` requests/s (30 connections, each pausing between requests; wrk itself has no
 fixed-rate mode, so the rate reached is recorded):
 
 1. baseline: a static file of the same server (``/static/style.css``), through the same
@@ -45,7 +45,7 @@ from bench.record import append_to_section
 from storage.migrate import migrate
 
 SECTION = "## Public web service"
-CONNECTIONS = 25
+CONNECTIONS = 30
 P99_TARGET_MS = 50.0
 
 SEED_SQL = """
@@ -175,7 +175,8 @@ def main(argv: Sequence[str] = ()) -> int:
         print("wrk is not installed: run scripts/install-services.sh", file=sys.stderr)
         return 2
     # each connection pauses so that CONNECTIONS of them make about --rate requests/s
-    delay_ms = max(int(1000 * CONNECTIONS / args.rate) - 2, 0)
+    # (the pause plus a typical answer of a few ms)
+    delay_ms = max(int(1000 * CONNECTIONS / args.rate) - 4, 0)
 
     root = Path(tempfile.mkdtemp(prefix="aqm-bench-web-"))
     root.chmod(0o755)

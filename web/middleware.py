@@ -4,7 +4,6 @@ for each request, and the security headers of every response (pure ASGI middlewa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import time
@@ -141,23 +140,17 @@ class RequestTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = asyncio.Event()
+        limit = asyncio.timeout(self.seconds)
 
         async def watched(message: Message) -> None:
             if message["type"] == "http.response.start":
-                started.set()
+                limit.reschedule(None)  # answering: no limit on sending it
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive, watched))
-        waiter = asyncio.ensure_future(started.wait())
-        done, _ = await asyncio.wait(
-            {task, waiter}, timeout=self.seconds, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        try:
+            async with limit:
+                await self.app(scope, receive, watched)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # a time-out of something inside, not of this request
             await send_json(send, 503, {"error": "the request took too long; try again"})
-            return
-        await task

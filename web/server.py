@@ -26,6 +26,8 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.web_forwarded_allow_ips,
         server_header=False,
+        loop="auto",  # uvloop and httptools when installed (they are dependencies)
+        http="auto",
         limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
         timeout_keep_alive=5,
         access_log=False,

@@ -83,7 +83,16 @@ def seed(database_url: str) -> Seeded:
             conn.execute(
                 "INSERT INTO stations (station_id, name, ward, latitude, longitude,"
                 " station_type, public_aqi, parameters) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (sid, name, "Phường " + name.split()[-1], lat, lon, kind, public, params),
+                (
+                    sid,
+                    name,
+                    "Phường " + name.removeprefix("Trạm ").removeprefix("Cảm biến bụi "),
+                    lat,
+                    lon,
+                    kind,
+                    public,
+                    params,
+                ),
             )
         with conn.cursor() as cur:
             # the fresh station: 24 hours up to the last complete one, one hour missing
