@@ -282,22 +282,21 @@ async function select(stationId, scroll = true) {
       el("span", {}, el("span", { class: "band" }, b.name), el("br"), "VN_AQI giờ"));
     box.style.background = b.color;
     box.style.color = b.text_color;
-    detail.append(box);
+    detail.append(box, el("p", { class: "when" },
+      `Giờ ${p.aqi.hour_local} (${age(p.aqi.hour_end)}) · ${p.aqi.data_level_label}`));
     if (p.aqi.stale) detail.append(el("p", { class: "warn" }, "Chỉ số này đã cũ, không phản ánh hiện tại."));
     detail.append(el("div", { class: "advice" },
       el("p", {}, el("strong", {}, "Người bình thường: "), b.advice_general),
       el("p", {}, el("strong", {}, `Nhóm nhạy cảm (${current.sensitive_groups}): `), b.advice_sensitive),
       el("p", { class: "note" }, b.health_effect)));
-    fact("Giờ", `${p.aqi.hour_local} (${age(p.aqi.hour_end)})`);
-    fact("Mức số liệu", p.aqi.data_level_label);
     fact("Chất ô nhiễm chính", p.aqi.dominant_label || MISSING);
   } else if (p.kind === "aqi") {
     detail.append(el("p", { class: "warn" }, "Không có chỉ số VN_AQI trong 48 giờ qua."));
   } else {
-    detail.append(el("p", { class: "warn" }, "Trạm này không công bố chỉ số VN_AQI; số liệu dưới đây chỉ để tham khảo."));
+    detail.append(el("p", { class: "info" }, "Trạm này không công bố chỉ số VN_AQI; số liệu dưới đây chỉ để tham khảo."));
     const c = p.concentrations;
     if (c) {
-      fact("Giờ", `${c.hour_local} (${age(c.hour_end)})`);
+      detail.append(el("p", {}, `Trung bình giờ ${c.hour_local} (${age(c.hour_end)})`));
       const table = el("table", {}, el("tr", {}, el("th", {}, "Chất"), el("th", {}, "Nồng độ")));
       for (const v of c.values) table.append(el("tr", {}, el("th", {}, v.label), el("td", {}, `${number(v.value, 1)} ${v.unit}`)));
       detail.append(table);
