@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -15,10 +16,10 @@ from web.app import create_app
 
 
 @contextmanager
-def running_web(settings: Settings) -> Iterator[str]:
+def running_web(settings: Settings, **app_options: Any) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+        create_app(settings, **app_options), host="127.0.0.1", port=port, log_level="warning",
         access_log=False,
     )  # fmt: skip
     server = uvicorn.Server(config)

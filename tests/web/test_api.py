@@ -8,10 +8,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 
 from aqm.localservices import PostgresInstance, free_port
 from tests.web.seed import (
@@ -215,3 +220,26 @@ def test_an_unreachable_database_is_a_503_not_a_crash() -> None:
         status, _headers, body = get(f"{url}/api/v1/current")
         assert status == 503 and "database" in body.decode()
         assert get(f"{url}/")[0] == 200  # the page itself still loads and says so
+
+
+def test_bulk_files_and_sub_applications_are_served_read_only(
+    seeded: Seeded, postgres: PostgresInstance, tmp_path: Path
+) -> None:
+    (tmp_path / "README.txt").write_text("Dữ liệu mở\n", encoding="utf-8")
+    (tmp_path / "index.html").write_text("<p>danh mục</p>", encoding="utf-8")
+
+    async def hello(request: Request) -> Response:
+        return JSONResponse({"value": "sub-app"})
+
+    sub = Mount("/sta/v1.1", app=Starlette(routes=[Route("/", hello)]))
+    settings = web_settings(postgres.url(user="aqm_reader"))
+    with running_web(settings, data_dir=tmp_path, mounts=[sub]) as url:
+        status, headers, body = get(f"{url}/data/README.txt")
+        assert status == 200 and body.decode() == "Dữ liệu mở\n"
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert get(f"{url}/data/")[2].decode() == "<p>danh mục</p>"
+        assert get(f"{url}/data/README.txt", method="PUT")[0] == 405
+        status, headers, body = get(f"{url}/sta/v1.1/")
+        assert status == 200 and json.loads(body) == {"value": "sub-app"}
+        assert headers["x-content-type-options"] == "nosniff"
+        assert get(f"{url}/sta/v1.1/", method="POST")[0] == 405

@@ -114,3 +114,24 @@ async def test_the_cache_builds_once_for_simultaneous_requests() -> None:
 
     results = await asyncio.gather(*(cache.get("k", build) for _ in range(20)))
     assert results == [b"doc"] * 20 and builds == 1
+
+
+async def test_an_expired_document_is_served_while_one_rebuild_runs() -> None:
+    cache = DocumentCache(ttl_s=0.2)
+    versions = iter([b"v1", b"v2", b"v3"])
+    builds = 0
+
+    async def build() -> bytes:
+        nonlocal builds
+        builds += 1
+        await asyncio.sleep(0.05)
+        return next(versions)
+
+    assert await cache.get("k", build) == b"v1"
+    await asyncio.sleep(0.25)  # expired, but less than twice the TTL old
+    stale = await asyncio.gather(*(cache.get("k", build) for _ in range(10)))
+    assert stale == [b"v1"] * 10  # nobody waited for the rebuild
+    await asyncio.sleep(0.1)
+    assert await cache.get("k", build) == b"v2" and builds == 2
+    await asyncio.sleep(0.45)  # more than twice the TTL: wait for a fresh one
+    assert await cache.get("k", build) == b"v3"
