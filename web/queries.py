@@ -67,8 +67,8 @@ ORDER BY g.hour
 DAILY_SQL: Final = f"""
 SELECT g.day::date, a.aqi, a.category, a.data_level,
        aqi_publishable(%(sid)s, g.day::date), a.pm25_mean
-FROM generate_series((now() AT TIME ZONE %(tz)s)::date - (%(n)s - 1),
-                     (now() AT TIME ZONE %(tz)s)::date, interval '1 day') AS g(day)
+FROM generate_series((now() AT TIME ZONE %(tz)s)::date - %(n)s,
+                     (now() AT TIME ZONE %(tz)s)::date - 1, interval '1 day') AS g(day)
 LEFT JOIN aqi_daily a ON a.station_id = %(sid)s AND a.standard = '{STANDARD}'
                      AND a.day = g.day::date
 ORDER BY g.day

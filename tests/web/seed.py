@@ -115,8 +115,8 @@ def seed(database_url: str) -> Seeded:
             cur.execute(HOURLY_INSERT, ("BN-LCS", "pm10", base - H, INDICATIVE_PM10))
             cur.execute(AQI_INSERT, ("BN-LCS", base - H, INDICATIVE_STORED_AQI, 2, "pm25",
                                      INDICATIVE_STORED_AQI, None, "provisional"))  # fmt: skip
-            # daily values of the fresh station: the last 30 local days but two
-            for back in range(30):
+            # daily values of the fresh station: the last 30 complete local days but two
+            for back in range(1, 31):
                 if back in (3, 10):
                     continue
                 day: date = today - timedelta(days=back)

@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +142,10 @@ def test_the_daily_series_has_30_days_with_missing_as_null(web: str) -> None:
     values = document(f"{web}/api/v1/stations/BN-FRESH/daily")["values"]
     assert len(values) == 30
     missing = [i for i, v in enumerate(values) if v["value"] is None]
-    assert missing == [29 - 10, 29 - 3]  # oldest first: 10 and 3 days ago
-    assert values[-1]["value"] == 80
+    assert missing == [30 - 10, 30 - 3]  # oldest first: 10 and 3 days ago
+    assert values[-1]["value"] == 81  # yesterday: the last complete day
+    yesterday = datetime.now(LOCAL).date() - timedelta(days=1)
+    assert values[-1]["day"] == yesterday.isoformat()
 
 
 def test_an_indicative_series_is_pm25_not_aqi(web: str) -> None:

@@ -326,7 +326,7 @@ async function select(stationId, scroll = true) {
     const what = p.kind === "aqi" ? "VN_AQI" : "PM2.5 (µg/m³, tham khảo)";
     charts.replaceChildren(
       el("h4", {}, `${what} 24 giờ qua`), chart(hourly, p.kind),
-      el("h4", {}, `${what} trung bình ngày, 30 ngày qua`), chart(daily, p.kind),
+      el("h4", {}, `${what} theo ngày, 30 ngày gần nhất`), chart(daily, p.kind),
       el("p", { class: "note" }, "Ô viền nét đứt: không có số liệu (không phải giá trị 0)."));
   } catch (e) {
     charts.replaceChildren(el("p", { class: "warn" }, "Không tải được biểu đồ, xin thử lại sau."));
