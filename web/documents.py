@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aqi.categories import VN_CATEGORIES, Category
 from aqi.pollutants import DISPLAY_NAMES, POLLUTANTS
+from aqi.rounding import round_half_up
 
 STANDARD: Final = "vn_1459_2019"
 HOUR: Final = timedelta(hours=1)
@@ -59,6 +60,11 @@ def bands_document() -> list[dict[str, Any]]:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _aqi_integer(value: float | None) -> int | None:
+    """A sub-index as Decision 1459 publishes it: rounded half up to an integer."""
+    return None if value is None else int(round_half_up([value])[0])
 
 
 def _round1(value: float | None) -> float | None:
@@ -117,9 +123,7 @@ def station_feature(row: StationRow, now: datetime, zone: ZoneInfo) -> dict[str,
                 {
                     "pollutant": p,
                     "label": DISPLAY_NAMES[p],
-                    "value": None
-                    if row.sub_indices.get(p) is None
-                    else round(float(row.sub_indices[p] or 0)),
+                    "value": _aqi_integer(row.sub_indices[p]),
                 }
                 for p in POLLUTANTS
                 if row.sub_indices.get(p) is not None

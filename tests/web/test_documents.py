@@ -42,6 +42,16 @@ def test_band_xau_for_175() -> None:
     # Decision 1459 Table 1: 151-200 is Xấu, red (255, 0, 0)
     assert (aqi["band"], aqi["color"], aqi["dominant_label"]) == ("Xấu", "#FF0000", "PM10")
     assert [s["label"] for s in aqi["sub_indices"]] == ["PM2.5", "PM10"]  # 1459 order
+    assert [s["value"] for s in aqi["sub_indices"]] == [90, 175]
+
+
+def test_sub_indices_round_half_up() -> None:
+    subs = {"pm25": 42.5, "o3": 59.35, "no2": 0.5}
+    aqi = station_feature(row(sub_indices=subs), NOW, LOCAL)["properties"]["aqi"]
+    # 42.5 -> 43 and 0.5 -> 1 (half up, not to even); 59.35 -> 59
+    assert {s["pollutant"]: s["value"] for s in aqi["sub_indices"]} == {
+        "pm25": 43, "o3": 59, "no2": 1,
+    }  # fmt: skip
 
 
 def test_no_aqi_for_an_hour_on_a_day_the_station_could_not_publish() -> None:
