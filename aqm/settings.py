@@ -323,6 +323,10 @@ class Settings(BaseSettings):
         description="aqm web's database URL, as aqm_reader (default: AQM_DATABASE_URL's server "
         "as the aqm_reader user)",
     )
+    web_workers: int = Field(
+        default=1, ge=1, le=32,
+        description="Server processes of aqm web (each with its own pool, cache and rate limits)",
+    )  # fmt: skip
     web_pool_size: int = Field(
         default=8, ge=1, le=100, description="Database connections of aqm web at most"
     )

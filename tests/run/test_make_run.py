@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,9 +66,7 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
             if match := TOTALS.search(line):
                 readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
                 if readings and aqi_values:
-                    # the public page is served at the address printed
-                    with urllib.request.urlopen(f"{page}api/v1/current", timeout=10) as r:
-                        current = json.load(r)
+                    current = _public_document(f"{page}api/v1/current")
                     break
             assert time.monotonic() - started < 150, "no VN_AQI within 150 s:\n" + "".join(
                 output[-40:]
@@ -93,3 +92,16 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), f"{child} did not stop"
     ftp_log = (tmp_path / "aqm" / "run" / "logs" / "ftp.log").read_text()
     assert re.search(r"\d+ files stored: [1-9]\d* readings new", ftp_log), ftp_log[-2000:]
+
+
+def _public_document(url: str, patience_s: float = 60.0) -> Any:
+    """The JSON at ``url`` of the public page, once aqm web listens (it starts with the rest)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
