@@ -36,6 +36,7 @@ class Child:
     argv: list[str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    url: str | None = None  # where a person opens what the child serves
 
     def start(self, env: dict[str, str]) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,7 @@ def status_view(
         f"queued station-hours {totals[4]:,}",
     )
     procs = Text("  ".join(f"{c.name}: {c.state}" for c in children), style="dim")
+    pages = Text("  ".join(f"{c.name}: {c.url}" for c in children if c.url), style="bold")
     table = Table(title="Trạm quan trắc — VN_AQI giờ mới nhất", expand=False)
     table.add_column("Trạm", no_wrap=True)
     table.add_column("Tên", no_wrap=True, overflow="ellipsis", max_width=32)
@@ -124,7 +126,7 @@ def status_view(
             DISPLAY_NAMES.get(str(dominant), "—"),
         )
     logs = Text(f"logs: {settings.data_dir / 'run' / 'logs'}   Ctrl-C to stop", style="dim")
-    return Group(header, procs, table, logs)
+    return Group(header, procs, pages, table, logs)
 
 
 def run_pipeline(
@@ -149,6 +151,8 @@ def run_pipeline(
     for child in children:
         child.start(env)
         console.log(f"started {child.name}: aqm {' '.join(child.argv)} (log {child.log})")
+        if child.url:
+            console.log(f"{child.name}: open {child.url}")
     deadline = time.monotonic() + duration if duration else None
     try:
         with psycopg.connect(pg.url(), autocommit=True) as conn:

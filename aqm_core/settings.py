@@ -366,6 +366,45 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "qaqc" / "rules.toml",
         description="Automatic QA/QC rules (TOML, versioned; docs/qaqc.md)",
     )
+    web_host: str = Field(
+        default="127.0.0.1", min_length=1, description="Address aqm web listens on"
+    )
+    web_port: int = Field(
+        default=8080, ge=1, le=MAX_PORT, description="Port of aqm web (the public page and API)"
+    )
+    web_database_url: str | None = Field(
+        default=None,
+        description="aqm web's database URL, as aqm_reader (default: AQM_DATABASE_URL's server "
+        "as the aqm_reader user)",
+    )
+    web_workers: int = Field(
+        default=1, ge=1, le=32,
+        description="Server processes of aqm web (each with its own pool, cache and rate limits)",
+    )  # fmt: skip
+    web_pool_size: int = Field(
+        default=8, ge=1, le=100, description="Database connections of aqm web at most"
+    )
+    web_cache_s: float = Field(
+        default=60.0, ge=0, le=3600, description="Seconds aqm web keeps a JSON document"
+    )
+    web_rate_per_minute: int = Field(
+        default=240, ge=1, description="Requests a client may make per minute (burst: the same)"
+    )
+    web_request_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="A request running longer is answered 503"
+    )
+    web_forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated; *: any)",
+    )
+    web_source: str = Field(
+        default="",
+        description="Data source named on the public page (default: the province's network)",
+    )
+    web_map_file: Path | None = Field(
+        default=None,
+        description="GeoJSON province outline for the page (default: the bundled outline)",
+    )
 
     @field_validator("mqtt_url")
     @classmethod

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "qaqc": "bench.qaqc_checks",
     "cli": "bench.cli_startup",
     "rabbitmq": "bench.rabbitmq",
+    "web": "bench.web",
 }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the servers aqm needs on a Debian machine: Mosquitto and PostgreSQL
-# with TimescaleDB. Idempotent: when everything is present it exits at once.
+# with TimescaleDB, and the tools its tests and benchmarks drive (Chromium, wrk).
+# Idempotent: when everything is present it exits at once.
 #
 # Debian 13 (trixie) ships postgresql-17-timescaledb as a binary package.
 # Debian 12 (bookworm) has none, so TimescaleDB (Apache-licensed part) is built
@@ -28,7 +29,10 @@ have_all() {
         && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
         && command -v soffice >/dev/null 2>&1 \
         && command -v pdftoppm >/dev/null 2>&1 \
-        && [ -d /usr/share/fonts/truetype/liberation ]
+        && [ -d /usr/share/fonts/truetype/liberation ] \
+        && [ -x /usr/bin/chromium ] \
+        && [ -x /usr/bin/chromedriver ] \
+        && command -v wrk >/dev/null 2>&1
 }
 
 if have_all; then
@@ -64,6 +68,17 @@ if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1
         || [ ! -d /usr/share/fonts/truetype/liberation ]; then
     log "installing LibreOffice Writer, poppler-utils and fonts-liberation"
     apt_install libreoffice-writer-nogui poppler-utils fonts-liberation
+fi
+
+# The public page is tested in a real browser (Debian's Chromium, driven through its
+# DevTools protocol by Playwright or through chromedriver); wrk loads aqm web in bench/.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    log "installing Chromium and chromium-driver"
+    apt_install chromium chromium-driver
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk"
+    apt_install wrk
 fi
 
 if [ -z "$(pg_version)" ]; then

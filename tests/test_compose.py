@@ -55,6 +55,7 @@ def test_the_expected_services_exist() -> None:
         "grafana",
         "ftp",
         "forward",
+        "web",
     }
     assert (
         SERVICES["timescaledb"]["image"].startswith("timescale/timescaledb:")
@@ -83,6 +84,9 @@ def test_database_urls_use_the_roles_the_migrations_create() -> None:
     assert forward_url.hostname == "timescaledb" and forward_url.username == "aqm_forward"
     forwarding_sql = (REPO / "storage/migrations/0013_ftp_files_forwarding.sql").read_text()
     assert "CREATE ROLE aqm_forward" in forwarding_sql
+    web_url = urlsplit(env("web")["AQM_WEB_DATABASE_URL"])
+    assert web_url.hostname == "timescaledb" and web_url.username == "aqm_reader"
+    assert "127.0.0.1:" + env("web")["AQM_WEB_PORT"] + ":" in " ".join(SERVICES["web"]["ports"])
     mqtt = urlsplit(env("ingest")["AQM_MQTT_URL"])
     assert mqtt.scheme == "mqtt" and mqtt.hostname == "mosquitto"
     assert mqtt.port in listeners()  # ingest reaches a listener of the broker's config

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Start the private TimescaleDB and Mosquitto (AQM_DATA_DIR, AQM_PG_PORT, "
             "AQM_MQTT_PORT), migrate the schema, load the station catalogue "
             "(AQM_STATIONS_FILE), then run the "
-            "ingest service, the AQI worker and the station simulator, with a live status table "
+            "ingest service, the AQI worker, the public page (aqm web, its address printed) and "
+            "the station simulator, with a live status table "
             "(readings stored, latest VN_AQI per station). Ctrl-C stops everything cleanly."
         ),
     )
@@ -97,6 +98,11 @@ def _run(args: argparse.Namespace) -> int:
         ]
         if _available("aqm.commands.worker"):
             children.append(Child("worker", ["worker"], logs / "worker.log"))
+        if _available("aqm.commands.web"):
+            children.append(
+                Child("web", ["web"], logs / "web.log",
+                      url=f"http://{settings.web_host}:{settings.web_port}/")
+            )  # fmt: skip
         ftp_station = _ftp_station(catalogue, settings) if _available("aqm.commands.ftp") else None
         if ftp_station is not None:
             children.append(Child("ftp", ["ftp", "--metrics-port", "0"], logs / "ftp.log"))

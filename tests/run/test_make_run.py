@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +34,11 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         AQM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/aqm",
         AQM_MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
         AQM_FTP_PORT=str(free_port()),
+        AQM_WEB_PORT=str(web_port := free_port()),
         AQM_FTP_PASSIVE_PORTS="{0}-{0}".format(free_port()),
         COLUMNS="160",
     )
+    page = f"http://127.0.0.1:{web_port}/"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -61,6 +66,7 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
             if match := TOTALS.search(line):
                 readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
                 if readings and aqi_values:
+                    current = _public_document(f"{page}api/v1/current")
                     break
             assert time.monotonic() - started < 150, "no VN_AQI within 150 s:\n" + "".join(
                 output[-40:]
@@ -73,8 +79,10 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
     output.append(rest)
     text = "".join(output)
     assert readings > 0 and aqi_values > 0, text[-3000:]
+    assert f"web: open {page}" in text
+    assert current["type"] == "FeatureCollection" and current["features"], current
     assert proc.returncode == 0, text[-3000:]
-    for child in ("ingest", "worker", "simulator"):
+    for child in ("ingest", "worker", "web", "simulator"):
         assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), (
             f"{child} did not stop cleanly"
         )
@@ -84,3 +92,16 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), f"{child} did not stop"
     ftp_log = (tmp_path / "aqm" / "run" / "logs" / "ftp.log").read_text()
     assert re.search(r"\d+ files stored: [1-9]\d* readings new", ftp_log), ftp_log[-2000:]
+
+
+def _public_document(url: str, patience_s: float = 60.0) -> Any:
+    """The JSON at ``url`` of the public page, once aqm web listens (it starts with the rest)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

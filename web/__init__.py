@@ -1,0 +1,5 @@
+"""``aqm web``: the read-only public service — the citizens' VN_AQI page and its JSON.
+
+:func:`web.app.create_app` builds the ASGI application; docs/web.md describes what the page
+shows and the endpoints.
+"""
