@@ -1,0 +1,1 @@
+"""aqm's read-only web services."""
