@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -60,7 +61,12 @@ def parse_path(path: str) -> list[Segment]:
     return segments
 
 
+_URL_SAFE_ID = re.compile(r"[A-Za-z0-9_.:~@-]*")
+
+
 def id_literal(entity_id: str) -> str:
+    if _URL_SAFE_ID.fullmatch(entity_id):  # every id aqm makes: no quoting needed
+        return f"'{entity_id}'"
     return "'" + quote(entity_id.replace("'", "''"), safe="':.-_~@+") + "'"
 
 
@@ -156,7 +162,8 @@ async def _entity(conn: Connection, target: Target, entity_id: str) -> Target:
 # ---- documents ---------------------------------------------------------------------------
 
 
-def _merge_expansions(expansions: Sequence[Expansion]) -> list[Expansion]:
+@functools.lru_cache(maxsize=256)  # called for every entity of a page with the same items
+def _merge_expansions(expansions: tuple[Expansion, ...]) -> tuple[Expansion, ...]:
     """``Datastreams/Sensor,Datastreams/Thing`` as one Datastreams item with both."""
     merged: dict[str, Expansion] = {}
     for item in expansions:
@@ -173,7 +180,7 @@ def _merge_expansions(expansions: Sequence[Expansion]) -> list[Expansion]:
         options = earlier_bare if earlier_bare != QueryOptions() else bare
         expand = (*earlier.options.expand, *item.options.expand)
         merged[item.navigation] = Expansion(item.navigation, replace(options, expand=expand))
-    return list(merged.values())
+    return tuple(merged.values())
 
 
 def check_options(entity: EntitySet, options: QueryOptions) -> None:
@@ -205,14 +212,12 @@ class Documents:
         self.base = base
         self._one_cache: dict[tuple[str, tuple[object, ...]], dict[str, Any] | None] = {}
 
-    def self_link(self, entity: EntitySet, row: Mapping[str, Any]) -> str:
-        return f"{self.base}/{entity.name}({id_literal(entity.id_of(row))})"
-
     async def entity(
         self, entity: EntitySet, row: dict[str, Any], options: QueryOptions
     ) -> dict[str, Any]:
-        link = self.self_link(entity, row)
-        body: dict[str, Any] = {"@iot.id": entity.id_of(row), "@iot.selfLink": link}
+        entity_id = entity.id_of(row)
+        link = f"{self.base}/{entity.name}({id_literal(entity_id)})"
+        body: dict[str, Any] = {"@iot.id": entity_id, "@iot.selfLink": link}
         body.update(entity.to_json(row))
         for name in entity.navigation:
             body[f"{name}@iot.navigationLink"] = f"{link}/{name}"

@@ -46,8 +46,8 @@ class IdError(ValueError):
 
 def format_time(value: dt.datetime) -> str:
     """ISO 8601 in UTC with ``Z``; seconds always, microseconds only when not zero."""
-    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z"  # isoformat of a UTC time ends in +00:00
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -102,7 +102,7 @@ class Navigation:
 @dataclass(frozen=True)
 class EntitySet:
     name: str
-    source: sql.SQL
+    source: sql.Composable
     key: tuple[str, ...]
     id_of: Callable[[Row], str]
     decode_id: Callable[[str], tuple[object, ...]]
@@ -111,9 +111,14 @@ class EntitySet:
     navigation: Mapping[str, Navigation]
     json_names: tuple[str, ...]
     filters: Mapping[str, Property] = field(default_factory=dict)
+    # the narrower query when conditions hold some columns constant
+    narrowed: Callable[[Mapping[str, object]], sql.Composable] | None = None
 
     def property(self, name: str) -> Property | None:
         return self.properties.get(name) or self.filters.get(name)
+
+    def source_for(self, fixed: Mapping[str, object]) -> sql.Composable:
+        return self.source if self.narrowed is None else self.narrowed(fixed)
 
 
 def _text_id(text: str) -> tuple[object, ...]:
@@ -315,10 +320,33 @@ def _datastream_json(row: Row) -> dict[str, Any]:
 
 # ---- Observations --------------------------------------------------------------------------
 
-# One branch per aggregation, each reading one table through its primary key, so the
-# conditions of a request (a datastream, a time range) reach the indexes. Local days are
-# Asia/Ho_Chi_Minh days, as everywhere in aqm (storage/migrations/0001_core.sql).
-_OBSERVATIONS = sql.SQL("""
+
+# One branch per kind of Observation, each reading one table through its primary key.
+# A request naming one datastream reads only its branch (``source_for``), so its time
+# order comes from the index and the per-row work is done for one page only. Quality
+# details are plain columns, turned into JSON in Python. Local days are Asia/Ho_Chi_Minh
+# days, as everywhere in aqm (storage/migrations/0001_core.sql).
+def _iso(column: str) -> str:
+    """SQL for format_time: the ISO 8601 text of a timestamptz, in UTC, formatted by the
+    database (a page of 1,000 Observations would spend most of its Python time on it)."""
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN mod(extract(microseconds FROM {column})::bigint, 1000000) = 0 THEN ''"
+        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
+    )
+
+
+def _times(start: str, end: str | None, result_time: str) -> str:
+    """The text columns of an Observation's times, for the select list of a branch."""
+    interval = f"{_iso(start)} || '/' || {_iso(end)}" if end else _iso(start)
+    return (
+        f"{_iso(start)} AS start_text, {interval} AS phenomenon_text, "
+        f"{_iso(result_time)} AS result_time_text"
+    )
+
+
+_RAW_READINGS = sql.SQL(
+    """
     SELECT r.station_id, r.parameter AS quantity, 'raw'::text AS aggregation,
            r.ts AS t_start, NULL::timestamptz AS t_end, r.value AS result,
            r.ts AS result_time,
@@ -326,27 +354,39 @@ _OBSERVATIONS = sql.SQL("""
                              WHERE v.action = 'verify' AND v.station_id = r.station_id
                                AND v.period_start <= r.ts AND r.ts < v.period_end)
                 THEN 'verified' ELSE 'provisional' END AS data_level,
-           jsonb_build_object(
-               'status', r.status,
-               'qcFlags', to_jsonb(ARRAY(
-                   SELECT c.code FROM qc_flags f JOIN qc_rule_codes c ON f.flags & c.bit <> 0
-                   WHERE f.station_id = r.station_id AND f.parameter = r.parameter
-                     AND f.ts = r.ts ORDER BY c.bit))) AS quality,
-           NULL::jsonb AS parameters
+           r.status,
+           ARRAY(SELECT c.code FROM qc_flags f JOIN qc_rule_codes c ON f.flags & c.bit <> 0
+                 WHERE f.station_id = r.station_id AND f.parameter = r.parameter
+                   AND f.ts = r.ts ORDER BY c.bit) AS qc_flags,
+           NULL::double precision AS completeness, NULL::integer AS n_valid,
+           NULL::integer AS n_expected, NULL::text AS standard, NULL::smallint AS category,
+           NULL::text AS band, NULL::text AS dominant, {times}
     FROM readings r
-    UNION ALL
-    SELECT h.station_id, h.parameter, 'hourly', h.hour, h.hour + INTERVAL '1 hour', h.mean,
-           h.computed_at, h.data_level,
-           jsonb_build_object('completeness', h.completeness, 'validSamples', h.n_valid,
-                              'expectedSamples', h.n_expected),
-           NULL::jsonb
+""".replace("{times}", _times("r.ts", None, "r.ts"))
+)
+
+_HOURLY_MEANS = sql.SQL(
+    """
+    SELECT h.station_id, h.parameter AS quantity, 'hourly'::text AS aggregation,
+           h.hour AS t_start, h.hour + INTERVAL '1 hour' AS t_end, h.mean AS result,
+           h.computed_at AS result_time, h.data_level, NULL::text AS status,
+           NULL::text[] AS qc_flags, h.completeness, h.n_valid, h.n_expected,
+           NULL::text AS standard, NULL::smallint AS category, NULL::text AS band,
+           NULL::text AS dominant, {times}
     FROM hourly h
     WHERE h.valid AND h.mean IS NOT NULL
-    UNION ALL
-    SELECT a.station_id, 'vn_aqi', 'hourly', a.hour, a.hour + INTERVAL '1 hour', a.aqi,
-           a.computed_at, a.data_level, '{}'::jsonb,
-           jsonb_build_object('standard', a.standard, 'category', a.category,
-                              'band', k.name_vi, 'dominantPollutant', a.dominant)
+""".replace("{times}", _times("h.hour", "(h.hour + INTERVAL '1 hour')", "h.computed_at"))
+)
+
+_HOURLY_AQI = sql.SQL(
+    """
+    SELECT a.station_id, 'vn_aqi'::text AS quantity, 'hourly'::text AS aggregation,
+           a.hour AS t_start, a.hour + INTERVAL '1 hour' AS t_end,
+           a.aqi::double precision AS result, a.computed_at AS result_time, a.data_level,
+           NULL::text AS status, NULL::text[] AS qc_flags,
+           NULL::double precision AS completeness, NULL::integer AS n_valid,
+           NULL::integer AS n_expected, a.standard, a.category, k.name_vi AS band,
+           a.dominant, {times}
     FROM aqi_hourly a
     JOIN station_class_periods p
       ON p.station_id = a.station_id AND p.aqi_publishable
@@ -354,12 +394,19 @@ _OBSERVATIONS = sql.SQL("""
      AND (p.valid_to IS NULL OR (a.hour AT TIME ZONE 'Asia/Ho_Chi_Minh')::date < p.valid_to)
     LEFT JOIN aqi_categories k ON k.standard = a.standard AND k.level = a.category
     WHERE a.standard = 'vn_1459_2019' AND a.aqi IS NOT NULL
-    UNION ALL
-    SELECT a.station_id, 'vn_aqi', 'daily', a.day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh',
-           (a.day + 1)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh', a.aqi,
-           a.computed_at, a.data_level, '{}'::jsonb,
-           jsonb_build_object('standard', a.standard, 'category', a.category,
-                              'band', k.name_vi, 'dominantPollutant', a.dominant)
+""".replace("{times}", _times("a.hour", "(a.hour + INTERVAL '1 hour')", "a.computed_at"))
+)
+
+_DAILY_AQI = sql.SQL(
+    """
+    SELECT a.station_id, 'vn_aqi'::text AS quantity, 'daily'::text AS aggregation,
+           a.day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS t_start,
+           (a.day + 1)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS t_end,
+           a.aqi::double precision AS result, a.computed_at AS result_time, a.data_level,
+           NULL::text AS status, NULL::text[] AS qc_flags,
+           NULL::double precision AS completeness, NULL::integer AS n_valid,
+           NULL::integer AS n_expected, a.standard, a.category, k.name_vi AS band,
+           a.dominant, {times}
     FROM aqi_daily a
     JOIN station_class_periods p
       ON p.station_id = a.station_id AND p.aqi_publishable
@@ -367,30 +414,60 @@ _OBSERVATIONS = sql.SQL("""
      AND (p.valid_to IS NULL OR a.day < p.valid_to)
     LEFT JOIN aqi_categories k ON k.standard = a.standard AND k.level = a.category
     WHERE a.standard = 'vn_1459_2019' AND a.aqi IS NOT NULL
-""")
+""".replace(
+        "{times}",
+        _times(
+            "(a.day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')",
+            "((a.day + 1)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')",
+            "a.computed_at",
+        ),
+    )
+)
+
+_OBSERVATIONS = sql.SQL("\n    UNION ALL\n").join(
+    [_RAW_READINGS, _HOURLY_MEANS, _HOURLY_AQI, _DAILY_AQI]
+)
+
+_NOTHING = sql.SQL("SELECT * FROM ({}) AS nothing WHERE false").format(_HOURLY_MEANS)
+
+
+def _observation_branch(fixed: Mapping[str, object]) -> sql.Composable:
+    """The one branch a (quantity, aggregation) held constant can come from."""
+    quantity, aggregation = fixed.get("quantity"), fixed.get("aggregation")
+    if quantity is None or aggregation is None:
+        return _OBSERVATIONS
+    if quantity == AQI_QUANTITY:
+        return {"hourly": _HOURLY_AQI, "daily": _DAILY_AQI}.get(str(aggregation), _NOTHING)
+    return {"raw": _RAW_READINGS, "hourly": _HOURLY_MEANS}.get(str(aggregation), _NOTHING)
 
 
 def _observation_id(row: Row) -> str:
-    return (
-        f"{row['station_id']}.{row['quantity']}.{row['aggregation']}.{format_time(row['t_start'])}"
-    )
+    return f"{row['station_id']}.{row['quantity']}.{row['aggregation']}.{row['start_text']}"
 
 
 def _observation_json(row: Row) -> dict[str, Any]:
-    start = format_time(row["t_start"])
-    phenomenon = start if row["t_end"] is None else f"{start}/{format_time(row['t_end'])}"
-    result: float | int = row["result"]
-    if row["quantity"] == AQI_QUANTITY:
-        result = round(result)
-    quality = {"dataLevel": row["data_level"], **(row["quality"] or {})}
+    quality: dict[str, Any] = {"dataLevel": row["data_level"]}
     body: dict[str, Any] = {
-        "phenomenonTime": phenomenon,
-        "resultTime": format_time(row["result_time"]),
-        "result": result,
+        "phenomenonTime": row["phenomenon_text"],
+        "resultTime": row["result_time_text"],
+        "result": row["result"],
         "resultQuality": quality,
     }
-    if row["parameters"] is not None:
-        body["parameters"] = row["parameters"]
+    if row["aggregation"] == "raw":
+        quality["status"] = row["status"]
+        quality["qcFlags"] = row["qc_flags"]
+    elif row["quantity"] == AQI_QUANTITY:
+        body["result"] = round(row["result"])
+        body["parameters"] = {
+            "standard": row["standard"],
+            "category": row["category"],
+            "band": row["band"],
+            "dominantPollutant": row["dominant"],
+        }
+    else:
+        quality["completeness"] = row["completeness"]
+        quality["validSamples"] = row["n_valid"]
+        quality["expectedSamples"] = row["n_expected"]
     return body
 
 
@@ -511,6 +588,7 @@ ENTITY_SETS: Final[Mapping[str, EntitySet]] = {
     "Observations": EntitySet(
         name="Observations",
         source=_OBSERVATIONS,
+        narrowed=_observation_branch,
         key=("station_id", "quantity", "aggregation", "t_start"),
         id_of=_observation_id,
         decode_id=observation_key,

@@ -62,6 +62,15 @@ def _placeholders(count: int) -> sql.Composable:
     return sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * count))
 
 
+def constants(conditions: Sequence[Condition]) -> dict[str, object]:
+    """The columns the conditions hold constant, and their values."""
+    return {
+        column: value
+        for condition in conditions
+        for column, value in zip(condition.columns, condition.values, strict=True)
+    }
+
+
 def condition_sql(condition: Condition, params: list[Any]) -> sql.Composable:
     params.extend(condition.values)
     return sql.SQL("{} = {}").format(
@@ -235,7 +244,7 @@ def select_query(
         for s in sort
     )
     text = sql.SQL("SELECT e.* FROM ({source}) AS e{where}{order} LIMIT {limit}").format(
-        source=entity.source,
+        source=entity.source_for(constants(conditions)),
         where=_where(where),
         order=sql.SQL(" ORDER BY ") + order if sort else sql.SQL(""),
         limit=sql.Placeholder(),
@@ -255,7 +264,7 @@ def count_query(
     if options.filter is not None:
         where.append(filter_sql(entity, options.filter, params))
     text = sql.SQL("SELECT count(*) AS n FROM ({source}) AS e{where}").format(
-        source=entity.source, where=_where(where)
+        source=entity.source_for(constants(conditions)), where=_where(where)
     )
     return text, params
 
