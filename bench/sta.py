@@ -115,6 +115,12 @@ class Server:
             time.sleep(0.1)
         return self
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -195,6 +201,7 @@ def main(argv: Sequence[str] = ()) -> int:
         aqi_times: list[float] = []
         sql_times: list[float] = []
         complete = True
+        server_cpu = 0.0
         with Server(reader) as server, httpx.Client(base_url=server.base, timeout=60) as client:
             means_url = f"Datastreams('BN001.pm25.hourly')/Observations?$top={PAGE}"
             aqi_url = f"Datastreams('BN001.vn_aqi.hourly')/Observations?$top={PAGE}"
@@ -202,7 +209,9 @@ def main(argv: Sequence[str] = ()) -> int:
             with psycopg.connect(reader, autocommit=True) as conn:
                 sql_pages(conn, "BN001")
                 for _ in range(args.passes):
+                    cpu_before = server.cpu_seconds()
                     times, ids = api_pages(client, means_url)
+                    server_cpu += server.cpu_seconds() - cpu_before
                     api_times.extend(times)
                     complete &= len(ids) == len(set(ids)) == n_expected
                     times, ids = api_pages(client, aqi_url)
@@ -229,7 +238,8 @@ def main(argv: Sequence[str] = ()) -> int:
         f"hourly VN_AQI; {pages} pages per datastream, {args.passes} passes after a warm-up",
         f"- `Datastreams('BN001.pm25.hourly')/Observations?$top={PAGE}` and its "
         f"@iot.nextLink pages over HTTP (uvicorn, aqm_reader pool): **{_ms(api_times)}** "
-        "per page",
+        f"per page; the server process's own CPU time "
+        f"{1000 * server_cpu / len(api_times):.1f} ms per page (PostgreSQL's not counted)",
         f"- the hourly VN_AQI datastream (eligibility checked per day): {_ms(aqi_times)} per page",
         f"- baseline, same run: the plain keyset SQL for the same pages as aqm_reader: "
         f"{_ms(sql_times)} per page — the API costs **{ratio:.1f}×** the bare query "
