@@ -346,3 +346,12 @@ def test_unknown_paths_get_404(sta: httpx.Client, path: str) -> None:
 def test_the_service_only_reads(sta: httpx.Client) -> None:
     assert sta.post("Things", json={"name": "x"}).status_code == 405
     assert sta.delete("Things('BN01')").status_code == 405
+
+
+def test_nested_expand_cannot_multiply_a_response_without_bound(sta: httpx.Client) -> None:
+    # each Observation (276) expands its Datastream with all of that Datastream's
+    # Observations: 65² + 2·24² + 95² + 48² + 4² + 2² + 14² = 16,922 entities > 10,000
+    response = sta.get("Observations?$top=1000&$expand=Datastream/Observations($top=1000)")
+    assert response.status_code == 400, response.text
+    assert "$expand" in response.json()["message"]
+    assert "10,000" in response.json()["message"]

@@ -30,6 +30,10 @@ CONFORMANCE: Final = (
 
 Connection = AsyncConnection[Any]
 
+# Entities in one response, expanded ones included: $top bounds a page, this bounds what
+# nested $expand can multiply it into.
+MAX_ENTITIES: Final = 10_000
+
 
 class NotFoundError(LookupError):
     """The path names no entity; the message says which part."""
@@ -210,11 +214,18 @@ class Documents:
     def __init__(self, conn: Connection, base: str) -> None:
         self.conn = conn
         self.base = base
-        self._one_cache: dict[tuple[str, tuple[object, ...]], dict[str, Any] | None] = {}
+        self._one_cache: dict[tuple[object, ...], dict[str, Any] | None] = {}
+        self.entities = 0
 
     async def entity(
         self, entity: EntitySet, row: dict[str, Any], options: QueryOptions
     ) -> dict[str, Any]:
+        self.entities += 1
+        if self.entities > MAX_ENTITIES:
+            raise OptionError(
+                f"$expand: the response would hold more than {MAX_ENTITIES:,} entities; "
+                "ask for fewer with $top inside $expand, or follow the navigation links"
+            )
         entity_id = entity.id_of(row)
         link = f"{self.base}/{entity.name}({id_literal(entity_id)})"
         body: dict[str, Any] = {"@iot.id": entity_id, "@iot.selfLink": link}
@@ -244,7 +255,7 @@ class Documents:
         return body
 
     async def _one(self, entity: EntitySet, condition: Condition) -> dict[str, Any] | None:
-        cache_key = (entity.name, condition.values)
+        cache_key = (entity.name, condition.columns, condition.values)
         if cache_key not in self._one_cache:
             self._one_cache[cache_key] = await fetch_one(self.conn, entity, (condition,))
         return self._one_cache[cache_key]
