@@ -67,13 +67,19 @@ def datastream_key(text: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def observation_key(text: str) -> tuple[str, str, str, dt.datetime]:
+# An Observation's key in the order of its tables' primary keys (station, parameter,
+# time) with the aggregation last: listing every Observation then merges index ranges
+# instead of sorting them all. observation_key returns its parts in this order.
+OBSERVATION_KEY: Final = ("station_id", "quantity", "t_start", "aggregation")
+
+
+def observation_key(text: str) -> tuple[str, str, dt.datetime, str]:
     parts = text.split(".", 3)
     if len(parts) != 4 or not all(parts):
         raise IdError(
             f"{text!r} is not an Observation id like 'BN01.pm25.hourly.2025-01-01T00:00:00Z'"
         )
-    return parts[0], parts[1], parts[2], parse_time(parts[3])
+    return parts[0], parts[1], parse_time(parts[3]), parts[2]
 
 
 # ---- entity descriptions -----------------------------------------------------------------
@@ -113,6 +119,8 @@ class EntitySet:
     filters: Mapping[str, Property] = field(default_factory=dict)
     # the narrower query when conditions hold some columns constant
     narrowed: Callable[[Mapping[str, object]], sql.Composable] | None = None
+    # computed for the rows of a page only (the source's row is ``e``)
+    page_columns: sql.Composable | None = None
 
     def property(self, name: str) -> Property | None:
         return self.properties.get(name) or self.filters.get(name)
@@ -321,72 +329,40 @@ def _datastream_json(row: Row) -> dict[str, Any]:
 # ---- Observations --------------------------------------------------------------------------
 
 
-# One branch per kind of Observation, each reading one table through its primary key.
-# A request naming one datastream reads only its branch (``source_for``), so its time
-# order comes from the index and the per-row work is done for one page only. Quality
-# details are plain columns, turned into JSON in Python. Local days are Asia/Ho_Chi_Minh
-# days, as everywhere in aqm (storage/migrations/0001_core.sql).
-def _iso(column: str) -> str:
-    """SQL for format_time: the ISO 8601 text of a timestamptz, in UTC, formatted by the
-    database (a page of 1,000 Observations would spend most of its Python time on it)."""
-    return (
-        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN mod(extract(microseconds FROM {column})::bigint, 1000000) = 0 THEN ''"
-        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
-    )
-
-
-def _times(start: str, end: str | None, result_time: str) -> str:
-    """The text columns of an Observation's times, for the select list of a branch."""
-    interval = f"{_iso(start)} || '/' || {_iso(end)}" if end else _iso(start)
-    return (
-        f"{_iso(start)} AS start_text, {interval} AS phenomenon_text, "
-        f"{_iso(result_time)} AS result_time_text"
-    )
-
-
-_RAW_READINGS = sql.SQL(
-    """
+# One branch per kind of Observation, each reading one table through its primary key
+# and returning plain columns only. A request naming one datastream reads only its branch
+# (``source_for``), so its time order comes from the index. What costs per row (times as
+# text, a raw reading's verification and flags) is computed by ``_PAGE_COLUMNS`` on the
+# page's rows only, after the order and the limit. Local days are Asia/Ho_Chi_Minh days,
+# as everywhere in aqm (storage/migrations/0001_core.sql).
+_RAW_READINGS = sql.SQL("""
     SELECT r.station_id, r.parameter AS quantity, 'raw'::text AS aggregation,
            r.ts AS t_start, NULL::timestamptz AS t_end, r.value AS result,
-           r.ts AS result_time,
-           CASE WHEN EXISTS (SELECT FROM qc_actions v
-                             WHERE v.action = 'verify' AND v.station_id = r.station_id
-                               AND v.period_start <= r.ts AND r.ts < v.period_end)
-                THEN 'verified' ELSE 'provisional' END AS data_level,
-           r.status,
-           ARRAY(SELECT c.code FROM qc_flags f JOIN qc_rule_codes c ON f.flags & c.bit <> 0
-                 WHERE f.station_id = r.station_id AND f.parameter = r.parameter
-                   AND f.ts = r.ts ORDER BY c.bit) AS qc_flags,
+           r.ts AS result_time, NULL::text AS data_level, r.status,
            NULL::double precision AS completeness, NULL::integer AS n_valid,
            NULL::integer AS n_expected, NULL::text AS standard, NULL::smallint AS category,
-           NULL::text AS band, NULL::text AS dominant, {times}
+           NULL::text AS band, NULL::text AS dominant
     FROM readings r
-""".replace("{times}", _times("r.ts", None, "r.ts"))
-)
+""")
 
-_HOURLY_MEANS = sql.SQL(
-    """
+_HOURLY_MEANS = sql.SQL("""
     SELECT h.station_id, h.parameter AS quantity, 'hourly'::text AS aggregation,
            h.hour AS t_start, h.hour + INTERVAL '1 hour' AS t_end, h.mean AS result,
            h.computed_at AS result_time, h.data_level, NULL::text AS status,
-           NULL::text[] AS qc_flags, h.completeness, h.n_valid, h.n_expected,
+           h.completeness, h.n_valid, h.n_expected,
            NULL::text AS standard, NULL::smallint AS category, NULL::text AS band,
-           NULL::text AS dominant, {times}
+           NULL::text AS dominant
     FROM hourly h
     WHERE h.valid AND h.mean IS NOT NULL
-""".replace("{times}", _times("h.hour", "(h.hour + INTERVAL '1 hour')", "h.computed_at"))
-)
+""")
 
-_HOURLY_AQI = sql.SQL(
-    """
+_HOURLY_AQI = sql.SQL("""
     SELECT a.station_id, 'vn_aqi'::text AS quantity, 'hourly'::text AS aggregation,
            a.hour AS t_start, a.hour + INTERVAL '1 hour' AS t_end,
            a.aqi::double precision AS result, a.computed_at AS result_time, a.data_level,
-           NULL::text AS status, NULL::text[] AS qc_flags,
-           NULL::double precision AS completeness, NULL::integer AS n_valid,
-           NULL::integer AS n_expected, a.standard, a.category, k.name_vi AS band,
-           a.dominant, {times}
+           NULL::text AS status, NULL::double precision AS completeness,
+           NULL::integer AS n_valid, NULL::integer AS n_expected, a.standard, a.category,
+           k.name_vi AS band, a.dominant
     FROM aqi_hourly a
     JOIN station_class_periods p
       ON p.station_id = a.station_id AND p.aqi_publishable
@@ -394,19 +370,16 @@ _HOURLY_AQI = sql.SQL(
      AND (p.valid_to IS NULL OR (a.hour AT TIME ZONE 'Asia/Ho_Chi_Minh')::date < p.valid_to)
     LEFT JOIN aqi_categories k ON k.standard = a.standard AND k.level = a.category
     WHERE a.standard = 'vn_1459_2019' AND a.aqi IS NOT NULL
-""".replace("{times}", _times("a.hour", "(a.hour + INTERVAL '1 hour')", "a.computed_at"))
-)
+""")
 
-_DAILY_AQI = sql.SQL(
-    """
+_DAILY_AQI = sql.SQL("""
     SELECT a.station_id, 'vn_aqi'::text AS quantity, 'daily'::text AS aggregation,
            a.day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS t_start,
            (a.day + 1)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS t_end,
            a.aqi::double precision AS result, a.computed_at AS result_time, a.data_level,
-           NULL::text AS status, NULL::text[] AS qc_flags,
-           NULL::double precision AS completeness, NULL::integer AS n_valid,
-           NULL::integer AS n_expected, a.standard, a.category, k.name_vi AS band,
-           a.dominant, {times}
+           NULL::text AS status, NULL::double precision AS completeness,
+           NULL::integer AS n_valid, NULL::integer AS n_expected, a.standard, a.category,
+           k.name_vi AS band, a.dominant
     FROM aqi_daily a
     JOIN station_class_periods p
       ON p.station_id = a.station_id AND p.aqi_publishable
@@ -414,15 +387,38 @@ _DAILY_AQI = sql.SQL(
      AND (p.valid_to IS NULL OR a.day < p.valid_to)
     LEFT JOIN aqi_categories k ON k.standard = a.standard AND k.level = a.category
     WHERE a.standard = 'vn_1459_2019' AND a.aqi IS NOT NULL
-""".replace(
-        "{times}",
-        _times(
-            "(a.day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')",
-            "((a.day + 1)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')",
-            "a.computed_at",
-        ),
+""")
+
+
+def _iso(column: str) -> str:
+    """SQL for format_time: the ISO 8601 text of a timestamptz in UTC, formatted by the
+    database (in Python it took most of a page's time)."""
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN mod(extract(microseconds FROM {column})::bigint, 1000000) = 0 THEN ''"
+        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
     )
-)
+
+
+# Computed for the rows of a page (alias ``e``): the times as text, and for raw readings
+# the level (verified inside an officer's verified period) and the automatic flags.
+_PAGE_COLUMNS = sql.SQL(f"""
+    {_iso("e.t_start")} AS start_text,
+    {_iso("e.t_start")} || CASE WHEN e.t_end IS NULL THEN ''
+                             ELSE '/' || {_iso("e.t_end")} END AS phenomenon_text,
+    {_iso("e.result_time")} AS result_time_text,
+    CASE WHEN e.aggregation <> 'raw' THEN e.data_level
+         WHEN EXISTS (SELECT FROM qc_actions v
+                      WHERE v.action = 'verify' AND v.station_id = e.station_id
+                        AND v.period_start <= e.t_start AND e.t_start < v.period_end)
+         THEN 'verified' ELSE 'provisional' END AS level,
+    CASE WHEN e.aggregation = 'raw' THEN
+        ARRAY(SELECT c.code FROM qc_flags f JOIN qc_rule_codes c ON f.flags & c.bit <> 0
+              WHERE f.station_id = e.station_id AND f.parameter = e.quantity
+                AND f.ts = e.t_start ORDER BY c.bit)
+    END AS qc_flags
+""")
+
 
 _OBSERVATIONS = sql.SQL("\n    UNION ALL\n").join(
     [_RAW_READINGS, _HOURLY_MEANS, _HOURLY_AQI, _DAILY_AQI]
@@ -446,7 +442,7 @@ def _observation_id(row: Row) -> str:
 
 
 def _observation_json(row: Row) -> dict[str, Any]:
-    quality: dict[str, Any] = {"dataLevel": row["data_level"]}
+    quality: dict[str, Any] = {"dataLevel": row["level"]}
     body: dict[str, Any] = {
         "phenomenonTime": row["phenomenon_text"],
         "resultTime": row["result_time_text"],
@@ -476,7 +472,7 @@ def _datastream_of_observation(row: Row) -> tuple[object, ...]:
 
 
 def _observation_id_property() -> Property:
-    return _id_property(observation_key, ("station_id", "quantity", "aggregation", "t_start"))
+    return _id_property(observation_key, OBSERVATION_KEY)
 
 
 _ID_NAMES: Final = ("id", "@iot.id")
@@ -589,7 +585,8 @@ ENTITY_SETS: Final[Mapping[str, EntitySet]] = {
         name="Observations",
         source=_OBSERVATIONS,
         narrowed=_observation_branch,
-        key=("station_id", "quantity", "aggregation", "t_start"),
+        page_columns=_PAGE_COLUMNS,
+        key=OBSERVATION_KEY,
         id_of=_observation_id,
         decode_id=observation_key,
         properties={

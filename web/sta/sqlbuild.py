@@ -243,16 +243,22 @@ def select_query(
         sql.SQL("e.{} {}").format(sql.Identifier(s.column), sql.SQL("DESC" if s.descending else ""))
         for s in sort
     )
+    order_by = sql.SQL(" ORDER BY ") + order if sort else sql.SQL("")
     text = sql.SQL("SELECT e.* FROM ({source}) AS e{where}{order} LIMIT {limit}").format(
         source=entity.source_for(constants(conditions)),
         where=_where(where),
-        order=sql.SQL(" ORDER BY ") + order if sort else sql.SQL(""),
+        order=order_by,
         limit=sql.Placeholder(),
     )
     params.append(options.top + 1)
     if skip:
         text += sql.SQL(" OFFSET {}").format(sql.Placeholder())
         params.append(skip)
+    if entity.page_columns is not None:
+        # the page first, then what costs per row, for its rows only
+        text = sql.SQL("SELECT e.*, {columns} FROM ({page}) AS e{order}").format(
+            columns=entity.page_columns, page=text, order=order_by
+        )
     return Query(text, params, sort, keyset)
 
 
