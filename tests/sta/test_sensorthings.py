@@ -355,3 +355,23 @@ def test_nested_expand_cannot_multiply_a_response_without_bound(sta: httpx.Clien
     assert response.status_code == 400, response.text
     assert "$expand" in response.json()["message"]
     assert "10,000" in response.json()["message"]
+
+
+def test_paging_every_observation_of_every_datastream_returns_each_once(
+    sta: httpx.Client,
+) -> None:
+    expected = (
+        len(expected_hourly_pm25()) + 24 + 24  # BN01 PM2.5 and PM10, BN02 PM2.5 hourly means
+        + sum(len(expected_hourly_aqi(s)) + len(expected_daily_aqi(s)) for s in ("BN01", "BN03"))
+        + len(READING_TIMES)
+    )  # fmt: skip
+    paged, pages = all_pages(sta, "Observations?$top=37")
+    ids = [o["@iot.id"] for o in paged]
+    assert len(ids) == len(set(ids)) == expected
+    assert pages == -(-expected // 37)
+    whole = get(sta, "Observations?$top=1000")
+    assert "@iot.nextLink" not in whole
+    assert [o["@iot.id"] for o in whole["value"]] == ids
+    # by station, parameter and time (the tables' key order), the aggregation last
+    station_quantity_time = [(i.split(".")[0], i.split(".")[1], i.split(".", 3)[3]) for i in ids]
+    assert station_quantity_time == sorted(station_quantity_time)
