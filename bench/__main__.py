@@ -19,6 +19,7 @@ BENCHMARKS = {
     "cli": "bench.cli_startup",
     "rabbitmq": "bench.rabbitmq",
     "web": "bench.web",
+    "sta": "bench.sta",
 }
 
 
