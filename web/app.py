@@ -1,7 +1,8 @@
-"""The ASGI application of ``aqm web``: the citizens' page, its JSON, optional sub-apps.
+"""The ASGI application of ``aqm web``: the citizens' page, its JSON, the SensorThings API.
 
-``create_app(settings, data_dir=..., mounts=...)``: ``data_dir`` (bulk files) is served at
-``/data/``; ``mounts`` are further read-only sub-applications (each a Starlette Mount).
+``create_app(settings, data_dir=..., mounts=...)``: the SensorThings API (:mod:`web.sta`)
+shares the page's connection pool at ``/sta/v1.1``; ``data_dir`` (the open-data files) is
+served at ``/data/``; ``mounts`` are further read-only sub-applications (Starlette Mounts).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from aqm_core.settings import Settings
 from web import documents, queries
 from web.cache import DocumentCache
 from web.middleware import RateLimit, ReadOnly, RequestTimeout, SecurityHeaders
+from web.sta.app import create_sta_app
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ BUNDLED_MAP: Final = STATIC_DIR / "province.geojson"
 MAX_HOURS: Final = 168
 MAX_DAYS: Final = 90
 READER: Final = "aqm_reader"
+STA_PATH: Final = "/sta/v1.1"
 
 
 def reader_url(settings: Settings) -> str:
@@ -206,6 +209,7 @@ def create_app(
         Route("/province.geojson", api.province_map, methods=read),
         Route("/healthz", api.health, methods=read),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount(STA_PATH, create_sta_app(pool), name="sta"),
         *mounts,
     ]
     if data_dir is not None:

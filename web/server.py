@@ -23,7 +23,7 @@ MAX_CONCURRENT_CONNECTIONS = 1000
 
 
 def sub_applications(settings: Settings) -> list[Mount]:
-    """Further read-only applications served beside the page (the SensorThings API)."""
+    """Further read-only applications served beside the page and the SensorThings API."""
     return []
 
 

@@ -233,7 +233,7 @@ def test_bulk_files_and_sub_applications_are_served_read_only(
     async def hello(request: Request) -> Response:
         return JSONResponse({"value": "sub-app"})
 
-    sub = Mount("/sta/v1.1", app=Starlette(routes=[Route("/", hello)]))
+    sub = Mount("/extra", app=Starlette(routes=[Route("/", hello)]))
     settings = web_settings(postgres.url(user="aqm_reader"))
     with running_web(settings, data_dir=tmp_path, mounts=[sub]) as url:
         status, headers, body = get(f"{url}/data/README.txt")
@@ -241,7 +241,24 @@ def test_bulk_files_and_sub_applications_are_served_read_only(
         assert "default-src 'self'" in headers["content-security-policy"]
         assert get(f"{url}/data/")[2].decode() == "<p>danh mục</p>"
         assert get(f"{url}/data/README.txt", method="PUT")[0] == 405
-        status, headers, body = get(f"{url}/sta/v1.1/")
+        status, headers, body = get(f"{url}/extra/")
         assert status == 200 and json.loads(body) == {"value": "sub-app"}
         assert headers["x-content-type-options"] == "nosniff"
-        assert get(f"{url}/sta/v1.1/", method="POST")[0] == 405
+        assert get(f"{url}/extra/", method="POST")[0] == 405
+
+
+def test_the_sensorthings_api_is_served_beside_the_page(web: str) -> None:
+    """The same service (pool, headers, read-only) answers the SensorThings API."""
+    landing = document(f"{web}/sta/v1.1")
+    assert landing["value"][0]["name"] == "Things"
+    status, headers, body = get(
+        f"{web}/sta/v1.1/Things?$select=id,name&$orderby=id", {"Origin": "https://example.org"}
+    )
+    assert status == 200, body
+    assert headers["access-control-allow-origin"] == "*"
+    assert "default-src 'self'" in headers["content-security-policy"]
+    things = {t["@iot.id"]: t["name"] for t in json.loads(body)["value"]}
+    # every station the seed wrote, by the names it gave them
+    assert things["BN-FRESH"] == "Trạm Kinh Bắc"
+    assert things["BN-LCS"] == "Cảm biến bụi Quế Võ"
+    assert get(f"{web}/sta/v1.1/Things", method="POST")[0] == 405
