@@ -15,6 +15,7 @@ COPY reports reports
 COPY dashboards dashboards
 COPY forward forward
 COPY qaqc qaqc
+COPY opendata opendata
 RUN uv sync --frozen --no-dev --all-extras
 
 FROM python:3.12-slim-bookworm

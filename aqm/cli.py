@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.ftp",
     "aqm.commands.forward",
     "aqm.commands.qc",
+    "aqm.commands.opendata",
 )
 
 Handler = Callable[[argparse.Namespace], int]
