@@ -15,6 +15,7 @@ BENCHMARKS = {
     "grafana": "bench.grafana_queries",
     "ftp": "bench.ftp_files",
     "qaqc": "bench.qaqc_checks",
+    "opendata": "bench.opendata",
 }
 
 

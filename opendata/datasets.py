@@ -84,6 +84,12 @@ _START_UTC = "to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 _START_LOCAL = "to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
 
 
+# The class (and AQI eligibility) of each local day of the year, asked once per day and
+# looked up by day of the year: a join or a call per row costs most of the query.
+_DAY_INDEX = "(({t} AT TIME ZONE %(timezone)s)::date - %(first_day)s::date + 1)"
+_DAY_CLASS = "k.kind[" + _DAY_INDEX.format(t="h.hour") + "]"
+
+
 def _bool_text(expression: str) -> str:
     return f"CASE WHEN {expression} THEN 'true' ELSE 'false' END"
 
@@ -151,13 +157,13 @@ HOURLY_MEANS = Dataset(
         ),
     ),
     sql=f"""
-WITH days AS (
-    SELECT d::date AS day, c.station_type
+WITH classes AS MATERIALIZED (
+    SELECT array_agg(c.station_type ORDER BY d) AS kind
     FROM generate_series(%(first_day)s::date, %(last_day)s::date, INTERVAL '1 day') AS d,
          station_class_on(%(station)s, d::date) AS c
 )
-SELECT s.station_id, s.name, s.latitude, s.longitude, d.station_type,
-       {_bool_text("d.station_type <> 'fixed_automatic'")},
+SELECT s.station_id, s.name, s.latitude, s.longitude, {_DAY_CLASS},
+       {_bool_text(f"{_DAY_CLASS} <> 'fixed_automatic'")},
        h.parameter, p.unit, 'PT1H',
        {_START_UTC.format(t="h.hour")}, {_START_LOCAL.format(t="h.hour")},
        CASE WHEN h.valid THEN h.mean END,
@@ -175,7 +181,7 @@ SELECT s.station_id, s.name, s.latitude, s.longitude, d.station_type,
 FROM hourly AS h
 JOIN stations AS s ON s.station_id = h.station_id
 JOIN parameters AS p ON p.parameter = h.parameter
-JOIN days AS d ON d.day = (h.hour AT TIME ZONE %(timezone)s)::date
+CROSS JOIN classes AS k
 WHERE h.station_id = %(station)s AND h.hour >= %(start)s AND h.hour < %(end)s
 ORDER BY h.hour, h.parameter
 """,
@@ -222,9 +228,13 @@ AQI_HOURLY = Dataset(
 FROM aqi_hourly AS a
 JOIN stations AS s ON s.station_id = a.station_id
 LEFT JOIN aqi_categories AS c ON c.standard = a.standard AND c.level = a.category
+CROSS JOIN (
+    SELECT array_agg(aqi_publishable(%(station)s, d::date) ORDER BY d) AS publishable
+    FROM generate_series(%(first_day)s::date, %(last_day)s::date, INTERVAL '1 day') AS d
+) AS k
 WHERE a.station_id = %(station)s AND a.standard = '{VN_STANDARD}'
   AND a.hour >= %(start)s AND a.hour < %(end)s
-  AND aqi_publishable(a.station_id, (a.hour AT TIME ZONE %(timezone)s)::date)
+  AND k.publishable[{_DAY_INDEX.format(t="a.hour")}]
 ORDER BY a.hour
 """,
 )  # fmt: skip

@@ -103,9 +103,14 @@ def province_path(pub: Publication, year: int, dataset: Dataset, fmt: str) -> st
     return f"{year}/{pub.province_slug}-{year}-{dataset.name}.{fmt}"
 
 
+EXPORT_WORK_MEM = "64MB"
+"""Sorting a station-year in memory (the default 4 MB spills it to disk)."""
+
+
 def prepare_session(conn: Connection, timezone: str) -> None:
-    """The session time zone the queries' local times are written in."""
+    """The session time zone the queries' local times are written in, and their memory."""
     conn.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
+    conn.execute("SELECT set_config('work_mem', %s, false)", (EXPORT_WORK_MEM,))
 
 
 def year_bounds(year: int, timezone: str) -> dict[str, object]:
