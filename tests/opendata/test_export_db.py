@@ -415,3 +415,31 @@ def test_settings_name_the_folder_and_interval(no_aqm_settings: None) -> None:
     assert Publication.from_settings(settings).publisher == (
         "Sở Nông nghiệp và Môi trường tỉnh Bắc Ninh"
     )
+
+
+def test_a_station_upgraded_on_new_year_publishes_its_aqi_from_that_day(
+    province: Settings, db: str, reader_url: str, tmp_path: Path
+) -> None:
+    # A low-cost site until 31 December 2024, a certified automatic station from
+    # 1 January 2025 (local days): AQI from the first local hour of 2025 only.
+    classes = (
+        '[{"from": "2024-01-01", "station_type": "low_cost_sensor", "public_aqi": false},'
+        ' {"from": "2025-01-01", "station_type": "fixed_automatic", "public_aqi": true}]'
+    )
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE stations SET classes = %s::jsonb WHERE station_id = %s", (classes, NOT_DECLARED)
+        )
+    out = tmp_path / "data"
+    _export(out, reader_url)
+    assert not (out / "2024" / "stations" / f"{NOT_DECLARED}-2024-aqi-hourly.csv").exists()
+    _, aqi = _read_csv(out / "2025" / "stations" / f"{NOT_DECLARED}-2025-aqi-hourly.csv")
+    assert aqi and aqi[0][8] == "2025-01-01T00:00:00+07:00"
+    for year, kind, indicative in (
+        (2024, "low_cost_sensor", "true"),
+        (2025, "fixed_automatic", "false"),
+    ):
+        _, means = _read_csv(
+            out / str(year) / "stations" / f"{NOT_DECLARED}-{year}-hourly-means.csv"
+        )
+        assert {(r[4], r[5]) for r in means} == {(kind, indicative)}
