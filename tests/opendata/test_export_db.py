@@ -443,3 +443,29 @@ def test_a_station_upgraded_on_new_year_publishes_its_aqi_from_that_day(
             out / str(year) / "stations" / f"{NOT_DECLARED}-{year}-hourly-means.csv"
         )
         assert {(r[4], r[5]) for r in means} == {(kind, indicative)}
+
+
+def test_the_worker_thread_writes_the_marked_station_years(
+    province: Settings, worker_url: str, tmp_path: Path
+) -> None:
+    import threading
+
+    from opendata.regenerate import start_regenerator
+
+    out = tmp_path / "data"
+    settings = load_settings(database_url=worker_url, opendata_dir=out, opendata_interval_s=0.01,
+                             worker_poll_s=0.05)  # fmt: skip
+    stop = threading.Event()
+    thread = start_regenerator(settings, stop)
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=60)
+        while not (out / "2025" / "bac-ninh-2025-hourly-means.parquet").exists():
+            assert dt.datetime.now() < deadline, "no province file after 60 s"
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    manifest = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    stations = {f["station_id"] for f in manifest["files"]}
+    assert stations == {ELIGIBLE, NOT_DECLARED, LOW_COST, None}
