@@ -83,6 +83,10 @@ def readme_text(province: str, publisher: str, timezone: str) -> str:
         "(UTF-8, comma-separated, header line) and Parquet with the same rows. "
         "`index.json` lists every file with its size, SHA-256 and last-modified time (UTC).",
         "",
+        "CSV là UTF-8 không có BOM; trong Excel hãy mở bằng Data → From Text/CSV và chọn "
+        "UTF-8 / CSV files are UTF-8 without a byte-order mark; in Excel open them through "
+        "Data → From Text/CSV with UTF-8.",
+        "",
         f"Giờ địa phương / local time: {timezone}. Ô trống nghĩa là không có số liệu, không "
         "bao giờ ghi 0 thay cho thiếu / An empty field means no data; 0 is never written "
         "for missing.",

@@ -111,6 +111,11 @@ def run_regenerator(
             log.warning("open data: database unavailable (%s); retrying in %.0f s", exc, pause)
             stop.wait(pause)
             pause = min(pause * 2, MAX_RECONNECT_PAUSE_S)
+        except Exception:
+            # A full disk or an unwritable folder must not end the rewriting for good
+            # while the worker goes on; the marks wait in the database meanwhile.
+            log.exception("open data: round failed; retrying in %.0f s", MAX_RECONNECT_PAUSE_S)
+            stop.wait(MAX_RECONNECT_PAUSE_S)
 
 
 def start_regenerator(
