@@ -17,10 +17,13 @@ COPY dashboards dashboards
 COPY forward forward
 COPY qaqc qaqc
 COPY web web
+COPY opendata opendata
 RUN uv sync --frozen --no-dev --all-extras
 
 FROM python:3.12-slim-bookworm
 RUN useradd --system --uid 10001 --home /app aqm
+# A named volume mounted here starts with this owner: the worker writes the open data.
+RUN install -d -o aqm -g aqm /var/lib/aqm/opendata
 COPY --from=build --chown=aqm:aqm /app /app
 WORKDIR /app
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 AQM_TIMEZONE=Asia/Ho_Chi_Minh

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.forward",
     "aqm.commands.qc",
     "aqm.commands.web",
+    "aqm.commands.opendata",
 )
 
 Handler = Callable[[argparse.Namespace], int]

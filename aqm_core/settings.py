@@ -405,6 +405,20 @@ class Settings(BaseSettings):
         default=None,
         description="GeoJSON province outline for the page (default: the bundled outline)",
     )
+    opendata_dir: Path = Field(
+        default=REPO_ROOT / ".aqm" / "opendata",
+        description="Bulk open data files (CSV, Parquet, index.json), served at /data/",
+    )
+    opendata_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="aqm worker rewrites a changed open-data file at most this often (0: never)",
+    )
+    opendata_publisher: str = Field(
+        default="",
+        description="Agency named in the open data's attribution (default: the province's "
+        "Department of Agriculture and Environment)",
+    )
 
     @field_validator("mqtt_url")
     @classmethod

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "rabbitmq": "bench.rabbitmq",
     "web": "bench.web",
     "sta": "bench.sta",
+    "opendata": "bench.opendata",
 }
 
 

@@ -36,6 +36,7 @@ DATA_TABLES = (
     "forward_deliveries",
     "forward_cursors",
     "qc_flags",
+    "opendata_pending",
 )
 
 

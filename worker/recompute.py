@@ -30,6 +30,7 @@ import psycopg
 
 from aqi import POLLUTANTS
 from aqm_core.settings import Settings
+from opendata import pending as opendata_pending
 from qaqc.rules import (
     MANUAL,
     RULES_FILE,
@@ -408,6 +409,8 @@ def _recompute(
     report: BatchReport,
 ) -> None:
     started = time.perf_counter()
+    # The open data files of the station-years this reaches are out of date from commit.
+    opendata_pending.mark_changed(conn, stations, station_index, hours, calendar)
     now_hour = hour_number(now or dt.datetime.now(dt.UTC))
     plan = plan_work(station_index, hours, calendar, now_hour)
     report.changed_hours = int(np.size(hours))

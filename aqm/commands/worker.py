@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "AQM_DATABASE_URL (production: the aqm_worker role); AQM_WORKER_BATCH_HOURS, "
             "AQM_WORKER_POLL_S, AQM_HOURLY_MIN_COMPLETENESS and AQM_TIMEZONE apply. "
             "With AQM_WORKER_METRICS_PORT, it also serves missing samples per station "
-            "over the last 24 h on /metrics (docs/gaps.md)."
+            "over the last 24 h on /metrics (docs/gaps.md). It rewrites the open data "
+            "files of station-years whose data changed in AQM_OPENDATA_DIR, each at most "
+            "once per AQM_OPENDATA_INTERVAL_S (docs/opendata.md)."
         ),
     )
     p.add_argument(
@@ -62,6 +64,10 @@ def _run(args: argparse.Namespace) -> int:
             raise CliError(f"AQM_WORKER_METRICS_PORT: cannot listen on {host}:{port}: "
                            f"{exc.strerror or exc}") from exc  # fmt: skip
         logging.getLogger("worker").info("missing-sample metrics on port %d", port)
+    if settings.opendata_interval_s and not args.once:
+        from opendata.regenerate import start_regenerator
+
+        start_regenerator(settings, stop, database_url=url)
     try:
         if args.once:
             total = drain_once(url, settings, batch_hours=args.batch_hours, stop=stop)

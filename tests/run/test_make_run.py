@@ -28,6 +28,7 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
     env = dict(
         os.environ,
         AQM_DATA_DIR=str(tmp_path / "aqm"),
+        AQM_OPENDATA_DIR=str(tmp_path / "opendata"),
         AQM_PG_PORT=str(pg_port),
         AQM_MQTT_PORT=str(mqtt_port),
         AQM_METRICS_PORT=str(free_port()),
