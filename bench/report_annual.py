@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import shutil
 import sys
 import tempfile
@@ -124,6 +125,7 @@ def main(argv: Sequence[str] = ()) -> None:
             seed(pg.url(), args.stations)
         out = root / "out"
         profiler = cProfile.Profile() if args.profile else None
+        load = os.getloadavg()
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -147,10 +149,12 @@ def main(argv: Sequence[str] = ()) -> None:
         if args.record:
             record(
                 f"- {args.stations} stations: **{total:.1f} s** ({steps}); DOCX {size:.1f} MB, "
-                f"{len(files.charts)} PNG charts. Machine: {describe()}."
+                f"{len(files.charts)} PNG charts. Machine: {describe()}; load average "
+                f"{load[0]:.1f} (1 min) / {load[1]:.1f} (5 min) on its {os.cpu_count()} CPUs "
+                "when the report started (the machine is shared)."
             )
     finally:
-        pg.stop("immediate")
+        pg.stop("fast" if args.database_dir else "immediate")
         shutil.rmtree(root, ignore_errors=True)
 
 
