@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import zipfile
+from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,15 @@ def test_a_second_connection_reads_in_the_exported_snapshot(
                                " AND hour = '2024-03-01 00:00+00'")
     assert np.isnan(seen.hourly).all()
     assert np.count_nonzero(~np.isnan(now.hourly)) == 1
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_a_year_is_read_in_parts_of_whole_days_that_cover_it(year: int) -> None:
+    from reports.annual.source import _parts, local_year
+
+    start, days = local_year(year, "Asia/Ho_Chi_Minh")
+    parts = _parts(start, len(days) * 24)
+    assert len(parts) == 4
+    assert parts[0][0] == start and parts[-1][1] == start + timedelta(days=len(days))
+    assert all(a[1] == b[0] for a, b in pairwise(parts))
+    assert all((end - begin) % timedelta(days=1) == timedelta(0) for begin, end in parts)
