@@ -5,13 +5,17 @@ TimescaleDB is seeded server-side (generate_series) with three local years of ho
 means (PM2.5, PM10, NO2, SO2, O3, CO, ~3 % invalid) and daily VN_AQI for every station
 (each a fixed automatic station that may publish AQI), so the report also reads the two
 years before for its comparison and trend. Seeding is not timed;
-the report is, per step. ``--record`` writes the result into the "Annual report"
+the report is, per step. ``--database-dir DIR`` keeps the seeded cluster in DIR and
+reuses it on the next run with the same station count (seeding takes minutes).
+``--profile FILE`` writes a cProfile of the report to FILE. ``--record`` writes the result into the "Annual report"
 section of docs/benchmarks.md (the rest of that file is left as it is).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
 import shutil
 import sys
 import tempfile
@@ -81,6 +85,12 @@ def seed(url: str, n_stations: int) -> None:
         print(f"  hourly rows: {rows[0] if rows else 0:,}", flush=True)
 
 
+def seeded_stations(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM stations").fetchone()
+    return int(row[0]) if row else 0
+
+
 def record(line: str) -> None:
     """Add ``line`` at the end of the Annual report section of docs/benchmarks.md, keeping
     what the section already says."""
@@ -94,21 +104,37 @@ def main(argv: Sequence[str] = ()) -> None:
         "--record", action="store_true", help="write the result into docs/benchmarks.md"
     )
     parser.add_argument("--keep", type=Path, help="copy the report files to this folder")
+    parser.add_argument(
+        "--database-dir", type=Path,
+        help="keep the seeded database here and reuse it when it holds the same stations",
+    )  # fmt: skip
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the report here")
     args = parser.parse_args(list(argv))
 
     root = Path(tempfile.mkdtemp(prefix="aqm-bench-report-"))
     root.chmod(0o755)
-    pg = PostgresInstance(root / "pg", free_port())
+    pg = PostgresInstance(args.database_dir or root / "pg", free_port())
     pg.start()
     try:
         migrate(pg.url())
         print(f"machine: {describe()}")
-        seed(pg.url(), args.stations)
+        if seeded_stations(pg.url()) != args.stations:
+            if args.database_dir is not None and seeded_stations(pg.url()):
+                raise SystemExit(f"--database-dir {args.database_dir}: seeded with a different "
+                                 "station count; remove it or use another folder")
+            seed(pg.url(), args.stations)
         out = root / "out"
+        profiler = cProfile.Profile() if args.profile else None
+        load = os.getloadavg()
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         files = build_annual_report(pg.url(user="aqm_reader"), YEAR, out, "Bắc Ninh",
                                     compare_years=COMPARE_YEARS)
         total = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in files.timings.items())
         size = files.docx.stat().st_size / 1e6
         verdict = "within" if total <= TARGET_S else "OVER"
@@ -123,10 +149,12 @@ def main(argv: Sequence[str] = ()) -> None:
         if args.record:
             record(
                 f"- {args.stations} stations: **{total:.1f} s** ({steps}); DOCX {size:.1f} MB, "
-                f"{len(files.charts)} PNG charts. Machine: {describe()}."
+                f"{len(files.charts)} PNG charts. Machine: {describe()}; load average "
+                f"{load[0]:.1f} (1 min) / {load[1]:.1f} (5 min) on its {os.cpu_count()} CPUs "
+                "when the report started (the machine is shared)."
             )
     finally:
-        pg.stop("immediate")
+        pg.stop("fast" if args.database_dir else "immediate")
         shutil.rmtree(root, ignore_errors=True)
 
 

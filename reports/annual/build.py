@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -22,7 +24,7 @@ from rich.progress import Progress
 from aqm_core import __version__
 from aqm_core.defaults import DEFAULT_TIMEZONE
 from aqm_core.errors import AqmError
-from reports.annual import source
+from reports.annual import chart_pool, source
 from reports.annual.assessment import REPORT_PARAMETERS, AnnualAssessment, assess
 from reports.annual.charts import (
     AqiCalendarChart,
@@ -47,8 +49,9 @@ from reports.annual.meteorology import (
     wind_rose_table,
 )
 from reports.annual.tables import build_tables
-from reports.annual.trend import TrendYear, trend_table, trend_year
+from reports.annual.trend import TREND_PARAMETERS, TrendYear, trend_table, trend_year
 from reports.annual.validation import (
+    SUMMED_COLUMNS,
     NetworkValidation,
     data_levels_table,
     qc_flags_table,
@@ -129,17 +132,20 @@ def read_and_assess(
                 f"--year {year}: the stations table is empty; the report names stations from it"
             )
         ids = [r.station_id for r in registry]
-        data = source.read_year(conn, year, ids, READ_PARAMETERS, timezone)
-        validation = read_validation(conn, year, ids, data.start_utc, len(data.days))
-        provisional = source.provisional_included(
-            conn, year, ids, (*READ_PARAMETERS, *MET_PARAMETERS), timezone
-        )
-        met = source.read_year(conn, year, ids, MET_PARAMETERS, timezone)
-        earlier = {}
-        for back in range(1, max(compare_years, 1) + 1):
-            if any(source.year_has_rows(conn, year - back, timezone)):
-                earlier[year - back] = source.read_year(conn, year - back, ids,
-                                                        READ_PARAMETERS, timezone)
+        # The years before are read on a second connection in the same snapshot while
+        # this one reads the report year: the server scans both at once.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            earlier_years = pool.submit(
+                _read_earlier, database_url, source.export_snapshot(conn), year,
+                compare_years, ids, timezone,
+            )  # fmt: skip
+            both, rows = source.scan_year(conn, year, ids, (*READ_PARAMETERS, *MET_PARAMETERS),
+                                          timezone, SUMMED_COLUMNS)  # fmt: skip
+            data = source.select_parameters(both, READ_PARAMETERS)
+            met = source.select_parameters(both, MET_PARAMETERS)
+            validation = read_validation(conn, year, ids, data.start_utc, len(data.days), rows)
+            provisional = bool(rows.provisional_means)
+            earlier = earlier_years.result()
     start_local = data.start_utc.astimezone(ZoneInfo(timezone))
     with _step(timings, "assess"):
         report = assess(registry, data, province, start_local, earlier.get(year - 1),
@@ -151,28 +157,54 @@ def read_and_assess(
     return report, sorted(years, key=lambda t: t.year), quality
 
 
+def _read_earlier(
+    database_url: str, snapshot_id: str, year: int, compare_years: int, ids: Sequence[str],
+    timezone: str,
+) -> dict[int, source.YearData]:
+    """The years before ``year`` that have data, in snapshot ``snapshot_id``: the year
+    before with every parameter the report compares, the others with the trend's."""
+    earlier = {}
+    with source.snapshot(database_url, snapshot_id) as conn:
+        for back in range(1, max(compare_years, 1) + 1):
+            if any(source.year_has_rows(conn, year - back, timezone)):
+                parameters = READ_PARAMETERS if back == 1 else TREND_PARAMETERS
+                earlier[year - back] = source.read_year(conn, year - back, ids, parameters,
+                                                        timezone)  # fmt: skip
+    return earlier
+
+
 def render_charts(
-    report: AnnualAssessment, charts_dir: Path, progress: Progress | None = None
-) -> ChartFiles:
+    report: AnnualAssessment, charts_dir: Path, progress: Progress | None = None,
+    met: Meteorology | None = None, workers: int | None = None,
+) -> tuple[ChartFiles, dict[str, Path]]:
+    """Every chart of the report (and the wind roses of ``met``) as PNG files, drawn in
+    ``workers`` processes (default: one per CPU); returns the files and the wind roses
+    by station id."""
     charts_dir.mkdir(parents=True, exist_ok=True)
     year = report.year
     stations = report.stations
-    category = category_days_chart(
+    jobs: list[chart_pool.Job] = [partial(
+        category_days_chart,
         [s.name for s in stations], [s.category_days.counts for s in stations],
         [s.category_days.without_aqi for s in stations], year,
         charts_dir / f"so-ngay-theo-aqi-{year}.png",
         f"Tỉnh {report.province}",
-    )  # fmt: skip
+    )]  # fmt: skip
     limit_pm25 = report.daily_limits.get(("pm25", "24h"))
-    daily = None
     if limit_pm25 is not None:
-        daily = daily_pm25_chart(
+        jobs.append(partial(
+            daily_pm25_chart,
             report.days,
             np.array([s.daily_pm25 for s in stations]).reshape(len(stations), len(report.days)),
             limit_pm25,
             f"Tỉnh {report.province} — PM2.5 trung bình 24 giờ năm {year}",
             charts_dir / f"pm25-ngay-toan-tinh-{year}.png",
-        )  # fmt: skip
+        ))  # fmt: skip
+    roses = [s for s in met.stations if s.has_wind] if met is not None else []
+    jobs.extend(
+        partial(wind_rose_chart, s, year, charts_dir / f"hoa-gio-{s.station_id}-{year}.png")
+        for s in roses
+    )
     scopes = [*stations, report.province_findings]
     highest = {
         p: max([m.value for f in scopes for m in f.monthly.get(p, []) if m.value is not None],
@@ -180,24 +212,35 @@ def render_charts(
         for p in REPORT_PARAMETERS
     }
     monthly = MonthlyMeansChart(report.days, report.annual_limits, highest)
-    province_monthly = monthly.render(
+    jobs.append(partial(
+        monthly.render,
         f"Toàn tỉnh {report.province} — trung bình tháng năm {year}",
         report.province_findings.monthly, charts_dir / f"trung-binh-thang-toan-tinh-{year}.png",
-    )  # fmt: skip
+    ))  # fmt: skip
     calendar = AqiCalendarChart(report.days)
-    tick = _ticker(progress, "Vẽ biểu đồ theo trạm", len(stations))
-    station_monthly, station_calendar = {}, {}
     for s in stations:
-        station_monthly[s.key] = monthly.render(
-            f"{s.name} — trung bình tháng năm {year}", s.monthly,
+        jobs.append(partial(
+            monthly.render, f"{s.name} — trung bình tháng năm {year}", s.monthly,
             charts_dir / f"trung-binh-thang-{s.key}-{year}.png",
-        )  # fmt: skip
-        station_calendar[s.key] = calendar.render(
-            f"{s.name} — VN_AQI ngày năm {year}", s.daily_category,
+        ))  # fmt: skip
+        jobs.append(partial(
+            calendar.render, f"{s.name} — VN_AQI ngày năm {year}", s.daily_category,
             charts_dir / f"lich-aqi-{s.key}-{year}.png",
-        )  # fmt: skip
-        tick(s.key)
-    return ChartFiles(category, province_monthly, station_monthly, station_calendar, daily)
+        ))  # fmt: skip
+    tick = _ticker(progress, "Vẽ biểu đồ", len(jobs))
+    paths = chart_pool.render(jobs, workers, on_done=lambda path: tick(path.name))
+    single = 2 if limit_pm25 is not None else 1
+    category, daily = paths[0], paths[1] if limit_pm25 is not None else None
+    rose_paths = paths[single:single + len(roses)]
+    rest = paths[single + len(roses):]
+    province_monthly, per_station = rest[0], rest[1:]
+    files = ChartFiles(
+        category, province_monthly,
+        {s.key: per_station[2 * i] for i, s in enumerate(stations)},
+        {s.key: per_station[2 * i + 1] for i, s in enumerate(stations)},
+        daily,
+    )  # fmt: skip
+    return files, {s.station_id: p for s, p in zip(roses, rose_paths, strict=True)}
 
 
 def build_annual_report(
@@ -230,14 +273,7 @@ def build_annual_report(
     weather_tables = (wind_rose_table(met), rain_table(met), episode_weather_table(met))
     trend = trend_table(years) if len(years) > 1 else None
     with _step(timings, "charts"):
-        charts = render_charts(report, out_dir / CHARTS_DIR, progress)
-        roses = {
-            s.station_id: wind_rose_chart(
-                s, year, out_dir / CHARTS_DIR / f"hoa-gio-{s.station_id}-{year}.png"
-            )
-            for s in met.stations
-            if s.has_wind
-        }
+        charts, roses = render_charts(report, out_dir / CHARTS_DIR, progress, met)
     xlsx = out_dir / xlsx_name(year)
     with _step(timings, "xlsx"):
         write_annex(

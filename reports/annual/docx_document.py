@@ -15,6 +15,7 @@ are laid out at a fixed width inside the text area.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -25,10 +26,16 @@ from xml.sax.saxutils import escape as xml_escape
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_COLOR_INDEX
+from docx.image.image import Image
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.opc.packuri import PackURI
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
+from docx.oxml.shape import CT_Inline
+from docx.parts.image import ImagePart
 from docx.shared import Cm, Pt, RGBColor
+from docx.text.paragraph import Paragraph
 
 from aqi.categories import VN_CATEGORIES
 from reports.annual import narrative
@@ -239,10 +246,24 @@ def _field(paragraph: Any, instruction: str, placeholder: str = "") -> None:
 
 
 class _Writer:
+    """Adds the report's blocks at the end of the body.
+
+    python-docx looks for the body's section properties among all children on every
+    paragraph or table it appends, gives each picture an id by searching the whole
+    document and names its part by listing every image part: quadratic in the length of
+    a 100-station report. The writer keeps the end of the body and its own counters, and
+    so writes the same XML in linear time.
+    """
+
     def __init__(self) -> None:
         self.doc: Any = Document()
         self.table_number = 0
         self.figure_number = 0
+        self.body = self.doc.element.body
+        self.end_of_body = self.body.sectPr
+        self.shape_ids = 0
+        self.images: dict[str, str] = {}
+        """SHA-1 of each picture's file → relationship id (one part per distinct image)."""
         styles = self.doc.styles
         normal = styles["Normal"]
         normal.font.name = FONT_NAME
@@ -281,7 +302,8 @@ class _Writer:
             style.name: style.style_id for style in styles
             if style.name in ("Caption", "Table Grid", *(f"Table Grid {p:g}" for p in
                                                       SMALLER_TABLE_PT),
-                              *(_cell_style(p) for p in (TABLE_PT, *SMALLER_TABLE_PT)))
+                              *(_cell_style(p) for p in (TABLE_PT, *SMALLER_TABLE_PT)),
+                              *(f"Heading {level}" for level in (1, 2, 3)))
         }  # fmt: skip
         section = self.doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
@@ -298,23 +320,35 @@ class _Writer:
         for run in para.runs:
             _set_run_font(run, 13)
 
+    def add_paragraph(self, text: str = "", style: str | None = None) -> Any:
+        """A paragraph at the end of the body (as ``Document.add_paragraph``); ``style``
+        is a style name of :attr:`style_ids`."""
+        p = OxmlElement("w:p")
+        self.end_of_body.addprevious(p)
+        para = Paragraph(p, self.doc._body)
+        if text:
+            para.add_run(text)
+        if style is not None:
+            p.get_or_add_pPr().get_or_add_pStyle().val = self.style_ids[style]
+        return para
+
     def heading(self, text: str, level: int) -> None:
-        self.doc.add_heading(text, level=level)
+        self.add_paragraph(text, f"Heading {level}")
 
     def paragraphs(self, texts: Sequence[str]) -> None:
         for text in texts:
-            para = self.doc.add_paragraph(text)
+            para = self.add_paragraph(text)
             para.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
 
     def bullets(self, texts: Sequence[str]) -> None:
         for text in texts:
-            para = self.doc.add_paragraph(f"- {text}")
+            para = self.add_paragraph(f"- {text}")
             para.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
             para.paragraph_format.first_line_indent = Cm(1)
 
     def officer_text(self, what: str) -> None:
         """A marked place for the officer's own text (highlighted, to replace)."""
-        run = self.doc.add_paragraph().add_run(OFFICER_TEXT.format(what=what))
+        run = self.add_paragraph().add_run(OFFICER_TEXT.format(what=what))
         run.italic = True
         run.font.highlight_color = WD_COLOR_INDEX.YELLOW
 
@@ -322,37 +356,54 @@ class _Writer:
               drop: Sequence[int] = ()) -> None:
         if not table.rows:
             if empty:
-                self.doc.add_paragraph(empty)
+                self.add_paragraph(empty)
             return
         keep = [j for j in range(len(table.columns)) if j not in drop]
         columns = [table.columns[j] for j in keep]
         self.table_number += 1
-        caption = self.doc.add_paragraph(f"Bảng {self.table_number}. {title or table.title}")
-        caption._p.get_or_add_pPr().get_or_add_pStyle().val = self.style_ids["Caption"]
+        caption = self.add_paragraph(f"Bảng {self.table_number}. {title or table.title}",
+                                     "Caption")
         caption.paragraph_format.keep_with_next = True
         texts = [[cell_text(row[j]) for row in table.rows] for j in keep]
         headers = [c.header for c in columns]
+        longest = _longest(headers, texts)
         size = next((pt for pt in (TABLE_PT, *SMALLER_TABLE_PT)
-                     if _fits(headers, texts, pt)), SMALLER_TABLE_PT[-1])
-        widths = _twips(_column_widths(headers, texts, size))
+                     if _fits(longest, pt)), SMALLER_TABLE_PT[-1])
+        widths = _twips(_column_widths(longest, size))
         table_style = "Table Grid" if size == TABLE_PT else f"Table Grid {size:g}"
-        self.doc.element.body._insert_tbl(parse_xml(_table_xml(
+        self.end_of_body.addprevious(parse_xml(_table_xml(
             headers, texts, widths, self.style_ids[table_style],
             self.style_ids[_cell_style(size)],
         )))  # fmt: skip
-        self.doc.add_paragraph().paragraph_format.space_after = Pt(0)
+        self.add_paragraph().paragraph_format.space_after = Pt(0)
 
     def picture(self, path: Path, caption: str) -> None:
+        """The picture centred at :data:`CHART_WIDTH`, as ``Document.add_picture`` places
+        it (parts image1.png, image2.png …; drawing ids 1, 2 …), and its caption."""
         self.figure_number += 1
-        self.doc.add_picture(str(path), width=CHART_WIDTH)
-        self.doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
-        para = self.doc.add_paragraph(f"Hình {self.figure_number}. {caption}")
-        para._p.get_or_add_pPr().get_or_add_pStyle().val = self.style_ids["Caption"]
+        image = Image.from_file(str(path))
+        rel_id = self.images.get(image.sha1)
+        if rel_id is None:
+            part = ImagePart.from_image(
+                image, PackURI(f"/word/media/image{len(self.images) + 1}.{image.ext}")
+            )
+            rel_id = self.doc.part.relate_to(part, RELATIONSHIP_TYPE.IMAGE)
+            self.images[image.sha1] = rel_id
+        if not self.shape_ids:
+            self.shape_ids = self.doc.part.next_id - 1
+        self.shape_ids += 1
+        cx, cy = image.scaled_dimensions(CHART_WIDTH, None)
+        para = self.add_paragraph()
+        para.add_run()._r.add_drawing(
+            CT_Inline.new_pic_inline(self.shape_ids, rel_id, image.filename, cx, cy)
+        )
         para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        para.paragraph_format.keep_with_next = True
+        caption_para = self.add_paragraph(f"Hình {self.figure_number}. {caption}", "Caption")
+        caption_para.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     def page_break(self) -> None:
-        self.doc.add_page_break()
+        self.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
 
 # Word refuses (offers to repair) children of tblPr / settings out of schema order
@@ -376,6 +427,7 @@ _WRAP_AT: Final = 28
 """Text longer than this many characters wraps rather than widening its column."""
 
 
+@functools.lru_cache(maxsize=65536)
 def _ems(text: str) -> float:
     """Approximate width of ``text`` in em of Times New Roman (bold headers included)."""
     return sum(0.74 if c.isupper() else 0.52 if c.isdigit() else 0.3 if c in " .,;:()/-|"
@@ -395,19 +447,20 @@ def _longest(headers: Sequence[str], texts: Sequence[Sequence[str]]
     return least, want
 
 
-def _fits(headers: Sequence[str], texts: Sequence[Sequence[str]], size: float) -> bool:
-    """Whether every column can be as wide as its longest word at ``size`` pt."""
-    least, _ = _longest(headers, texts)
+def _fits(longest: tuple[list[float], list[float]], size: float) -> bool:
+    """Whether every column can be as wide as its longest word (:func:`_longest`) at
+    ``size`` pt."""
+    least, _ = longest
     char = CHAR_CM * size / TABLE_PT
     return sum(n * char + 2 * CELL_PADDING_CM + 0.15 for n in least) <= TEXT_WIDTH_CM
 
 
-def _column_widths(headers: Sequence[str], texts: Sequence[Sequence[str]],
-                   size: float = 10) -> list[float]:
+def _column_widths(longest: tuple[list[float], list[float]], size: float = 10) -> list[float]:
     """Column widths (cm) that fill the text width: each column at least as wide as its
     longest word (so no word breaks inside), the room left shared by how much more each
-    column's longest line wants (up to :data:`_WRAP_AT` characters)."""
-    least, want = _longest(headers, texts)
+    column's longest line wants (up to :data:`_WRAP_AT` characters); ``longest`` is
+    what :func:`_longest` measured."""
+    least, want = longest
     char = CHAR_CM * size / TABLE_PT
     pad = 2 * CELL_PADDING_CM + 0.15
     minimum = [n * char + pad for n in least]
@@ -546,15 +599,15 @@ def _letterhead(writer: _Writer, report: AnnualAssessment, head: Letterhead) -> 
     place = head.place or report.province
     _centred(grid.cell(1, 1), f"{place}, ngày …… tháng …… năm {BLANK}", 13, italic=True,
              first=True)
-    doc.add_paragraph()
+    writer.add_paragraph()
     for text, size in (("BÁO CÁO", 14),
                        (f"Chất lượng môi trường không khí năm {report.year} trên địa bàn tỉnh "
                         f"{report.province}", 14)):
-        para = doc.add_paragraph()
+        para = writer.add_paragraph()
         para.alignment = WD_ALIGN_PARAGRAPH.CENTER
         para.paragraph_format.space_after = Pt(0)
         _set_run_font(para.add_run(text), size, bold=True)
-    line = doc.add_paragraph()
+    line = writer.add_paragraph()
     line.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _set_run_font(line.add_run("_______________"), 13, bold=True)
 
@@ -568,10 +621,10 @@ def _fld_char(run: Any, kind: str) -> None:
 def _table_of_contents(writer: _Writer, titles: Sequence[str]) -> None:
     """A TOC field whose shown result lists the chapters; Word fills in the page numbers
     when it updates fields on opening (settings ``w:updateFields``)."""
-    para = writer.doc.add_paragraph()
+    para = writer.add_paragraph()
     _set_run_font(para.add_run("MỤC LỤC"), 13, bold=True)
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    first = writer.doc.add_paragraph()
+    first = writer.add_paragraph()
     _fld_char(first.add_run(), "begin")
     code = OxmlElement("w:instrText")
     code.set(qn("xml:space"), "preserve")
@@ -580,7 +633,7 @@ def _table_of_contents(writer: _Writer, titles: Sequence[str]) -> None:
     _fld_char(first.add_run(), "separate")
     first.add_run(titles[0])
     for title in titles[1:]:
-        writer.doc.add_paragraph(title)
+        writer.add_paragraph(title)
     _fld_char(writer.doc.paragraphs[-1].add_run(), "end")
     update = OxmlElement("w:updateFields")
     update.set(qn("w:val"), "true")
@@ -591,7 +644,7 @@ def _table_of_contents(writer: _Writer, titles: Sequence[str]) -> None:
 def _signature(writer: _Writer, head: Letterhead) -> None:
     """Nơi nhận (left) and the signature block (right), Decree 30 Appendix I."""
     doc = writer.doc
-    doc.add_paragraph()
+    writer.add_paragraph()
     grid = doc.add_table(rows=1, cols=2)
     grid.autofit = False
     _no_borders(grid)
@@ -688,7 +741,7 @@ def write_report(
 
     _letterhead(writer, report, head)
     if draft:
-        para = doc.add_paragraph()
+        para = writer.add_paragraph()
         para.alignment = WD_ALIGN_PARAGRAPH.CENTER
         _set_run_font(para.add_run(f"{DRAFT_TEXT} — số liệu chưa được xác nhận đầy đủ"), 13,
                       bold=True, italic=True)
@@ -727,7 +780,7 @@ def write_report(
         checked, _, _, provisional = validation
         writer.paragraphs([data_level_method(checked, [s.key for s in report.stations],
                                              provisional)])
-    note = doc.add_paragraph()
+    note = writer.add_paragraph()
     _set_run_font(note.add_run(
         f"Ghi chú: số liệu được tổng hợp tự động bằng phần mềm {generated_by} từ cơ sở dữ "
         f"liệu quan trắc; các bảng đầy đủ có trong tệp {annex_name}."

@@ -1,11 +1,13 @@
 """Everything the annual report reads from the database: the one room with its SQL.
 
 It needs only what the ``aqm_reader`` role may see (SELECT on stations, hourly,
-aqi_daily) and reads in one read-only REPEATABLE READ transaction, so every table of a
-report comes from the same snapshot. Reads are set-based: one query for the registry,
-one query for a year of valid hourly means of every station and parameter (one packed
-series per station and parameter), one query for a year of daily VN_AQI — never a query
-per station or per day.
+aqi_daily) and reads in read-only REPEATABLE READ transactions that share one snapshot
+(:func:`snapshot`, :func:`same_snapshot`), so every table of a report comes from the
+same state of the database. Reads are set-based: one query for the registry, one query
+for a year of hourly rows of every station and parameter (one packed series per station
+and parameter), one query for a year of daily VN_AQI — never a query per station or per
+day. The report year's hourly rows are read once (:func:`scan_year`): the valid means,
+the data levels and the QA/QC counts all come from that one pass.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -21,9 +23,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
-from reports.annual.statistics import HOURS_PER_DAY, FloatArray
+from reports.annual.statistics import HOURS_PER_DAY, BoolArray, FloatArray, IntArray
 from stations.eligibility import ClassPeriod, class_periods_from_json, publishable_days
 
 log = logging.getLogger(__name__)
@@ -116,13 +118,27 @@ def local_year(year: int, timezone: str) -> tuple[datetime, tuple[date, ...]]:
 
 
 @contextmanager
-def snapshot(url: str) -> Iterator[Connection]:
-    """A read-only connection whose queries all see one snapshot of the database."""
+def snapshot(url: str, snapshot_id: str | None = None) -> Iterator[Connection]:
+    """A read-only connection whose queries all see one snapshot of the database: its
+    own, or the one exported as ``snapshot_id`` (:func:`export_snapshot`)."""
     with psycopg.connect(url) as conn:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
+            if snapshot_id is not None:
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(
+                    sql.Literal(snapshot_id)))  # fmt: skip
+            # A report's queries each run once over a year of rows: compiling them
+            # (JIT) costs more than it saves.
+            conn.execute("SET LOCAL jit = off")
             yield conn
+
+
+def export_snapshot(conn: Connection) -> str:
+    """The id under which other connections may read ``conn``'s snapshot."""
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def read_stations(conn: Connection) -> list[StationRecord]:
@@ -154,18 +170,39 @@ def read_stations(conn: Connection) -> list[StationRecord]:
 # them) costs the client about 10 µs each, most of the report's time budget.
 _RECORD: Final = np.dtype([("hour", ">i4"), ("mean", ">f8")])
 
+# Stations and parameters are picked with = ANY and grouped by their keys: joining the
+# rows to numbered key lists costs two hash probes per row, a third of the query.
 _HOURLY_SERIES: Final = """
-SELECT s.i - 1, p.i - 1,
-       string_agg(int4send(((extract(epoch FROM h.hour)::int8 - %(t0)s) / 3600)::int4)
-                  || float8send(h.mean), ''::bytea)
-FROM hourly h
-JOIN unnest(%(stations)s::text[]) WITH ORDINALITY AS s(station_id, i)
-    ON s.station_id = h.station_id
-JOIN unnest(%(params)s::text[]) WITH ORDINALITY AS p(parameter, i)
-    ON p.parameter = h.parameter
-WHERE h.hour >= %(start)s AND h.hour < %(end)s AND h.valid AND h.mean IS NOT NULL
-GROUP BY s.i, p.i
+SELECT station_id, parameter,
+       string_agg(int4send(((extract(epoch FROM hour)::int8 - %(t0)s) / 3600)::int4)
+                  || float8send(mean), ''::bytea)
+FROM hourly
+WHERE hour >= %(start)s AND hour < %(end)s AND station_id = ANY(%(stations)s)
+  AND parameter = ANY(%(params)s) AND valid AND mean IS NOT NULL
+GROUP BY station_id, parameter
 """
+
+
+PARTS_PER_YEAR: Final = 4
+"""A year of hourly rows is read in this many statements of whole days each: one
+statement over a whole year can outlast the reader's statement timeout (a minute) on a
+busy server."""
+
+
+def _parts(start_utc: datetime, n_hours: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) of each part of the ``n_hours`` from ``start_utc``, in whole days."""
+    n_days = n_hours // HOURS_PER_DAY
+    cuts = [round(n_days * k / PARTS_PER_YEAR) * HOURS_PER_DAY for k in range(PARTS_PER_YEAR)]
+    ends = [*cuts[1:], n_hours]
+    return [(start_utc + timedelta(hours=a), start_utc + timedelta(hours=b))
+            for a, b in zip(cuts, ends, strict=True) if b > a]  # fmt: skip
+
+
+def _records(packed: object) -> npt.NDArray[np.void]:
+    assert isinstance(packed, bytes | bytearray | memoryview)
+    if len(packed) % _RECORD.itemsize:
+        raise RuntimeError(f"unexpected series layout from hourly ({len(packed)} bytes)")
+    return np.frombuffer(packed, dtype=_RECORD)
 
 
 def _read_hourly(
@@ -176,19 +213,112 @@ def _read_hourly(
     n_hours: int,
 ) -> FloatArray:
     grid = np.full((len(station_ids), len(parameters), n_hours), np.nan)
-    with conn.cursor(binary=True) as cur:
-        cur.execute(_HOURLY_SERIES, {
-            "t0": int(start_utc.timestamp()), "stations": list(station_ids),
-            "params": list(parameters), "start": start_utc,
-            "end": start_utc + timedelta(hours=n_hours),
-        })  # fmt: skip
-        for s, p, packed in cur:
-            assert isinstance(packed, bytes | bytearray | memoryview)
-            if len(packed) % _RECORD.itemsize:
-                raise RuntimeError(f"unexpected series layout from hourly ({len(packed)} bytes)")
-            records = np.frombuffer(packed, dtype=_RECORD)
-            grid[int(s), int(p), records["hour"].astype(np.int64)] = records["mean"]  # type: ignore[call-overload]
+    station_index = {s: i for i, s in enumerate(station_ids)}
+    index = {p: i for i, p in enumerate(parameters)}
+    for start, end in _parts(start_utc, n_hours):
+        with conn.cursor(binary=True) as cur:
+            cur.execute(_HOURLY_SERIES, {
+                "t0": int(start_utc.timestamp()), "stations": list(station_ids),
+                "params": list(parameters), "start": start, "end": end,
+            })  # fmt: skip
+            for station_id, parameter, packed in cur:
+                records = _records(packed)
+                s, p = station_index[str(station_id)], index[str(parameter)]
+                grid[s, p, records["hour"].astype(np.int64)] = records["mean"]
     return grid
+
+
+# One pass over a year's hourly rows of every parameter: per station and parameter the
+# rows packed as above, the hour index carrying two flags in its low bits (verified data
+# level; valid with a mean), the mean NaN where there is none, and the QA/QC counts summed.
+_VERIFIED_BIT: Final = 2
+_VALID_BIT: Final = 1
+_FLAG_BITS: Final = 2
+
+_YEAR_SCAN: Final = """
+SELECT station_id, parameter,
+       string_agg(int4send(((((extract(epoch FROM hour)::int8 - %(t0)s) / 3600)::int4) << 2)
+                           | ((data_level = 'verified')::int4 << 1)
+                           | (valid AND mean IS NOT NULL)::int4)
+                  || float8send(coalesce(mean, 'NaN')), ''::bytea),
+       {sums}
+FROM hourly
+WHERE hour >= %(start)s AND hour < %(end)s AND station_id = ANY(%(stations)s)
+GROUP BY station_id, parameter
+"""
+
+
+@dataclass(frozen=True)
+class HourlyRows:
+    """What a year's hourly rows say beyond the valid means, per station (axis 0 in the
+    order of the ``station_ids`` read)."""
+
+    with_rows: BoolArray
+    """(stations, hours): the station-hour has a row of some parameter."""
+    verified: BoolArray
+    """(stations, hours): some row of the station-hour is at data level verified."""
+    sums: dict[str, IntArray]
+    """Per summed column of ``hourly``: its sum over each station's rows of the year."""
+    provisional_means: set[str]
+    """Parameters with a valid mean of the year still at data level provisional."""
+
+
+def scan_year(
+    conn: Connection,
+    year: int,
+    station_ids: Sequence[str],
+    parameters: Sequence[str],
+    timezone: str,
+    sum_columns: Sequence[str],
+) -> tuple[YearData, HourlyRows]:
+    """Valid hourly means of ``parameters`` and daily VN_AQI of ``year`` (as
+    :func:`read_year`), and from the same rows, of every parameter, the station-hours
+    with data and verified data and the sums of ``sum_columns``."""
+    start_utc, days = local_year(year, timezone)
+    n_hours = len(days) * HOURS_PER_DAY
+    index = {p: i for i, p in enumerate(parameters)}
+    station_index = {s: i for i, s in enumerate(station_ids)}
+    grid = np.full((len(station_ids), len(parameters), n_hours), np.nan)
+    with_rows = np.zeros((len(station_ids), n_hours), dtype=bool)
+    verified = np.zeros((len(station_ids), n_hours), dtype=bool)
+    sums = {c: np.zeros(len(station_ids), dtype=np.int64) for c in sum_columns}
+    provisional: set[str] = set()
+    query = sql.SQL(_YEAR_SCAN).format(sums=sql.SQL(", ").join(
+        sql.SQL("sum({})").format(sql.Identifier(c)) for c in sum_columns
+    ))  # fmt: skip
+    for start, end in _parts(start_utc, n_hours):
+        with conn.cursor(binary=True) as cur:
+            cur.execute(query, {
+                "t0": int(start_utc.timestamp()), "stations": list(station_ids),
+                "start": start, "end": end,
+            })  # fmt: skip
+            for station_id, parameter, packed, *column_sums in cur:
+                s = station_index[str(station_id)]
+                records = _records(packed)
+                coded = records["hour"].astype(np.int64)
+                hours = coded >> _FLAG_BITS
+                with_rows[s, hours] = True
+                verified[s, hours[(coded & _VERIFIED_BIT) != 0]] = True
+                for column, total in zip(sum_columns, column_sums, strict=True):
+                    sums[column][s] += int(total)  # type: ignore[call-overload]
+                p = index.get(str(parameter))
+                valid = (coded & _VALID_BIT) != 0
+                if p is not None:
+                    grid[s, p, hours[valid]] = records["mean"][valid]
+                    if (valid & ((coded & _VERIFIED_BIT) == 0)).any():
+                        provisional.add(str(parameter))
+    aqi, dominant = _read_daily_aqi(conn, station_ids, days)
+    data = YearData(
+        year=year, start_utc=start_utc, days=days, station_ids=tuple(station_ids),
+        parameters=tuple(parameters), hourly=grid, aqi=aqi, dominant=dominant,
+    )  # fmt: skip
+    return data, HourlyRows(with_rows, verified, sums, provisional)
+
+
+def select_parameters(data: YearData, parameters: Sequence[str]) -> YearData:
+    """``data`` with only the hourly means of ``parameters`` (all read in ``data``)."""
+    picked = [data.parameters.index(p) for p in parameters]
+    return replace(data, parameters=tuple(parameters), hourly=data.hourly[:, picked])
 
 
 def _read_daily_aqi(
@@ -245,18 +375,3 @@ def year_has_rows(conn: Connection, year: int, timezone: str) -> tuple[bool, boo
         (start_utc, end_utc, VN_STANDARD, days[0], days[-1]),
     ).fetchone()
     return (bool(row[0]), bool(row[1])) if row else (False, False)
-
-
-def provisional_included(
-    conn: Connection, year: int, station_ids: Sequence[str], parameters: Sequence[str],
-    timezone: str,
-) -> bool:
-    """Whether any valid hourly mean the report reads for ``year`` is still provisional."""
-    start_utc, days = local_year(year, timezone)
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM hourly WHERE hour >= %s AND hour < %s"
-        " AND station_id = ANY(%s) AND parameter = ANY(%s) AND valid AND mean IS NOT NULL"
-        " AND data_level = 'provisional')",
-        (start_utc, start_utc + timedelta(days=len(days)), list(station_ids), list(parameters)),
-    ).fetchone()
-    return bool(row and row[0])

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+import numpy as np
+
 from reports.annual import wording as w
-from reports.annual.source import Connection
+from reports.annual.source import Connection, HourlyRows
 from reports.annual.tables import Cell, Column, Table
 
 RULE_COLUMNS: Final = (
@@ -77,22 +79,6 @@ class NetworkValidation:
         return (sum(v.verified_hours for v in picked), sum(v.provisional_hours for v in picked))
 
 
-_LEVELS: Final = """
-SELECT station_id,
-       count(*) FILTER (WHERE verified),
-       count(*) FILTER (WHERE NOT verified),
-       coalesce(sum(n_flagged), 0),
-       {sums}
-FROM (
-    SELECT station_id, hour, bool_or(data_level = 'verified') AS verified,
-           sum(n_flagged) AS n_flagged, {inner}
-    FROM hourly
-    WHERE hour >= %(start)s AND hour < %(end)s AND station_id = ANY(%(stations)s)
-    GROUP BY station_id, hour
-) AS h
-GROUP BY station_id
-"""
-
 _STATUS: Final = """
 SELECT station_id,
        count(DISTINCT date_trunc('hour', ts)) FILTER (WHERE flags & %(cal)s <> 0),
@@ -113,25 +99,31 @@ GROUP BY station_id, reason
 """
 
 
+SUMMED_COLUMNS: Final = ("n_flagged", "n_qc_manual", *(c for c, _ in RULE_COLUMNS))
+"""Columns of ``hourly`` the chapter sums over a station's year (:func:`scan_year`)."""
+
+
 def read_validation(
-    conn: Connection, year: int, station_ids: Sequence[str], start_utc: datetime, n_days: int
+    conn: Connection, year: int, station_ids: Sequence[str], start_utc: datetime, n_days: int,
+    rows: HourlyRows,
 ) -> NetworkValidation:
-    """Data levels, QA/QC removals and status time of ``year`` for ``station_ids``."""
+    """Data levels, QA/QC removals and status time of ``year`` for ``station_ids``;
+    ``rows`` is what :func:`~reports.annual.source.scan_year` read of the year's hourly
+    rows of these stations (in this order), with :data:`SUMMED_COLUMNS` summed."""
     end = start_utc + timedelta(days=n_days)
     year_hours = n_days * 24
     params = {"start": start_utc, "end": end, "stations": list(station_ids),
               "cal": CALIBRATION_BIT, "fault": FAULT_BIT}  # fmt: skip
     stations = {s: StationValidation(s, year_hours) for s in station_ids}
-    columns = ["n_qc_manual", *(c for c, _ in RULE_COLUMNS)]
-    query = _LEVELS.format(
-        sums=", ".join(f"coalesce(sum({c}), 0)" for c in columns),
-        inner=", ".join(f"sum({c}) AS {c}" for c in columns),
-    )
-    for row in conn.execute(query, params).fetchall():
-        v = stations[str(row[0])]
-        v.verified_hours, v.provisional_hours = int(row[1]), int(row[2])  # type: ignore[call-overload]
-        v.status_readings = int(row[3])  # type: ignore[call-overload]
-        v.removed = {c: int(n) for c, n in zip(columns, row[4:], strict=True)}  # type: ignore[call-overload]
+    verified = np.count_nonzero(rows.verified, axis=1)
+    provisional = np.count_nonzero(rows.with_rows & ~rows.verified, axis=1)
+    for i, station_id in enumerate(station_ids):
+        v = stations[station_id]
+        if not rows.with_rows[i].any():
+            continue  # no hourly row: nothing to count, as for a station never read
+        v.verified_hours, v.provisional_hours = int(verified[i]), int(provisional[i])
+        v.status_readings = int(rows.sums["n_flagged"][i])
+        v.removed = {c: int(rows.sums[c][i]) for c in SUMMED_COLUMNS if c != "n_flagged"}
     for row in conn.execute(_STATUS, params).fetchall():
         v = stations[str(row[0])]
         v.calibration_hours, v.fault_hours = int(row[1]), int(row[2])  # type: ignore[call-overload]
