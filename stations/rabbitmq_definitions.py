@@ -29,6 +29,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from aqm_core.errors import AqmError
 from ingest.topics import TopicLayout, amqp_routing_key
 
 HASHING = "rabbit_password_hashing_sha256"
@@ -36,7 +37,7 @@ VHOST = "/"
 TOPIC_EXCHANGE = "amq.topic"
 
 
-class DefinitionsFileError(ValueError):
+class DefinitionsFileError(AqmError, ValueError):
     """An existing definitions file cannot be read."""
 
 

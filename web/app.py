@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from aqm_core.errors import AqmError
 from aqm_core.settings import Settings
 from web import documents, queries
 from web.cache import DocumentCache
@@ -54,7 +55,7 @@ def _json(document: object) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class BadRequestError(Exception):
+class BadRequestError(AqmError):
     """A query parameter out of its bounds (answered 400 with the message)."""
 
 

@@ -7,19 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 from aqm.cli import CliError
 from aqm.commands.db import connect, database_error, settings_with_database_url
-from aqm_core.settings import redact
 
 if TYPE_CHECKING:
     from opendata.export import ExportSummary
@@ -54,6 +43,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    import psycopg
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from aqm_core.settings import redact
     from opendata.export import Publication, export
 
     if args.year is not None and not 1970 <= args.year <= 9999:

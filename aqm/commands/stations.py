@@ -364,19 +364,11 @@ def _write_rabbitmq_definitions(out: Path, catalogue: Catalogue, settings: Setti
 
     from ingest.topics import TopicLayout
     from stations.mosquitto_passwords import write_atomically
-    from stations.rabbitmq_definitions import (
-        DefinitionsFileError,
-        definitions,
-        read_hashes,
-        user_hashes,
-    )
+    from stations.rabbitmq_definitions import definitions, read_hashes, user_hashes
 
     path = out / RABBITMQ_DEFINITIONS_NAME
     stations = [s.station_id for s in catalogue.active()]
-    try:
-        hashes, unknown = user_hashes([*ingest_users, *stations], passwords, read_hashes(path))
-    except DefinitionsFileError as exc:
-        raise CliError(str(exc)) from exc
+    hashes, unknown = user_hashes([*ingest_users, *stations], passwords, read_hashes(path))
     document = definitions(stations, ingest_users, hashes, TopicLayout(settings.topic_prefix),
                            settings.amqp_queue)
     try:

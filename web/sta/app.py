@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from aqm_core.errors import AqmError
 from web.sta.entities import ENTITY_SETS, EntitySet, IdError
 from web.sta.options import Expansion, OptionError, QueryOptions, parse_query
 from web.sta.sqlbuild import Condition, count_query, make_token, select_query
@@ -35,7 +36,7 @@ Connection = AsyncConnection[Any]
 MAX_ENTITIES: Final = 10_000
 
 
-class NotFoundError(LookupError):
+class NotFoundError(AqmError, LookupError):
     """The path names no entity; the message says which part."""
 
 

@@ -27,6 +27,8 @@ from typing import Any, Final, Literal
 
 from psycopg import sql
 
+from aqm_core.errors import AqmError
+
 Row = Mapping[str, Any]
 Kind = Literal["text", "number", "time"]
 
@@ -37,7 +39,7 @@ AQI_SENSOR: Final = AQI_STANDARD
 MEASUREMENT: Final = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
 
-class IdError(ValueError):
+class IdError(AqmError, ValueError):
     """An id that cannot name an entity of the set."""
 
 
@@ -278,7 +280,7 @@ _DATASTREAMS = sql.SQL("""
                   WHERE c.station_id = s.station_id AND c.aqi_publishable)
 """)
 
-# unit as stored (ingest/parameters.py) -> name and UCUM code
+# unit as stored (aqm_core/parameters.py) -> name and UCUM code
 _UNITS: Final = {
     "µg/m³": ("microgram per cubic metre", "ug/m3"),
     "°C": ("degree Celsius", "Cel"),

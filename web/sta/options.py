@@ -16,6 +16,8 @@ from typing import Final
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from lark.exceptions import VisitError
 
+from aqm_core.errors import AqmError
+
 DEFAULT_TOP: Final = 100
 MAX_TOP: Final = 1000
 
@@ -77,7 +79,7 @@ _PARSER = Lark(
 )
 
 
-class OptionError(ValueError):
+class OptionError(AqmError, ValueError):
     """A query option that cannot be served; the message names the option."""
 
 
