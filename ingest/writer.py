@@ -616,7 +616,7 @@ async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-class StoppedError(Exception):
+class WriterStopped(Exception):  # noqa: N818 - a signal within the writer, never escapes it
     """``stop`` was set while the database was away or a write hung."""
 
 
@@ -663,7 +663,7 @@ class Writer:
             try:
                 await self._unless_stopped(self.connect(), stop, grace=0.0)
                 return True
-            except StoppedError:
+            except WriterStopped:
                 return False
             except (psycopg.Error, OSError) as exc:
                 log.warning("database not reachable (%s); retrying in %.1f s", exc, backoff)
@@ -685,7 +685,7 @@ class Writer:
                 return await self._unless_stopped(
                     self._attempt(messages, attempts), stop, STOP_GRACE_S
                 )
-            except StoppedError:
+            except WriterStopped:
                 return None
             except Exception as exc:
                 self.metrics.db_errors.inc()
@@ -717,7 +717,7 @@ class Writer:
             return await write_isolating_failures(conn, messages)
 
     async def _unless_stopped(self, work: Awaitable[T], stop: asyncio.Event, grace: float) -> T:
-        """``work``'s result; StoppedError when it is still running ``grace`` s after stop."""
+        """``work``'s result; WriterStopped when it is still running ``grace`` s after stop."""
         task = asyncio.ensure_future(work)
         stopper = asyncio.ensure_future(stop.wait())
         try:
@@ -731,5 +731,5 @@ class Writer:
             with contextlib.suppress(BaseException):
                 await task
             await self.close()  # whatever the cancelled statement left behind
-            raise StoppedError
+            raise WriterStopped
         return task.result()
