@@ -36,8 +36,10 @@ $(UV):
 	$(PYTHON) -m venv $(UV_DIR)
 	$(UV_DIR)/bin/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# --compile-bytecode: every command starts without compiling its imports first, also where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching them.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --python "$$(command -v $(PYTHON))"
+	$(UV) sync --frozen --all-extras --compile-bytecode --python "$$(command -v $(PYTHON))"
 	touch $@
 
 services:

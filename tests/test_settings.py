@@ -226,3 +226,15 @@ def test_shared_group_must_be_an_mqtt_share_name(group: str) -> None:
     with pytest.raises(SettingsError, match=r"^mqtt_shared_group: shared group"):
         load_settings(mqtt_shared_group=group)
     assert load_settings(mqtt_shared_group="aqm-ingest").mqtt_shared_group == "aqm-ingest"
+
+
+@pytest.mark.usefixtures("no_config")
+def test_the_default_database_url_is_one_libpq_parses() -> None:
+    """The default skips the check at load (so commands without a database start fast)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from aqm_core.settings import DEFAULT_DATABASE_URL
+
+    assert conninfo_to_dict(DEFAULT_DATABASE_URL) == {
+        "host": "127.0.0.1", "port": "55432", "user": "postgres", "dbname": "aqm",
+    }  # fmt: skip
