@@ -217,10 +217,15 @@ def main() -> None:
         worst = sorted(results, key=lambda r: -r[3])
         over = [r for r in results if r[3] > GOAL_MS]
         load = os.getloadavg()[0]
+        cores = os.cpu_count() or 1
+        shared = (
+            " (shared with other work: the times below include waiting for a CPU)"
+            if max(load_before, load) > cores / 2
+            else ""
+        )
         lines = [
             f"Run of `python -m bench grafana`: {describe()}; load average {load_before:.1f}"
-            f" at the start and {load:.1f} at the end on {os.cpu_count()} cores (shared with"
-            f" other work: the times below include waiting for a CPU). {args.stations}"
+            f" at the start and {load:.1f} at the end on {cores} cores{shared}. {args.stations}"
             " stations; rows: " + ", ".join(f"`{t}` {n:,}" for t, n in counts.items()) + ".",
             "",
             "| query (dashboard › panel › ref) | range | median | p95 |",
