@@ -63,9 +63,14 @@ def make_settings(db_url: str, broker: MosquittoInstance, **overrides: Any) -> S
 
 class RunningService:
     def __init__(
-        self, service: IngestService, task: asyncio.Task[None], stop: asyncio.Event
+        self,
+        service: IngestService,
+        task: asyncio.Task[None],
+        stop: asyncio.Event,
+        shutdown_timeout: float = 30,
     ) -> None:
         self.service, self.task, self.stop = service, task, stop
+        self.shutdown_timeout = shutdown_timeout
 
     @property
     def metrics(self) -> IngestMetrics:
@@ -73,19 +78,22 @@ class RunningService:
 
     async def shutdown(self) -> None:
         self.stop.set()
-        await asyncio.wait_for(self.task, 30)
+        await asyncio.wait_for(self.task, self.shutdown_timeout)
 
 
 @pytest.fixture
 async def start_service() -> AsyncIterator[Callable[..., Any]]:
+    """Start ``aqm ingest`` in this loop; every one still running is stopped afterwards."""
     running: list[RunningService] = []
 
-    async def start(settings: Settings) -> RunningService:
+    async def start(
+        settings: Settings, *, subscribe_timeout: float = 15, shutdown_timeout: float = 30
+    ) -> RunningService:
         service = IngestService(settings)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
-        await asyncio.wait_for(service.subscribed.wait(), 15)
-        handle = RunningService(service, task, stop)
+        await asyncio.wait_for(service.subscribed.wait(), subscribe_timeout)
+        handle = RunningService(service, task, stop, shutdown_timeout)
         running.append(handle)
         return handle
 

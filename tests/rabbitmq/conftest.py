@@ -6,10 +6,10 @@ ingest consumes the quorum queue over AMQP as ``aqm-ingest``.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from aqm_core.settings import Settings, load_settings
-from ingest.service import IngestService
-from tests.ingest.conftest import as_role, seed_stations
+from tests.ingest.conftest import (
+    as_role,
+    seed_stations,
+    start_service,  # noqa: F401 - a fixture used here
+)
 from tests.rabbitmq_nodes import (
     INGEST_USER,
     QUEUE,
@@ -35,7 +38,8 @@ STATIONS = ("BN-01", "BN-02", "BN-03")
 
 if not rabbitmq_available():
     pytest.skip(
-        "Debian's rabbitmq-server is not installed (scripts/install-services.sh installs it)",
+        reason="Debian's rabbitmq-server is not installed "
+        "(scripts/install-services.sh installs it)",
         allow_module_level=True,
     )
 
@@ -77,34 +81,10 @@ def rabbit_db(clean_db: str) -> str:
     return clean_db
 
 
-@dataclass
-class Running:
-    service: IngestService
-    task: asyncio.Task[None]
-    stop: asyncio.Event
-
-    async def shutdown(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, 60)
-
-
 @pytest.fixture
-async def start_ingest() -> AsyncIterator[Callable[[Settings], Any]]:
-    running: list[Running] = []
-
-    async def start(settings: Settings) -> Running:
-        service = IngestService(settings)
-        stop = asyncio.Event()
-        task = asyncio.create_task(service.run(stop))
-        await asyncio.wait_for(service.subscribed.wait(), 60)
-        handle = Running(service, task, stop)
-        running.append(handle)
-        return handle
-
-    yield start
-    for handle in running:
-        if not handle.task.done():
-            await handle.shutdown()
+def start_ingest(start_service: Callable[..., Any]) -> Callable[[Settings], Any]:  # noqa: F811
+    """``start_service`` with the patience a RabbitMQ node's first connection needs."""
+    return functools.partial(start_service, subscribe_timeout=60, shutdown_timeout=60)
 
 
 @dataclass
