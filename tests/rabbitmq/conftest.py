@@ -82,7 +82,7 @@ def rabbit_db(clean_db: str) -> str:
 
 
 @pytest.fixture
-def start_ingest(start_service: Callable[..., Any]) -> Callable[[Settings], Any]:  # noqa: F811
+def start_ingest(start_service: Callable[..., Any]) -> Callable[..., Any]:  # noqa: F811
     """``start_service`` with the patience a RabbitMQ node's first connection needs."""
     return functools.partial(start_service, subscribe_timeout=60, shutdown_timeout=60)
 

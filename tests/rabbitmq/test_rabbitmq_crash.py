@@ -35,7 +35,8 @@ async def test_a_node_killed_and_restarted_loses_nothing_it_acknowledged(
         node.kill9()
         node.start()
         await asyncio.to_thread(node.wait_ready)
-        await start_ingest(ingest_settings(rabbit_db, ingest_url(node)))
+        # a restarted node recovers its quorum queue before it serves it: allow for that
+        await start_ingest(ingest_settings(rabbit_db, ingest_url(node)), subscribe_timeout=180)
         want = expected([m for s in stations for m in s.acked])
         await wait_until(lambda: stored(rabbit_db) == want, 120, "every acked reading")
     finally:
