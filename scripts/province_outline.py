@@ -43,11 +43,10 @@ PARTS = {"VN-56": "Bắc Ninh", "VN-54": "Bắc Giang"}
 DIGITS = 5
 
 NOTE = (
-    "Ranh giới tỉnh theo Natural Earth (tỷ lệ 1:10.000.000, đã khái quát hoá): tỉnh Bắc Ninh "
-    "và tỉnh Bắc Giang cũ, hợp nhất từ 01/07/2025 theo Nghị quyết 202/2025/QH15. Chỉ để "
-    "định hướng, không phải ranh giới pháp lý."
+    "Ranh giới tỉnh từ 01/07/2025 (gồm tỉnh Bắc Giang cũ, Nghị quyết 202/2025/QH15), đã khái "
+    "quát hoá: chỉ để định hướng, không phải ranh giới pháp lý."
 )
-ATTRIBUTION = "Bản đồ nền: Natural Earth (naturalearthdata.com), dữ liệu thuộc phạm vi công cộng."
+ATTRIBUTION = "Bản đồ: Natural Earth (naturalearthdata.com), phạm vi công cộng."
 
 
 def sha256(data: bytes) -> str:
@@ -136,8 +135,10 @@ def dumps(document: dict[str, Any]) -> str:
     rings = feature["geometry"]["coordinates"]
     placeholder = "__RINGS__"
     skeleton = json.dumps(
-        {**document, "features": [{**feature, "geometry": {"type": "Polygon",
-                                                           "coordinates": placeholder}}]},
+        {
+            **document,
+            "features": [{**feature, "geometry": {"type": "Polygon", "coordinates": placeholder}}],
+        },
         ensure_ascii=False,
         indent=2,
     )
