@@ -49,8 +49,16 @@ SIGNAL_MAPPINGS = number_text_mappings([(0, "Đang gửi", "green"), (1, "Im l�
 OFFLINE_OUTLINE = "public/maps/countries.geojson"
 """Country outlines bundled with Grafana (served by Grafana itself, no internet needed)."""
 
-# Centre of Bắc Ninh province, used until the map has fitted itself to the stations.
-MAP_CENTRE = (21.12, 106.11)
+PROVINCE_OUTLINE_FILE = "web/static/province.geojson"
+"""The province outline of the public page, in the repository."""
+PROVINCE_OUTLINE = "public/maps/aqm-province.geojson"
+"""Where Grafana serves it: docker-compose.yml mounts :data:`PROVINCE_OUTLINE_FILE` into
+Grafana's own ``public/maps/`` folder, so it comes from Grafana like the country outlines."""
+PROVINCE_LAYER = "Ranh giới tỉnh (Natural Earth)"
+
+# Centre of Bắc Ninh province (with the former Bắc Giang since 1 July 2025), used until the
+# map has fitted itself to the province outline.
+MAP_CENTRE = (21.31, 106.49)
 
 
 def latest_aqi_cte(standard_sql: str) -> str:
@@ -200,19 +208,24 @@ def _map_panel() -> Panel:
             "AQI trong 3 giờ qua (trạm mất tín hiệu hoặc thiếu số liệu), không phải không khí tốt. "
             "Màu xanh lam: trạm chỉ thị (cảm biến giá rẻ, trạm di động; TT 10/2021/TT-BTNMT "
             "Điều 29–30) không được công bố AQI, chỉ ghi nồng độ PM2.5. "
-            "Bấm vào trạm để mở trang trạm."
+            "Bấm vào trạm để mở trang trạm. Ranh giới tỉnh: Natural Earth (phạm vi công cộng), "
+            "đã khái quát hoá, chỉ để định hướng."
         ),
         threshold=band_thresholds(),
         colour_mode="thresholds",
         mappings=band_index_mappings(),
         overrides=[station_link_override()],
         options={
+            # Fitted to the province outline only: with allLayers Grafana would take the
+            # extent of the country outlines too, the whole world.
             "view": {
                 "id": "fit",
                 "lat": MAP_CENTRE[0],
                 "lon": MAP_CENTRE[1],
-                "zoom": 10,
-                "allLayers": True,
+                "zoom": 9,
+                "allLayers": False,
+                "layer": PROVINCE_LAYER,
+                "padding": 5,
             },
             "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
             "basemap": {"type": "default", "name": "Nền bản đồ"},
@@ -226,6 +239,20 @@ def _map_panel() -> Panel:
                         "src": OFFLINE_OUTLINE,
                         "rules": [],
                         "style": {"color": {"fixed": NO_DATA_COLOUR}, "opacity": 0.15},
+                    },
+                    "tooltip": False,
+                },
+                {
+                    "type": "geojson",
+                    "name": PROVINCE_LAYER,
+                    "config": {
+                        "src": PROVINCE_OUTLINE,
+                        "rules": [],
+                        "style": {
+                            "color": {"fixed": "#37474f"},
+                            "opacity": 0.08,
+                            "lineWidth": 2,
+                        },
                     },
                     "tooltip": False,
                 },

@@ -44,7 +44,35 @@ def test_basemap_is_configurable_and_an_outline_needs_no_internet() -> None:
     geomap = next(p for p in board["panels"] if p["type"] == "geomap")
     assert geomap["options"]["basemap"]["type"] == "default"  # follows the server setting
     layers = geomap["options"]["layers"]
-    outline = next(layer for layer in layers if layer["type"] == "geojson")
-    assert outline["config"]["src"] == "public/maps/countries.geojson"
-    assert not outline["config"]["src"].startswith("http")
+    outlines = [layer for layer in layers if layer["type"] == "geojson"]
+    assert outlines[0]["config"]["src"] == "public/maps/countries.geojson"
+    assert all(not o["config"]["src"].startswith(("http", "//")) for o in outlines)
     assert layers[-1]["type"] == "markers"  # stations drawn on top, from the database
+
+
+def test_the_map_draws_the_page_s_province_outline_from_grafana_itself() -> None:
+    board = overview.build()
+    geomap = next(p for p in board["panels"] if p["type"] == "geomap")
+    province = next(
+        layer
+        for layer in geomap["options"]["layers"]
+        if layer["type"] == "geojson" and "countries" not in layer["config"]["src"]
+    )
+    # Grafana serves /usr/share/grafana/public/… as public/…: the compose file must mount
+    # the page's outline exactly where the layer looks for it
+    src = province["config"]["src"]
+    assert src.startswith("public/maps/")
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    mounts = dict(
+        v.rsplit(":", 1)[0].split(":", 1)[::-1]
+        for v in compose["services"]["grafana"]["volumes"]
+        if v.startswith("./")
+    )
+    source = mounts[f"/usr/share/grafana/{src}"]
+    assert (REPO / source).resolve() == REPO / "web" / "static" / "province.geojson"
+    assert compose["services"]["grafana"]["image"].startswith("grafana/grafana:")
+    # the view frames the province, not every layer (the countries span the world)
+    view = geomap["options"]["view"]
+    assert view["id"] == "fit" and view["allLayers"] is False
+    assert view["layer"] == province["name"]
+    assert "Natural Earth" in province["name"] + geomap["description"]

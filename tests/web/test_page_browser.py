@@ -105,6 +105,14 @@ def test_every_station_is_on_the_map_in_its_band_colour(page: Any, tmp_path: Pat
         assert name in legend
 
 
+def test_the_map_draws_the_province_and_credits_its_source(page: Any) -> None:
+    # the bundled outline (tests/web/test_province_outline.py): one polygon, Natural Earth
+    assert page.locator("#map path.outline").count() == 1
+    note = page.locator("#map-note").inner_text()
+    assert "Natural Earth" in note  # the feature's `attribution`
+    assert "202/2025/QH15" in note and "không phải ranh giới pháp lý" in note  # its `note`
+
+
 def test_the_hour_is_local_time(page: Any, web: tuple[str, Seeded]) -> None:
     from tests.web.test_api import local_hour
 

@@ -92,8 +92,9 @@ function renderMap(outline, features) {
     const d = ring.map((c, i) => `${i ? "L" : "M"}${xy(c).map((v) => v.toFixed(1)).join(",")}`).join("") + "Z";
     map.append(svg("path", { class: "outline", d }));
   }
-  const note = outline.features.map((f) => f.properties && f.properties.note).filter(Boolean).join(" ");
-  document.getElementById("map-note").textContent = note;
+  // what the outline is and whose it is: a licence such as CC BY requires the credit
+  const said = (key) => outline.features.map((f) => f.properties && f.properties[key]).filter(Boolean);
+  document.getElementById("map-note").textContent = [...new Set([...said("note"), ...said("attribution")])].join(" ");
   // AQI stations keep their place; a marker that would hide another is moved aside,
   // with a line to its true position
   const placed = [];
