@@ -132,7 +132,7 @@ def create_app(definitions_file: Path) -> Starlette:
         if answer == DENY:
             who = fields or {}
             log.warning(
-                "refused login: user %r, MQTT client id %r, from %s: %s",
+                "refused login: user %r, MQTT client id %r (asked by node %s): %s",
                 who.get("username"),
                 who.get("client_id", "(none: not MQTT)"),
                 request.client.host if request.client else "?",
