@@ -11,7 +11,7 @@ file (``auth_backends.1.authz = internal``), so ``/auth/vhost``, ``/auth/resourc
 
 The password hashes are read from the definitions file ``aqm stations credentials``
 writes, again whenever its modification time or size changes; a file that cannot be read
-keeps the users read before (none at first: every login is refused).
+keeps the users read before (none at first: every login is refused), and is reported once.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class DefinitionsHashes:
             try:
                 hashes = read_hashes(self.path)
             except DefinitionsFileError as exc:
+                # said once per version of the file: it is replaced whole (by rename)
+                self._stamp = stamp
                 log.error("%s; keeping the %d users read before", exc, len(self._hashes))
                 return
             self._hashes, self._stamp = hashes, stamp
