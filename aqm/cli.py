@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aqm.commands.qc",
     "aqm.commands.web",
     "aqm.commands.opendata",
+    "aqm.commands.broker_auth",
 )
 
 Handler = Callable[[argparse.Namespace], int]

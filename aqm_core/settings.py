@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from aqm_core.defaults import (
+    DEFAULT_BROKER_AUTH_PORT,
     DEFAULT_FTP_PORT,
     DEFAULT_METRICS_PORT,
     DEFAULT_MQTT_PORT,
@@ -419,6 +420,17 @@ class Settings(BaseSettings):
         default="",
         description="Agency named in the open data's attribution (default: the province's "
         "Department of Agriculture and Environment)",
+    )
+    broker_auth_host: str = Field(
+        default="127.0.0.1", min_length=1,
+        description="Address aqm broker-auth listens on (RabbitMQ's HTTP authentication)",
+    )  # fmt: skip
+    broker_auth_port: int = Field(
+        default=DEFAULT_BROKER_AUTH_PORT, ge=1, le=MAX_PORT, description="Port of aqm broker-auth"
+    )
+    broker_auth_definitions_file: Path = Field(
+        default=REPO_ROOT / ".aqm" / "run" / "secrets" / "rabbitmq-definitions.json",
+        description="RabbitMQ definitions whose password hashes aqm broker-auth checks",
     )
 
     @field_validator("mqtt_url")

@@ -82,6 +82,8 @@ class RabbitNode:
     dist_port: int
     config: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    plugins: tuple[str, ...] = ()
+    """Plugins enabled beside rabbitmq_mqtt (e.g. rabbitmq_auth_backend_http)."""
 
     @property
     def nodename(self) -> str:
@@ -127,7 +129,9 @@ class RabbitNode:
         (self.root / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
         (self.root / "advanced.config").write_text("[].\n")
         (self.root / "rabbitmq-env.conf").write_text("")
-        (self.root / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
+        (self.root / "enabled_plugins").write_text(
+            f"[{','.join(['rabbitmq_mqtt', *self.plugins])}].\n"
+        )
 
     def start(self) -> None:
         if not rabbitmq_available():
@@ -215,7 +219,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def make_nodes(root: Path, count: int, config: list[str] | None = None) -> list[RabbitNode]:
+def make_nodes(
+    root: Path, count: int, config: list[str] | None = None, plugins: tuple[str, ...] = ()
+) -> list[RabbitNode]:
     """``count`` nodes sharing one Erlang cookie, each on ports of its own."""
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -241,6 +247,7 @@ def make_nodes(root: Path, count: int, config: list[str] | None = None) -> list[
                 mqtt_port=ports[1],
                 dist_port=ports[2],
                 config=list(config or []),
+                plugins=plugins,
             )
         )
     return nodes

@@ -236,3 +236,62 @@ def test_ingest_waits_for_every_node_and_consumes_as_a_user_the_definitions_crea
     assert document["queues"][0]["arguments"] == {"x-queue-type": "quorum"}
     (grant,) = [p for p in document["permissions"] if p["user"] == user]
     assert re.fullmatch(grant["read"], queue)
+
+
+AUTH_PATHS = ("user_path", "vhost_path", "resource_path", "topic_path")
+
+
+def auth_service() -> str:
+    """The one service that runs ``aqm broker-auth``."""
+    (name,) = [n for n, s in SERVICES.items() if s.get("command") == ["broker-auth"]]
+    return name
+
+
+def test_every_login_is_checked_by_the_broker_auth_service_alone() -> None:
+    conf = rabbitmq_conf()
+    assert conf["auth_backends.1.authn"] == "http"
+    assert conf["auth_backends.1.authz"] == "internal"  # permissions: the definitions
+    # no second backend: a login broker-auth refuses would be retried there and pass
+    assert not [
+        k for k in conf if k.startswith("auth_backends.") and not k.startswith("auth_backends.1.")
+    ]
+    assert "auth_backends.1" not in conf
+    assert conf["auth_http.http_method"] == "post"  # passwords in a body, never in a URL
+    for node in NODES:
+        assert "rabbitmq_auth_backend_http" in SERVICES[node]["command"].split()
+        assert SERVICES[node]["depends_on"][auth_service()]["condition"] == "service_healthy"
+
+
+def test_the_nodes_reach_broker_auth_where_it_listens() -> None:
+    from aqm.cli import build_parser
+
+    name = auth_service()
+    service = SERVICES[name]
+    build_parser().parse_args(service["command"])
+    environment = {k: str(v) for k, v in service["environment"].items()}
+    port = int(environment["AQM_BROKER_AUTH_PORT"])
+    assert environment["AQM_BROKER_AUTH_HOST"] == "0.0.0.0"  # the nodes are other containers
+    urls = {path: urlsplit(rabbitmq_conf()[f"auth_http.{path}"]) for path in AUTH_PATHS}
+    for path, url in urls.items():
+        assert (url.scheme, url.hostname, url.port) == ("http", name, port), path
+    assert urls["user_path"].path == "/auth/user"
+    assert {u.path for u in urls.values()} == {
+        f"/auth/{p.removesuffix('_path')}" for p in AUTH_PATHS
+    }
+    assert str(port) in [str(p) for p in service.get("expose", [])]
+    assert not service.get("ports"), "broker-auth answers the nodes only: publish no port"
+    health = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/healthz" in health
+
+
+def test_broker_auth_reads_the_definitions_every_node_loads() -> None:
+    from aqm.commands.stations import RABBITMQ_DEFINITIONS_NAME
+
+    name = auth_service()
+    read = Path(str(SERVICES[name]["environment"]["AQM_BROKER_AUTH_DEFINITIONS_FILE"]))
+    loaded = Path(rabbitmq_conf()["load_definitions"])
+    assert read.name == loaded.name == RABBITMQ_DEFINITIONS_NAME
+    host_folder = mounts(name).get(str(read.parent))
+    assert host_folder is not None, f"{name} does not mount {read.parent}"
+    for node in NODES:
+        assert mounts(node)[str(loaded.parent)] == host_folder

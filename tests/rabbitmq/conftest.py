@@ -7,16 +7,22 @@ ingest consumes the quorum queue over AMQP as ``aqm-ingest``.
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from aqm.localservices import free_port
 from aqm_core.settings import Settings, load_settings
 from tests.ingest.conftest import (
     as_role,
@@ -27,10 +33,12 @@ from tests.rabbitmq_nodes import (
     INGEST_USER,
     QUEUE,
     RabbitNode,
+    make_nodes,
     password,
     rabbitmq_available,
     rabbitmq_version,
     start_nodes,
+    write_definitions,
 )
 from tests.reliability.station_traffic import Message
 
@@ -49,6 +57,105 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
     """One RabbitMQ node shared by a module's tests (nothing in it is killed)."""
     (node,) = start_nodes(tmp_path_factory.mktemp("rabbitmq"), 1)
     try:
+        yield node
+    finally:
+        node.stop()
+
+
+REPO = Path(__file__).resolve().parents[2]
+PROVISIONED_CONF = REPO / "provisioning/rabbitmq/rabbitmq.conf"
+PROVISIONED_AUTH = "http://broker-auth:8089"
+AUTH_PLUGIN = "rabbitmq_auth_backend_http"
+
+
+@dataclass
+class BrokerAuth:
+    """A real ``aqm broker-auth`` process on a free port, its output in ``log``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    definitions: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_broker_auth(
+    definitions: Path, log: Path, port: int | None = None, timeout: float = 30
+) -> BrokerAuth:
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AQM_")}
+    env["AQM_CONFIG"] = ""
+    command = [sys.executable, "-m", "aqm", "broker-auth", "--host", "127.0.0.1",
+               "--port", str(port), "--definitions", str(definitions)]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    auth = BrokerAuth(process, port, definitions, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"aqm broker-auth exited: {auth.output()}")
+        try:
+            with urllib.request.urlopen(f"{auth.url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return auth
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError(f"aqm broker-auth not ready in {timeout:.0f} s: {auth.output()}")
+
+
+def stop_broker_auth(auth: BrokerAuth) -> None:
+    auth.process.terminate()
+    try:
+        auth.process.wait(15)
+    except subprocess.TimeoutExpired:
+        auth.process.kill()
+        auth.process.wait(15)
+
+
+def provisioned_auth_config(auth_url: str) -> list[str]:
+    """The authentication lines of the shipped rabbitmq.conf, pointed at ``auth_url``."""
+    lines = [
+        line.strip().replace(PROVISIONED_AUTH, auth_url)
+        for line in PROVISIONED_CONF.read_text().splitlines()
+        if line.startswith(("auth_backends.", "auth_http."))
+    ]
+    assert any(PROVISIONED_AUTH not in line and auth_url in line for line in lines), lines
+    return lines
+
+
+@pytest.fixture(scope="session")
+def broker_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAuth]:
+    """``aqm broker-auth`` reading the definitions the tests' nodes load (one per run:
+    a node takes a while to start; the tests count messages as differences)."""
+    root = tmp_path_factory.mktemp("broker-auth")
+    auth = start_broker_auth(write_definitions(root / "definitions.json"), root / "auth.log")
+    try:
+        yield auth
+    finally:
+        stop_broker_auth(auth)
+
+
+@pytest.fixture(scope="session")
+def rabbit_auth(
+    tmp_path_factory: pytest.TempPathFactory, broker_auth: BrokerAuth
+) -> Iterator[RabbitNode]:
+    """A node configured as the deployment's: logins checked by ``aqm broker-auth``."""
+    root = tmp_path_factory.mktemp("rabbitmq-auth")
+    config = [
+        f"load_definitions = {broker_auth.definitions}",
+        *provisioned_auth_config(broker_auth.url),
+    ]
+    (node,) = make_nodes(root, 1, config, plugins=(AUTH_PLUGIN,))
+    node.start()
+    try:
+        node.wait_ready()
         yield node
     finally:
         node.stop()
@@ -111,7 +218,7 @@ class Station:
         user = self.user or self.station
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self.client_id or f"{self.station}-logger",
+            client_id=self.client_id if self.client_id is not None else user,
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )

@@ -1,10 +1,14 @@
 """Who may do what on RabbitMQ, with the definitions `aqm stations credentials` writes.
 
-A station may publish only its own readings; a login is required. RabbitMQ (3.10 at
-least) does not tie an MQTT client id to a user: a station that logs in as itself may
-take another station's client id, and the older connection is closed ("duplicate id").
-What the tests pin down is that the taker gains nothing by it: permissions follow the
-user, not the client id, so it still cannot publish on the other station's topic.
+A station may publish only its own readings; a login is required; and, with logins
+checked by `aqm broker-auth` as the deployment configures it (provisioning/rabbitmq/
+rabbitmq.conf), a station's MQTT client id is its login: taking another station's client
+id is refused at CONNECT, and the other station's connection stays up.
+
+Without `aqm broker-auth` RabbitMQ does not tie a client id to a user: a station that
+logs in as itself may take another's client id, and the older connection is closed
+("duplicate id"). The last test pins what that variant allows: the taker gains no
+permission by it, since permissions follow the user, not the client id.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.rabbitmq.conftest import Station
+from tests.rabbitmq.conftest import BrokerAuth, Station
 from tests.rabbitmq.test_rabbitmq_ingest import queue_state
-from tests.rabbitmq_nodes import RabbitNode
+from tests.rabbitmq_nodes import RabbitNode, password
 from tests.reliability.station_traffic import messages
 
 
@@ -25,7 +29,16 @@ def queued(node: RabbitNode) -> int:
     return int(state["ready"]) + int(state["unacked"])
 
 
-def test_a_station_cannot_publish_on_another_stations_topic(rabbit: RabbitNode) -> None:
+def queued_soon(node: RabbitNode, count: int, timeout: float = 20) -> int:
+    """The queue's length once it is ``count`` or ``timeout`` passed (its statistics lag)."""
+    deadline = time.monotonic() + timeout
+    while (now := queued(node)) != count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return now
+
+
+def test_a_station_cannot_publish_on_another_stations_topic(rabbit_auth: RabbitNode) -> None:
+    rabbit = rabbit_auth
     before = queued(rabbit)
     forged = messages(["BN-01"], 1)[0]  # BN-01's reading, sent by BN-02's login
     intruder = Station("BN-02", [rabbit.mqtt_port])
@@ -40,7 +53,8 @@ def test_a_station_cannot_publish_on_another_stations_topic(rabbit: RabbitNode) 
     assert queued(rabbit) == before
 
 
-def test_a_login_is_required(rabbit: RabbitNode) -> None:
+def test_a_login_is_required(rabbit_auth: RabbitNode) -> None:
+    rabbit = rabbit_auth
     anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="nobody", protocol=mqtt.MQTTv311)
     anonymous.connect("127.0.0.1", rabbit.mqtt_port)
     anonymous.loop_start()
@@ -58,7 +72,36 @@ def test_a_login_is_required(rabbit: RabbitNode) -> None:
         wrong.close()
 
 
-def test_taking_another_stations_client_id_disconnects_it_but_grants_nothing(
+def test_taking_another_stations_client_id_is_refused_and_the_victim_stays_connected(
+    rabbit_auth: RabbitNode, broker_auth: BrokerAuth
+) -> None:
+    rabbit = rabbit_auth
+    before = queued(rabbit)
+    victim = Station("BN-01", [rabbit.mqtt_port], client_id="BN-01")
+    taker = Station("BN-02", [rabbit.mqtt_port], client_id="BN-01")
+    try:
+        assert victim.connect(), victim.refused
+        assert not taker.connect(wait=5)  # BN-02's password is right; the client id is not
+        assert taker.refused, "the taker was neither connected nor refused"
+        time.sleep(1)  # a takeover closes the older connection at once: give it time to show
+        assert victim.disconnects == 0 and victim.connected.is_set()
+        own = messages(["BN-01"], 1)[0]
+        assert victim.send(own)
+        victim.wait_settled(10)
+        assert victim.acked == [own]  # still connected, and its readings still accepted
+    finally:
+        taker.close()
+        victim.close()
+    assert queued_soon(rabbit, before + 1) == before + 1
+    refusals = [line for line in broker_auth.output().splitlines() if "refused login" in line]
+    assert any(
+        "user 'BN-02'" in line and "client id 'BN-01'" in line and "not the login" in line
+        for line in refusals
+    ), refusals
+    assert not any(password("BN-02") in line for line in refusals)
+
+
+def test_without_broker_auth_a_client_id_can_be_taken_but_grants_nothing(
     rabbit: RabbitNode,
 ) -> None:
     before = queued(rabbit)
@@ -70,7 +113,7 @@ def test_taking_another_stations_client_id_disconnects_it_but_grants_nothing(
         deadline = time.monotonic() + 10
         while victim.disconnects == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert victim.disconnects >= 1  # what RabbitMQ enforces: one connection per id
+        assert victim.disconnects >= 1  # what RabbitMQ alone enforces: one connection per id
         victim.close()  # end the tug of war: each would take the id back in turn
         # Under the victim's client id, the taker is still BN-02: BN-01's topic is refused.
         forged = messages(["BN-01"], 1)[0]
