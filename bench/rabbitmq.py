@@ -4,13 +4,17 @@ Mosquitto in the same run, and publish→commit latency at 1,000 readings/s offe
 Run: ``.venv/bin/python -m bench.rabbitmq`` (a few minutes: three RabbitMQ nodes start).
 Every server shares this one machine — three RabbitMQ nodes, Mosquitto, TimescaleDB,
 the publisher and ingest — so the cluster's replication costs CPU the others need; a real
-cluster has a machine per node.
+cluster has a machine per node. Wall time on a shared machine says little, so each run
+also records the CPU seconds every process spent (from /proc), per message and per
+reading: what bounds the rate on a machine of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -18,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -43,11 +48,80 @@ from tests.rabbitmq_nodes import (
     RabbitNode,
     form_cluster,
     password,
+    rabbitmq_version,
     start_nodes,
 )
 
 PUBLISHER = "aqm-bench"
 STATIONS = tuple(f"BN-{i:02d}" for i in range(1, N_STATIONS + 1))
+TICKS = os.sysconf("SC_CLK_TCK")
+PAYLOAD_MESSAGES, PAYLOAD_OBSERVATIONS = 500, 100
+PACED_MESSAGES = 3334
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has spent (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def postgres_pids(datadir: Path) -> list[int]:
+    """The postmaster and its children (the backends, the WAL writer, ...)."""
+    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == postmaster:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds each named process group spent between ``start`` and ``stop``.
+
+    A PostgreSQL backend that starts and ends in between is not counted; the one that
+    matters, ingest's connection, lives throughout. ``bench`` is this process: the
+    publisher and the polling of the readings count.
+    """
+
+    def __init__(self, groups: dict[str, list[int] | Any]) -> None:
+        self.groups = groups
+        self._before: dict[str, dict[int, float]] = {}
+        self.spent: dict[str, float] = {}
+
+    def _pids(self, name: str) -> list[int]:
+        pids = self.groups[name]
+        return list(pids() if callable(pids) else pids)
+
+    def _read(self, name: str) -> dict[int, float]:
+        if name == "bench":
+            t = os.times()
+            return {0: t.user + t.system}
+        out = {}
+        for pid in self._pids(name):
+            with contextlib.suppress(OSError):
+                out[pid] = cpu_seconds(pid)
+        return out
+
+    def start(self) -> None:
+        self._before = {name: self._read(name) for name in [*self.groups, "bench"]}
+
+    def stop(self) -> dict[str, float]:
+        for name, before in self._before.items():
+            after = self._read(name)
+            self.spent[name] = sum(v - before.get(pid, 0.0) for pid, v in after.items())
+        return self.spent
+
+
+def cpu_line(spent: dict[str, float], per: int, unit: str) -> str:
+    """CPU µs per ``unit`` of each process group, and their total."""
+    parts = [f"{name} {1e6 * s / per:,.0f}" for name, s in spent.items()]
+    total = sum(spent.values())
+    return f"{', '.join(parts)}; total {1e6 * total / per:,.0f} µs CPU per {unit}"
 
 
 def add_publisher(definitions: Path) -> None:
@@ -166,21 +240,35 @@ def latency(url: str, port: int, publish: object, t0: datetime) -> tuple[float, 
 
 def main() -> None:
     t0 = datetime(2020, 6, 1, tzinfo=UTC)
-    batched = payloads(500, 100, t0)  # 100 observations × 3 readings per message
-    n_batched = 3 * 100 * len(batched)
-    print(f"machine: {describe()}", flush=True)
+    batched = payloads(PAYLOAD_MESSAGES, PAYLOAD_OBSERVATIONS, t0)  # 100 × 3 readings each
+    n_batched = 3 * PAYLOAD_OBSERVATIONS * len(batched)
+    load_before = os.getloadavg()[0]
+    version = ".".join(str(n) for n in rabbitmq_version())
+    print(f"machine: {describe()}; load average {load_before:.2f}", flush=True)
     results: dict[str, float] = {}
+    cpu: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     with bench_services("aqm-bench-rabbit-", list(STATIONS)) as (pg, mq):
         url = pg.url()
         proc = start_ingest(url, mq.port)
+        meter = CpuMeter(
+            {
+                "ingest": [proc.pid],
+                "PostgreSQL": lambda: postgres_pids(pg.datadir),
+                "Mosquitto": [int(mq.pid_file.read_text().strip())],
+            }
+        )
         try:
             reset(url)
+            meter.start()
             results["mosquitto"] = rate_of(
                 "Mosquitto, 100 observations (300 readings) per message",
                 until_stored(url, mq.port, batched, n_batched),
                 n_batched,
             )
+            batch_cpu = dict(meter.stop())
+            meter.start()
             p50, p99, n = latency(url, mq.port, _publish_mosquitto, t0 + timedelta(days=40))
+            cpu["mosquitto"] = (batch_cpu, dict(meter.stop()))
             results |= {"mosquitto_p50": p50, "mosquitto_p99": p99}
             print(f"  Mosquitto at 1,000 readings/s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {n}", flush=True)  # fmt: skip
         finally:
@@ -189,14 +277,24 @@ def main() -> None:
         root = Path(tempfile.mkdtemp(prefix="aqm-bench-rabbitmq-"))
         nodes = start_cluster(root)
         proc = start_rabbit_ingest(url, nodes)
+        groups: dict[str, Any] = {
+            "ingest": [proc.pid],
+            "PostgreSQL": lambda: postgres_pids(pg.datadir),
+        }
+        groups |= {f"node {i}": [node.pid()] for i, node in enumerate(nodes, 1)}
+        meter = CpuMeter(groups)
         try:
             reset(url)
+            meter.start()
             results["rabbitmq"] = rate_of(
                 "RabbitMQ 3-node quorum queue, 100 observations (300 readings) per message",
                 rabbit_rate(url, nodes[0], batched, n_batched),
                 n_batched,
             )
+            batch_cpu = dict(meter.stop())
+            meter.start()
             p50, p99, n = latency(url, nodes[0].mqtt_port, publish_rabbit, t0 + timedelta(days=80))
+            cpu["rabbitmq"] = (batch_cpu, dict(meter.stop()))
             results |= {"rabbitmq_p50": p50, "rabbitmq_p99": p99}
             print(f"  RabbitMQ at 1,000 readings/s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {n}", flush=True)  # fmt: skip
         finally:
@@ -204,24 +302,43 @@ def main() -> None:
             proc.wait(30)
             for node in nodes:
                 node.stop()
+            shutil.rmtree(root, ignore_errors=True)
+    load_after = os.getloadavg()[0]
     ratio = results["rabbitmq"] / results["mosquitto"]
     print(f"  ratio RabbitMQ cluster / Mosquitto readings/s: {ratio:.2f}")
+    cpu_lines = []
+    for broker, label in (("mosquitto", "Mosquitto"), ("rabbitmq", "RabbitMQ")):
+        batch, paced = cpu[broker]
+        cpu_lines += [
+            f"- {label}, batched: {cpu_line(batch, n_batched, 'reading')}",
+            f"- {label}, paced: {cpu_line(paced, PACED_MESSAGES, 'message of 3 readings')}",
+        ]
+    for line in cpu_lines:
+        print(" ", line)
+    shared = max(load_before, load_after) > 1.0
     append_to_section(
         "## RabbitMQ cluster against Mosquitto",
         [
-            f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench.rabbitmq`, on "
-            f"{describe()}; three RabbitMQ nodes, Mosquitto, TimescaleDB, publisher and "
-            "ingest all on this one machine, which other work was loading at the time.",
+            f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — `python -m bench rabbitmq`",
+            "",
+            f"On {describe()}; load average {load_before:.2f} before the run and "
+            f"{load_after:.2f} after"
+            + (", the machine shared with other work" if shared else "")
+            + "; three RabbitMQ nodes, Mosquitto, TimescaleDB, publisher and ingest all on "
+            "this one machine.",
             "",
             "| broker | readings/s, 300 readings per message | p50 / p99 publish→commit at 1,000 readings/s |",
             "|---|---|---|",
             f"| Mosquitto (one node, in memory) | {results['mosquitto']:,.0f} | "
             f"{results['mosquitto_p50'] * 1000:.0f} / {results['mosquitto_p99'] * 1000:.0f} ms |",
-            f"| RabbitMQ 3.10, 3-node quorum queue | {results['rabbitmq']:,.0f} | "
+            f"| RabbitMQ {version}, 3-node quorum queue | {results['rabbitmq']:,.0f} | "
             f"{results['rabbitmq_p50'] * 1000:.0f} / {results['rabbitmq_p99'] * 1000:.0f} ms |",
             "",
-            f"Ratio RabbitMQ / Mosquitto: {ratio:.2f} (the cost of replicating and fsyncing "
-            "each message on a majority before the PUBACK).",
+            f"Ratio RabbitMQ / Mosquitto: {ratio:.2f}.",
+            "",
+            "CPU each process spent, in µs (`bench` is the publisher and the polling):",
+            "",
+            *cpu_lines,
         ],
     )
 

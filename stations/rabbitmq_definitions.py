@@ -10,7 +10,12 @@ exchange whose routing key is the topic with ``/`` as ``.``. So:
 - every ingest user may consume the readings queue, and nothing else;
 - the readings queue is declared here, durable and quorum-replicated, and bound to every
   station's readings routing key, so a reading published before ingest ever started is
-  kept: a message that reaches no queue would be confirmed and dropped.
+  kept: a message that reaches no queue would be confirmed and dropped;
+- a policy sets the readings queue's delivery limit and dead-letters what exceeds it
+  into a second quorum queue, ``<queue>.dead-letter``, where an operator finds it. From
+  RabbitMQ 4.0 on a quorum queue drops a message after 20 redeliveries unless told
+  otherwise; ingest redelivers only when it loses its channel (a crash, a restart), so
+  a crash loop while the database is away could otherwise drop acknowledged readings.
 
 Passwords are stored as RabbitMQ's salted SHA-256 hashes. Mosquitto's hashes cannot be
 converted, so a user's RabbitMQ hash comes from a password known to this run (the secrets
@@ -35,6 +40,37 @@ from ingest.topics import TopicLayout, amqp_routing_key
 HASHING = "rabbit_password_hashing_sha256"
 VHOST = "/"
 TOPIC_EXCHANGE = "amq.topic"
+DEAD_LETTER_EXCHANGE = "amq.direct"
+# RabbitMQ 4.0's default, stated so that 3.x (no default: unlimited) behaves the same.
+DELIVERY_LIMIT = 20
+
+
+def dead_letter_queue(queue: str) -> str:
+    """Where messages redelivered more than DELIVERY_LIMIT times are kept."""
+    return f"{queue}.dead-letter"
+
+
+def readings_policy(queue: str) -> dict[str, Any]:
+    """The policy of the readings queue: its delivery limit, and dead-lettering past it.
+
+    At-least-once dead-lettering (RabbitMQ 3.10 and later) keeps a dead-lettered message
+    in the source queue until the dead-letter queue confirmed it; it needs the
+    ``reject-publish`` overflow, which without a length limit never refuses anything.
+    """
+    return {
+        "vhost": VHOST,
+        "name": f"{queue}-delivery-limit",
+        "pattern": f"^{re.escape(queue)}$",
+        "apply-to": "queues",
+        "priority": 0,
+        "definition": {
+            "delivery-limit": DELIVERY_LIMIT,
+            "dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "dead-letter-routing-key": dead_letter_queue(queue),
+            "dead-letter-strategy": "at-least-once",
+            "overflow": "reject-publish",
+        },
+    }
 
 
 class DefinitionsFileError(AqmError, ValueError):
@@ -135,13 +171,15 @@ def definitions(
         "topic_permissions": topic_permissions,
         "queues": [
             {
-                "name": queue,
+                "name": name,
                 "vhost": VHOST,
                 "durable": True,
                 "auto_delete": False,
                 "arguments": {"x-queue-type": "quorum"},
             }
+            for name in (queue, dead_letter_queue(queue))
         ],
+        "policies": [readings_policy(queue)],
         "bindings": [
             {
                 "source": TOPIC_EXCHANGE,
@@ -150,7 +188,15 @@ def definitions(
                 "destination_type": "queue",
                 "routing_key": amqp_routing_key(topics.subscription()),
                 "arguments": {},
-            }
+            },
+            {
+                "source": DEAD_LETTER_EXCHANGE,
+                "vhost": VHOST,
+                "destination": dead_letter_queue(queue),
+                "destination_type": "queue",
+                "routing_key": dead_letter_queue(queue),
+                "arguments": {},
+            },
         ],
     }
 

@@ -8,6 +8,7 @@ one cluster share an Erlang cookie through their ``HOME``. Nothing is read from
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -33,20 +34,42 @@ DEFAULT_STATIONS = ("BN-01", "BN-02", "BN-03")
 INGEST_USER = "aqm-ingest"
 QUEUE = "aqm.readings"
 TOPICS = TopicLayout()
+# Erlang's schedulers spin a while before sleeping, which buys a dedicated server some
+# latency and costs a shared machine the CPU its other processes (three nodes, ingest,
+# PostgreSQL, publishers) need. For these test and benchmark nodes only; production
+# advice is in docs/scaling.md.
+SHARED_MACHINE_ERL_ARGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
 
 
 def rabbitmq_available() -> bool:
     return (RABBITMQ_BIN / "rabbitmq-server").exists()
 
 
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """The first ``major.minor.patch`` in ``text`` (``4.0.5``, ``rabbitmq_server-3.10.8``)."""
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    if found is None:
+        return None
+    major, minor, patch = (int(g) for g in found.groups())
+    return major, minor, patch
+
+
+@functools.cache
 def rabbitmq_version() -> tuple[int, int, int]:
-    """The installed RabbitMQ version, from its library folder's name."""
+    """The installed RabbitMQ version: its library folder's name, else ``rabbitmqctl version``."""
     lib = Path("/usr/lib/rabbitmq/lib")
     for entry in sorted(lib.glob("rabbitmq_server-*")) if lib.is_dir() else []:
-        found = re.fullmatch(r"rabbitmq_server-(\d+)\.(\d+)\.(\d+)", entry.name)
-        if found:
-            major, minor, patch = (int(g) for g in found.groups())
-            return major, minor, patch
+        version = parse_version(entry.name)
+        if version is not None:
+            return version
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "version"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        version = parse_version(done.stdout)
+        if version is not None:
+            return version
     raise FileNotFoundError(f"no RabbitMQ installed under {lib}; {INSTALL_HINT}")
 
 
@@ -112,6 +135,7 @@ class RabbitNode:
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.root / "enabled_plugins"),
             RABBITMQ_PID_FILE=str(self.root / "node.pid"),
             RABBITMQ_PLUGINS_EXPAND_DIR=str(self.root / "plugins-expand"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=SHARED_MACHINE_ERL_ARGS,
         )
         return env
 

@@ -13,14 +13,16 @@ permission by it, since permissions follow the user, not the client id.
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.rabbitmq.conftest import BrokerAuth, Station
 from tests.rabbitmq.test_rabbitmq_ingest import queue_state
-from tests.rabbitmq_nodes import RabbitNode, password
+from tests.rabbitmq_nodes import RabbitNode, password, rabbitmq_version
 from tests.reliability.station_traffic import messages
 
 
@@ -127,3 +129,31 @@ def test_without_broker_auth_a_client_id_can_be_taken_but_grants_nothing(
         taker.close()
         victim.close()
     assert queued(rabbit) == before
+
+
+def test_mqtt_5_is_spoken_from_rabbitmq_3_13_on_and_refused_before(rabbit: RabbitNode) -> None:
+    """Debian 12's RabbitMQ 3.10 speaks MQTT 3.1.1 and 3.1 only; 3.13 added MQTT 5 (Debian
+    13 ships 4.0). Stations publishing to a 3.10 cluster must use 3.1.1."""
+    refused: list[str] = []
+    connected = threading.Event()
+
+    def on_connect(c: mqtt.Client, u: object, f: object, reason: Any, p: object) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        else:
+            connected.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="BN-01-v5", protocol=mqtt.MQTTv5)
+    client.username_pw_set("BN-01", password("BN-01"))
+    client.on_connect = on_connect
+    client.connect_async("127.0.0.1", rabbit.mqtt_port)
+    client.loop_start()
+    try:
+        connected.wait(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if rabbitmq_version() >= (3, 13, 0):
+        assert connected.is_set(), refused
+    else:
+        assert not connected.is_set()

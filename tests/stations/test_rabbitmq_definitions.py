@@ -56,6 +56,19 @@ def test_credentials_write_the_rabbitmq_definitions(
     assert (perms["BN-TUSON"]["configure"], perms["BN-TUSON"]["read"]) == ("^$", "^$")
     assert document["queues"][0]["arguments"] == {"x-queue-type": "quorum"}
     assert document["bindings"][0]["routing_key"] == "aqm.v1.stations.*.readings"
+    # RabbitMQ 4.0's default delivery limit, stated, with a dead-letter target to keep
+    # what exceeds it: a quorum queue of its own, reached through amq.direct
+    (policy,) = document["policies"]
+    assert policy["pattern"] == r"^aqm\.readings$"
+    assert policy["definition"]["delivery-limit"] == 20
+    assert policy["definition"]["dead-letter-strategy"] == "at-least-once"
+    dead = policy["definition"]["dead-letter-routing-key"]
+    assert dead == "aqm.readings.dead-letter"
+    queues = {q["name"]: q["arguments"] for q in document["queues"]}
+    assert queues[dead] == {"x-queue-type": "quorum"}
+    assert {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]} >= {
+        ("amq.direct", dead, dead)
+    }
 
     # a second run knows no station password but keeps every hash
     assert main(args) == 0
