@@ -19,6 +19,7 @@ half-written.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import datetime as dt
 import io
@@ -30,7 +31,7 @@ import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,8 @@ STRUCTURAL: Final[str] = ',"\r\n'
 """Characters that make the csv module quote a field (pyarrow's writer is told to quote none)."""
 _TEXT: Final[pa.DataType] = pa.dictionary(pa.int32(), pa.string())
 _SCAN_BLOCK: Final[int] = 1 << 20
+SPLIT_MIN_BYTES: Final[int] = 1 << 24
+"""Inputs from this size on are read in two halves side by side."""
 RENDER_ROWS: Final[int] = 1 << 15
 """Output rows made at once (about 2 MB of text)."""
 RELEASE_BATCHES: Final[int] = 16
@@ -142,28 +145,20 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
 
     The text columns are read dictionary-encoded, so each distinct station, time and
     parameter is checked and converted once, in Python, and the rows only by array
-    lookups. One thread: on two shared cores pyarrow's threads made the command slower.
+    lookups. A large file is read in two halves side by side (:func:`_read_tables`).
     """
     header = ",".join(INPUT_HEADER).encode()
     start = start.removeprefix(BOM)
     if not (start == header or start.startswith((header + b"\n", header + b"\r\n"))):
         return None
     try:
-        table = pa_csv.read_csv(
-            source if isinstance(source, str) else pa.BufferReader(source),
-            read_options=pa_csv.ReadOptions(use_threads=False),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowException, UnicodeDecodeError):
+        tables = _read_tables(source, quoted)
+    except (pa.ArrowException, UnicodeDecodeError, OSError):
         return None
-    if table.schema.names != list(INPUT_HEADER):
+    if any(table.schema.names != list(INPUT_HEADER) for table in tables):
         return None
+    table = pa.concat_tables(tables)
+    del tables
     if not table.num_rows:
         return _no_readings()
     batches = table.to_batches()
@@ -204,6 +199,84 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
     if _grid_too_large(readings) or _has_duplicates(readings):
         return None
     return readings
+
+
+def _read_tables(source: str | pa.Buffer, quoted: bool) -> list[pa.Table]:
+    """The rows of ``source`` as tables, in order: its two halves read side by side.
+
+    Each half is read by pyarrow on one thread (its own threads, each taking small
+    blocks, made the command slower on two shared cores; two halves hand over once).
+    The second half starts after the first line break past the middle, and is read as
+    lines without a header; a file with quotes (line breaks may be quoted) is read whole.
+    """
+    size = len(source) if isinstance(source, pa.Buffer) else os.path.getsize(source)
+    split = size if quoted or size < SPLIT_MIN_BYTES else _line_start_after(source, size // 2, size)
+    if split >= size:
+        return [_read_table(_input(source, 0, size), header=True, quoted=quoted)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        second = pool.submit(_read_table, _input(source, split, size), header=False, quoted=False)
+        first = _read_table(_input(source, 0, split), header=True, quoted=False)
+        return [first, second.result()]
+
+
+def _line_start_after(source: str | pa.Buffer, position: int, size: int) -> int:
+    """The offset just past the first ``\\n`` in the block of bytes from ``position`` on
+    (``size``, the end, if there is none there)."""
+    if isinstance(source, pa.Buffer):
+        block = bytes(memoryview(source)[position : position + _SCAN_BLOCK])
+    else:
+        with open(source, "rb") as handle:
+            handle.seek(position)
+            block = handle.read(_SCAN_BLOCK)
+    found = block.find(b"\n")
+    return position + found + 1 if found >= 0 else size
+
+
+def _input(source: str | pa.Buffer, start: int, end: int) -> pa.NativeFile:
+    """Bytes ``start`` to ``end`` of ``source`` as a pyarrow input stream."""
+    if isinstance(source, pa.Buffer):
+        return pa.BufferReader(source.slice(start, end - start))
+    return pa.PythonFile(io.BufferedReader(_FileRange(source, start, end), _SCAN_BLOCK), mode="r")
+
+
+class _FileRange(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of the file at ``path``, as a file of their own."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")[: self._left]
+        n = self._file.readinto(view) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _read_table(stream: pa.NativeFile, *, header: bool, quoted: bool) -> pa.Table:
+    with stream:
+        return pa_csv.read_csv(
+            stream,
+            read_options=pa_csv.ReadOptions(
+                use_threads=False, column_names=None if header else list(INPUT_HEADER)
+            ),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
 
 
 class _Unaccepted(Exception):  # noqa: N818 - internal signal, never escapes
