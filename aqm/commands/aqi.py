@@ -138,7 +138,8 @@ def run_compute(args: argparse.Namespace) -> int:
             zone_found.result()  # a settings or --timezone error is the one reported
             raise
         zone = zone_found.result()
-    # The readings are handed on, not kept here, so each step can let go of them.
+    # The readings are handed on (popped from their list), not kept here, so each step
+    # can let go of them.
     if args.period == "hour":
         data = _hourly_csv(inputs.pop(), method, zone, args.nowcast_form)
     else:
