@@ -19,6 +19,7 @@ half-written.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import datetime as dt
 import io
@@ -27,7 +28,7 @@ import os
 import stat
 import tempfile
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -36,6 +37,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+
+# pyarrow.compute's own function, without that module's wrappers of every compute function
+# (made when it is imported, a few hundredths of a second of every run).
+from pyarrow._compute import call_function
 
 from aqi import AqiResult
 from aqi.pollutants import POLLUTANTS
@@ -60,7 +65,12 @@ STRUCTURAL: Final[str] = ',"\r\n'
 """Characters that make the csv module quote a field (pyarrow's writer is told to quote none)."""
 _TEXT: Final[pa.DataType] = pa.dictionary(pa.int32(), pa.string())
 _SCAN_BLOCK: Final[int] = 1 << 20
-RENDER_ROWS: Final[int] = 1 << 16
+SPLIT_MIN_BYTES: Final[int] = 1 << 24
+"""Inputs from this size on are read in two halves side by side."""
+RENDER_ROWS: Final[int] = 1 << 15
+"""Output rows made at once (about 2 MB of text)."""
+RELEASE_BATCHES: Final[int] = 16
+"""Batches of input (of about 1 MB) decoded between returns of freed memory to the system."""
 
 
 class AqiCsvError(AqmError, ValueError):
@@ -132,43 +142,133 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
     would strip, empty or overlong text, an unknown parameter, a time that fails the exact
     pass's own check, a non-finite value, a duplicate or too large a grid. Quoted line
     breaks need pyarrow's slower parsing, chosen only when the input has a quote.
+
+    The text columns are read dictionary-encoded, so each distinct station, time and
+    parameter is checked and converted once, in Python, and the rows only by array
+    lookups. A large file is read in two halves side by side (:func:`_read_tables`).
     """
     header = ",".join(INPUT_HEADER).encode()
     start = start.removeprefix(BOM)
     if not (start == header or start.startswith((header + b"\n", header + b"\r\n"))):
         return None
-    limit = csv.field_size_limit()
-    parameter_index = {p: i for i, p in enumerate(POLLUTANTS)}
-    station_ids: dict[str, int] = {}  # in order of first appearance
-    hour_cache: dict[str, int] = {}
-
-    def station_code(text: str) -> int:
-        if not text or text != text.strip() or len(text) > limit:
-            raise _Unaccepted
-        return station_ids.setdefault(text, len(station_ids))
-
-    def hour_code(text: str) -> int:
-        if text not in hour_cache:
-            if text != text.strip() or len(text) > limit:
-                raise _Unaccepted
-            try:
-                hour_cache[text] = _parse_hour(text, "")
-            except AqiCsvError:
-                raise _Unaccepted from None
-        return hour_cache[text]
-
-    def parameter_code(text: str) -> int:
-        if text not in parameter_index:
-            raise _Unaccepted
-        return parameter_index[text]
-
-    columns: tuple[list[npt.NDArray[np.int32]], ...] = ([], [], [])
-    values: list[npt.NDArray[np.float64]] = []
-    # Batch by batch, so no whole table is held beside the arrays made from it.
     try:
-        reader = pa_csv.open_csv(
-            source if isinstance(source, str) else pa.BufferReader(source),
-            read_options=pa_csv.ReadOptions(use_threads=False),
+        tables = _read_tables(source, quoted)
+    except (pa.ArrowException, UnicodeDecodeError, OSError):
+        return None
+    if any(table.schema.names != list(INPUT_HEADER) for table in tables):
+        return None
+    table = pa.concat_tables(tables)
+    del tables
+    if not table.num_rows:
+        return _no_readings()
+    batches = table.to_batches()
+    del table  # each batch is let go of once it is decoded
+    pool = pa.default_memory_pool()
+    pool.release_unused()  # the reader's own buffers
+    limit = csv.field_size_limit()
+    try:
+        station_ids = sorted(_distinct(batches, 0))
+        for text in station_ids:
+            if not text or text != text.strip() or len(text) > limit:
+                raise _Unaccepted
+        codes = (
+            {text: i for i, text in enumerate(station_ids)},  # numbered in sorted order
+            {text: _hour_code(text, limit) for text in _distinct(batches, 1)},
+            {text: _parameter_code(text) for text in _distinct(batches, 2)},
+        )
+    except _Unaccepted:
+        return None
+    n_rows = sum(len(batch) for batch in batches)
+    columns = tuple(np.empty(n_rows, dtype=np.int32) for _ in codes)
+    value = np.empty(n_rows, dtype=np.float64)
+    row = 0
+    while batches:
+        batch = batches.pop(0)
+        rows = slice(row, row + len(batch))
+        for column, code, out in zip(batch.columns, codes, columns, strict=False):
+            lookup = np.array([code[text] for text in _texts(column)], dtype=np.int32)
+            np.take(lookup, column.indices.to_numpy(), out=out[rows])
+        value[rows] = batch.column(3).to_numpy()
+        row += len(batch)
+        del batch
+        if len(batches) % RELEASE_BATCHES == 0:
+            pool.release_unused()  # the decoded batches' buffers, as the arrays fill
+    if not np.isfinite(value).all():
+        return None
+    readings = HourlyReadings(tuple(station_ids), columns[0], columns[1], columns[2], value)
+    if _grid_too_large(readings) or _has_duplicates(readings):
+        return None
+    return readings
+
+
+def _read_tables(source: str | pa.Buffer, quoted: bool) -> list[pa.Table]:
+    """The rows of ``source`` as tables, in order: its two halves read side by side.
+
+    Each half is read by pyarrow on one thread (its own threads, each taking small
+    blocks, made the command slower on two shared cores; two halves hand over once).
+    The second half starts after the first line break past the middle, and is read as
+    lines without a header; a file with quotes (line breaks may be quoted) is read whole.
+    """
+    size = len(source) if isinstance(source, pa.Buffer) else os.path.getsize(source)
+    split = size if quoted or size < SPLIT_MIN_BYTES else _line_start_after(source, size // 2, size)
+    if split >= size:
+        return [_read_table(_input(source, 0, size), header=True, quoted=quoted)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        second = pool.submit(_read_table, _input(source, split, size), header=False, quoted=False)
+        first = _read_table(_input(source, 0, split), header=True, quoted=False)
+        return [first, second.result()]
+
+
+def _line_start_after(source: str | pa.Buffer, position: int, size: int) -> int:
+    """The offset just past the first ``\\n`` in the block of bytes from ``position`` on
+    (``size``, the end, if there is none there)."""
+    if isinstance(source, pa.Buffer):
+        block = bytes(memoryview(source)[position : position + _SCAN_BLOCK])
+    else:
+        with open(source, "rb") as handle:
+            handle.seek(position)
+            block = handle.read(_SCAN_BLOCK)
+    found = block.find(b"\n")
+    return position + found + 1 if found >= 0 else size
+
+
+def _input(source: str | pa.Buffer, start: int, end: int) -> pa.NativeFile:
+    """Bytes ``start`` to ``end`` of ``source`` as a pyarrow input stream."""
+    if isinstance(source, pa.Buffer):
+        return pa.BufferReader(source.slice(start, end - start))
+    return pa.PythonFile(io.BufferedReader(_FileRange(source, start, end), _SCAN_BLOCK), mode="r")
+
+
+class _FileRange(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of the file at ``path``, as a file of their own."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")[: self._left]
+        n = self._file.readinto(view) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _read_table(stream: pa.NativeFile, *, header: bool, quoted: bool) -> pa.Table:
+    with stream:
+        return pa_csv.read_csv(
+            stream,
+            read_options=pa_csv.ReadOptions(
+                use_threads=False, column_names=None if header else list(INPUT_HEADER)
+            ),
             parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(INPUT_HEADER[:3], _TEXT) | {"value": pa.float64()},
@@ -177,51 +277,39 @@ def _read_columnar(source: str | pa.Buffer, start: bytes, quoted: bool) -> Hourl
                 quoted_strings_can_be_null=False,
             ),
         )
-        if reader.schema.names != list(INPUT_HEADER):
-            return None
-        for batch in reader:
-            for column, code_of, pieces in zip(
-                batch.columns[:3], (station_code, hour_code, parameter_code), columns, strict=True
-            ):
-                pieces.append(_codes(column, code_of))
-            value = np.array(batch.column(3).to_numpy(), dtype=np.float64)
-            if not np.isfinite(value).all():
-                return None
-            values.append(value)
-    except (pa.ArrowException, UnicodeDecodeError, _Unaccepted):
-        return None
-    del reader
-    pa.default_memory_pool().release_unused()  # the batches' buffers
-    if not values:
-        return _no_readings()
-    stations = tuple(sorted(station_ids))
-    sorted_position = np.empty(len(stations), dtype=np.int32)
-    for position, text in enumerate(stations):
-        sorted_position[station_ids[text]] = position
-    station, hour, parameter = (_joined(pieces) for pieces in columns)
-    np.take(sorted_position, station, out=station)
-    readings = HourlyReadings(stations, station, hour, parameter, _joined(values))
-    if _grid_too_large(readings) or _has_duplicates(readings):
-        return None
-    return readings
 
 
 class _Unaccepted(Exception):  # noqa: N818 - internal signal, never escapes
     """Text the columnar reading leaves to the exact pass."""
 
 
-def _codes(column: pa.DictionaryArray, code_of: Callable[[str], int]) -> npt.NDArray[np.int32]:
-    """The code of each row's text, ``code_of`` called once per distinct text of the batch."""
-    lookup = np.array([code_of(text) for text in column.dictionary.to_pylist()], dtype=np.int32)
-    result: npt.NDArray[np.int32] = lookup[column.indices.to_numpy()]
-    return result
+def _texts(column: pa.DictionaryArray) -> list[str]:
+    texts: list[str] = column.dictionary.to_pylist()
+    return texts
 
 
-def _joined(pieces: list[Any]) -> Any:
-    """One array of ``pieces``, emptying the list as it goes (one copy alive, not two)."""
-    joined = np.concatenate(pieces)
-    pieces.clear()
-    return joined
+def _distinct(batches: list[pa.RecordBatch], index: int) -> set[str]:
+    """The texts of a dictionary-encoded column, each once."""
+    return {text for batch in batches for text in _texts(batch.column(index))}
+
+
+def _hour_code(text: str, limit: int) -> int:
+    """:func:`_parse_hour`, for text the exact pass would read the same way."""
+    if text != text.strip() or len(text) > limit:
+        raise _Unaccepted
+    try:
+        return _parse_hour(text, "")
+    except AqiCsvError:
+        raise _Unaccepted from None
+
+
+_PARAMETER_INDEX: Final[dict[str, int]] = {p: i for i, p in enumerate(POLLUTANTS)}
+
+
+def _parameter_code(text: str) -> int:
+    if text not in _PARAMETER_INDEX:
+        raise _Unaccepted
+    return _PARAMETER_INDEX[text]
 
 
 def _no_readings() -> HourlyReadings:
@@ -238,8 +326,13 @@ def _has_duplicates(readings: HourlyReadings) -> bool:
     """Whether a station-hour-parameter repeats (the grid is known to fit in memory)."""
     first = int(readings.hour.min())
     n_hours = int(readings.hour.max()) - first + 1
-    station = readings.station.astype(np.int64)
-    key = (station * n_hours + (readings.hour - first)) * len(POLLUTANTS) + readings.parameter
+    # Computed in place in one array of keys (below 2**31 as the grid fits).
+    key = readings.station.astype(np.intp)
+    key *= n_hours
+    key += readings.hour
+    key -= first
+    key *= len(POLLUTANTS)
+    key += readings.parameter
     seen = np.zeros(len(readings.stations) * n_hours * len(POLLUTANTS), dtype=np.bool_)
     seen[key] = True
     return int(np.count_nonzero(seen)) < len(key)
@@ -485,18 +578,27 @@ class StationHourGrid:
 
 def to_grid(readings: HourlyReadings, first_hour: int, n_hours: int) -> StationHourGrid:
     """Place readings on an hour grid starting at ``first_hour`` (missing hours NaN)."""
-    column = readings.hour - first_hour
     shape = (len(readings.stations), n_hours)
-    present = np.zeros(shape, dtype=bool)
-    present[readings.station, column] = True
-    conc: dict[str, npt.NDArray[np.float64]] = {}
-    for index, pollutant in enumerate(POLLUTANTS):
-        rows = readings.parameter == index
-        if rows.any():
-            grid = np.full(shape, np.nan)
-            grid[readings.station[rows], column[rows]] = readings.value[rows]
-            conc[pollutant] = grid
-    return StationHourGrid(first_hour, conc, present)
+    size = shape[0] * shape[1]
+    # Each row's place in a flattened grid, found once for all pollutants.
+    cell = readings.station.astype(np.intp)
+    cell *= n_hours
+    cell += readings.hour
+    cell -= first_hour
+    present = np.zeros(size, dtype=bool)
+    present[cell] = True
+    found = np.flatnonzero(np.bincount(readings.parameter, minlength=len(POLLUTANTS)))
+    slot = np.zeros(len(POLLUTANTS), dtype=np.intp)
+    slot[found] = np.arange(len(found))
+    # The pollutants' grids side by side in one array, filled in one step.
+    offset = slot[readings.parameter]
+    offset *= size
+    cell += offset
+    del offset
+    grids = np.full((len(found), *shape), np.nan)
+    grids.reshape(-1)[cell] = readings.value
+    conc = {POLLUTANTS[index]: grids[i] for i, index in enumerate(found.tolist())}
+    return StationHourGrid(first_hour, conc, present.reshape(shape))
 
 
 def _integer_text(values: npt.NDArray[np.float64]) -> list[str]:
@@ -509,63 +611,113 @@ def render_result(
     stations: Sequence[str],
     labels: Sequence[str],
     selected: npt.NDArray[np.bool_],
-) -> list[memoryview]:
+) -> Iterator[memoryview]:
     """The output CSV (UTF-8, in pieces) for the selected cells of a ``stations × periods`` result.
 
     ``labels[k]`` is the text of period ``k`` (time or date). The category is the
     method's own name (Vietnamese for VN_AQI, English for US EPA). Rows go station by
     station, period by period; empty fields where a value is not computable. Written by
     pyarrow's CSV writer, unless a station id needs quotes (then the csv module).
+
+    The pieces are made as they are asked for, so a writer that lets go of each piece
+    holds one block of rows of text at a time, not the whole output.
     """
     if any(c in station for station in stations for c in STRUCTURAL):
         text = render_csv(header, result_rows(result, stations, labels, selected))
-        return [memoryview(text.encode())]
+        yield memoryview(text.encode())
+        return
     language = "vi" if result.method == "vn_1459_2019" else "en"
-    texts = {
-        "station": pa.array(list(stations), type=pa.string()),
-        "period": pa.array(list(labels), type=pa.string()),
-        "category": pa.array(
+    rounded = result.subindex_rounded
+    texts = _Texts(
+        station=pa.array(list(stations), type=pa.string()),
+        period=pa.array(list(labels), type=pa.string()),
+        category=pa.array(
             [c.name_vi if language == "vi" else c.name_en for c in result.categories],
             type=pa.string(),
         ),
-        "dominant": pa.array(list(POLLUTANTS), type=pa.string()),
-    }
-    rounded = result.subindex_rounded
-    station_index, period_index = np.nonzero(selected)
-    pieces = [memoryview((",".join(header) + "\n").encode())]
+        dominant=pa.array(list(POLLUTANTS), type=pa.string()),
+        number=_number_texts([result.aqi, *rounded.values()]),
+    )
+    aqi = result.aqi.ravel()
+    category = result.category.ravel()
+    dominant = result.dominant.ravel()
+    subindex = {p: rounded[p].ravel() for p in rounded}
+    n_periods = selected.shape[-1]
     options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-    # In blocks of rows, each its own piece of text: the columns' temporaries stay small,
-    # and no growing buffer is copied into a larger one.
-    for start in range(0, len(station_index), RENDER_ROWS):
-        cells = (
-            station_index[start : start + RENDER_ROWS],
-            period_index[start : start + RENDER_ROWS],
-        )
-        n = len(cells[0])
+
+    def render(cells: npt.NDArray[np.intp]) -> memoryview:
+        station_index, period_index = np.divmod(cells, n_periods)
         columns = [
-            _labelled(cells[0], texts["station"]),
-            _labelled(cells[1], texts["period"]),
-            _integers(result.aqi[cells]),
-            _labelled(result.category[cells], texts["category"]),
-            _labelled(result.dominant[cells], texts["dominant"]),
-            *(_integers(rounded[p][cells]) if p in rounded else pa.nulls(n) for p in POLLUTANTS),
+            _labelled(station_index, texts.station),
+            _labelled(period_index, texts.period),
+            _number_labels(aqi[cells], texts.number),
+            _labelled(category[cells], texts.category),
+            _labelled(dominant[cells], texts.dominant),
+            *(
+                _number_labels(subindex[p][cells], texts.number)
+                if p in subindex
+                else pa.nulls(len(cells))
+                for p in POLLUTANTS
+            ),
         ]
         sink = pa.BufferOutputStream()
         pa_csv.write_csv(pa.Table.from_arrays(columns, names=list(header)), sink, options)
-        pieces.append(memoryview(sink.getvalue()))
-    return pieces
+        return memoryview(sink.getvalue())
+
+    yield memoryview((",".join(header) + "\n").encode())
+    # Flat positions in row order (station by station, period by period), in blocks of
+    # rows, each its own piece of text: the columns' temporaries stay small, and no
+    # growing buffer is copied into a larger one.
+    cells = np.flatnonzero(selected)
+    blocks = (cells[start : start + RENDER_ROWS] for start in range(0, len(cells), RENDER_ROWS))
+    yield from map(render, blocks)
 
 
-def _labelled(index: npt.NDArray[np.integer], texts: pa.Array) -> pa.DictionaryArray:
+@dataclass(frozen=True)
+class _Texts:
+    """The texts of the output's fields, looked up by index (pyarrow's writer is fastest
+    with plain text; it would format integers and decode dictionaries row by row)."""
+
+    station: pa.Array
+    period: pa.Array
+    category: pa.Array
+    dominant: pa.Array
+    number: pa.Array | None
+    """``number[i]`` is the text of the whole number ``i``; None if the range is too wide."""
+
+
+MAX_NUMBER_TEXTS: Final[int] = 100_000
+
+
+def _number_texts(numbers: Sequence[npt.NDArray[np.float64]]) -> pa.Array | None:
+    """Texts of the whole numbers 0 … the largest in ``numbers``, or None if any is negative
+    or the largest is above :data:`MAX_NUMBER_TEXTS`."""
+    # fmin/fmax skip NaN; NaN only when every value is NaN.
+    low = min((float(np.fmin.reduce(v, axis=None)) for v in numbers if v.size), default=np.nan)
+    high = max((float(np.fmax.reduce(v, axis=None)) for v in numbers if v.size), default=np.nan)
+    if math.isnan(low) or math.isnan(high):
+        return None
+    if low < 0 or high > MAX_NUMBER_TEXTS:
+        return None
+    return pa.array([str(number) for number in range(int(high) + 1)], type=pa.string())
+
+
+def _labelled(index: npt.NDArray[np.integer], texts: pa.Array) -> pa.Array:
     """Texts by index; null (an empty field) where the index is negative."""
-    indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=index < 0)
-    return pa.DictionaryArray.from_arrays(indices, texts)
+    missing = index < 0
+    mask = missing if missing.any() else None
+    indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=mask)
+    return call_function("take", [texts, indices])
 
 
-def _integers(values: npt.NDArray[np.float64]) -> pa.Array:
-    """Whole numbers as integers; null (an empty field) where NaN."""
+def _number_labels(values: npt.NDArray[np.float64], texts: pa.Array | None) -> pa.Array:
+    """Whole numbers as text (truncated toward zero); null (an empty field) where NaN."""
     missing = np.isnan(values)
-    return pa.array(np.where(missing, 0.0, values).astype(np.int64), mask=missing)
+    whole = np.where(missing, 0.0, values).astype(np.int64)
+    mask = missing if missing.any() else None
+    if texts is None:
+        return pa.array(whole, mask=mask)  # formatted by the writer
+    return call_function("take", [texts, pa.array(whole, mask=mask)])
 
 
 def result_rows(
@@ -599,11 +751,12 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[st
     writer.writerows(rows)
 
 
-def write_atomically(path: Path, data: str | bytes | Sequence[memoryview]) -> None:
+def write_atomically(path: Path, data: str | bytes | Iterable[memoryview]) -> None:
     """Write ``data`` (text as UTF-8; or pieces in order) to a temporary file beside ``path``
     and rename it over ``path``.
 
-    Readers see the old file or the complete new one, never a partial file.
+    Readers see the old file or the complete new one, never a partial file: if making a
+    piece fails, the temporary file is removed and ``path`` is left as it was.
     """
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

@@ -10,12 +10,13 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
 
+    from aqi import AqiResult
     from aqi.nowcast import NowcastForm
     from aqm import aqicsv
 
@@ -122,30 +123,51 @@ SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_compute, add
 
 
 def run_compute(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from aqm import aqicsv
-    from aqm_core.settings import load_settings
 
     method = METHOD_BY_STANDARD[(args.standard, args.epa_table)]
-    if args.timezone is None:
-        zone = aqicsv.resolve_timezone(load_settings().timezone)
-    else:
+    # The time zone is found (the settings loaded) on a thread of its own while the
+    # input is read, most of which pyarrow does without holding the GIL.
+    with ThreadPoolExecutor(1) as pool:
+        zone_found = pool.submit(_time_zone, args.timezone)
         try:
-            zone = aqicsv.resolve_timezone(args.timezone)
-        except aqicsv.AqiCsvError as exc:
-            raise CliError(f"--timezone: {exc}") from exc
-    # The readings are handed on, not kept here, so each step can let go of them.
+            inputs = [_read(args.input)]
+        except BaseException:
+            zone_found.result()  # a settings or --timezone error is the one reported
+            raise
+        zone = zone_found.result()
+    # The readings are handed on (popped from their list), not kept here, so each step
+    # can let go of them.
     if args.period == "hour":
-        data = _hourly_csv(_read(args.input), method, zone, args.nowcast_form)
+        data = _hourly_csv(inputs.pop(), method, zone, args.nowcast_form)
     else:
-        data = _daily_csv(_read(args.input), method, zone)
-    # Everything is computed before anything is written: an error leaves no output.
+        data = _daily_csv(inputs.pop(), method, zone)
+    # Everything is computed before anything is written: an error leaves no output. A
+    # file is written as the text is made (into a temporary file, renamed when complete);
+    # standard output only once all the text is made.
     if args.output is None or args.output == STDIO:
-        return _write_stdout(data)
+        return _write_stdout(list(data))
     try:
         aqicsv.write_atomically(Path(args.output), data)
     except OSError as exc:
         raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
     return 0
+
+
+def _time_zone(name: str | None) -> dt.tzinfo:
+    """The zone named by ``--timezone``, else the configured one (AQM_TIMEZONE)."""
+    from aqm import aqicsv
+
+    if name is None:
+        from aqm_core.settings import load_settings
+
+        return aqicsv.resolve_timezone(load_settings().timezone)
+    try:
+        return aqicsv.resolve_timezone(name)
+    except aqicsv.AqiCsvError as exc:
+        raise CliError(f"--timezone: {exc}") from exc
 
 
 def _write_stdout(data: list[memoryview]) -> int:
@@ -189,14 +211,14 @@ def _read(name: str) -> aqicsv.HourlyReadings:
 
 def _hourly_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo, nowcast_form: NowcastForm
-) -> list[memoryview]:
+) -> Iterator[memoryview]:
     import numpy as np
 
     from aqi import hourly_aqi
     from aqm import aqicsv
 
     if not len(readings.hour):
-        return [memoryview(aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode())]
+        return iter([memoryview(aqicsv.render_csv(aqicsv.HOUR_HEADER, []).encode())])
     first_hour = int(readings.hour.min()) - NOWCAST_HISTORY_HOURS
     n_hours = int(readings.hour.max()) - first_hour + 1
     stations = readings.stations
@@ -207,6 +229,7 @@ def _hourly_csv(
     )
     selected = grid.present[:, NOWCAST_HISTORY_HOURS:]
     del grid  # the concentrations are not written
+    result = _written_part(result)
     used = [bool(flag) for flag in np.any(selected, axis=0)]
     labels = [
         aqicsv.hour_text(first_hour + NOWCAST_HISTORY_HOURS + k, zone) if used[k] else ""
@@ -217,14 +240,14 @@ def _hourly_csv(
 
 def _daily_csv(
     readings: aqicsv.HourlyReadings, method: str, zone: dt.tzinfo
-) -> list[memoryview]:
+) -> Iterator[memoryview]:
     import numpy as np
 
     from aqi import daily_aqi
     from aqm import aqicsv
 
     if not len(readings.hour):
-        return [memoryview(aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode())]
+        return iter([memoryview(aqicsv.render_csv(aqicsv.DAY_HEADER, []).encode())])
     offset = aqicsv.fixed_offset_hours(zone, int(readings.hour.min()), int(readings.hour.max()))
     local_day = (readings.hour + offset) // 24  # local days since 1970-01-01
     first_day = int(local_day.min())
@@ -241,6 +264,14 @@ def _daily_csv(
         grid.conc, method, hours_before=DAY_HOURS_AROUND, hours_after=DAY_HOURS_AROUND
     )
     del grid
+    result = _written_part(result)
     epoch = dt.date(1970, 1, 1)
     labels = [(epoch + dt.timedelta(days=first_day + k)).isoformat() for k in range(n_days)]
     return aqicsv.render_result(aqicsv.DAY_HEADER, result, stations, labels, selected)
+
+
+def _written_part(result: AqiResult) -> AqiResult:
+    """``result`` without the arrays the output has no column for, so they can be freed."""
+    import dataclasses
+
+    return dataclasses.replace(result, components={}, concentration={}, n_valid={})

@@ -113,6 +113,25 @@ def test_unknown_timezone_names_the_option(
     )
 
 
+def test_a_bad_configured_zone_is_reported_before_an_unreadable_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The settings are loaded while the input is read; their error still comes first.
+    monkeypatch.setenv("AQM_TIMEZONE", "Nowhere/City")
+    code, out, err = run([*COMPUTE, str(tmp_path / "absent.csv")], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("aqm aqi: error: AQM_TIMEZONE: 'Nowhere/City' is not an IANA time zone")
+
+
+def test_an_unreadable_input_with_a_good_zone_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "absent.csv"
+    code, out, err = run([*COMPUTE, "--timezone", "UTC", str(missing)], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"aqm aqi: error: {missing}: cannot read: No such file or directory\n"
+
+
 # 4. times out of range, and a grid too big for memory ------------------------------------
 
 
