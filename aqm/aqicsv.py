@@ -38,10 +38,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-# pyarrow.compute's own function, without that module's wrappers of every compute function
-# (made when it is imported, a few hundredths of a second of every run).
-from pyarrow._compute import call_function
-
 from aqi import AqiResult
 from aqi.pollutants import POLLUTANTS
 from aqm_core.errors import AqmError
@@ -707,7 +703,7 @@ def _labelled(index: npt.NDArray[np.integer], texts: pa.Array) -> pa.Array:
     missing = index < 0
     mask = missing if missing.any() else None
     indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=mask)
-    return call_function("take", [texts, indices])
+    return texts.take(indices)
 
 
 def _number_labels(values: npt.NDArray[np.float64], texts: pa.Array | None) -> pa.Array:
@@ -717,7 +713,7 @@ def _number_labels(values: npt.NDArray[np.float64], texts: pa.Array | None) -> p
     mask = missing if missing.any() else None
     if texts is None:
         return pa.array(whole, mask=mask)  # formatted by the writer
-    return call_function("take", [texts, pa.array(whole, mask=mask)])
+    return texts.take(pa.array(whole, mask=mask))
 
 
 def result_rows(
