@@ -48,6 +48,8 @@ from aqm.localservices import PostgresInstance, free_port, port_open
 from bench.machine import describe
 from bench.record import append_to_section
 from storage.migrate import migrate
+from web.app import reader_connection_options
+from web.server import settle_heap
 from web.sta import create_sta_app
 
 SECTION = "## SensorThings API"
@@ -88,8 +90,11 @@ LIMIT %s
 
 
 async def _serve(reader_url: str, port: int) -> None:
-    async with AsyncConnectionPool(reader_url, min_size=2, max_size=4) as pool:
+    # connections and heap as aqm web's (web/app.py, web/server.py)
+    options = reader_connection_options(timeout_ms=10_000)  # the default request limit
+    async with AsyncConnectionPool(reader_url, min_size=2, max_size=4, kwargs=options) as pool:
         app = Starlette(routes=[Mount("/sta/v1.1", create_sta_app(pool))])
+        settle_heap()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
         )
