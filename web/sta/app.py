@@ -90,7 +90,9 @@ def id_literal(entity_id: str) -> str:
 
 
 async def _fetch(conn: Connection, query: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
+    # rows in binary: times and numbers load without parsing text (every column the entity
+    # sets read has a standard type, so each loads as the same Python value as from text)
+    async with conn.cursor(row_factory=dict_row, binary=True) as cur:
         await cur.execute(query, params)
         return list(await cur.fetchall())
 
