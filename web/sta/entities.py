@@ -337,12 +337,12 @@ def _datastream_json(row: Row) -> dict[str, Any]:
 
 # One branch per kind of Observation, each reading one table through its primary key
 # and returning plain columns only. A request naming one datastream reads only its branch
-# (``branches_for``), so its time order comes from the index; a listing of several
-# takes each branch's first rows in key order from its index and merges them (sqlbuild's
-# ``select_query``). What costs per row (times as
-# text, a raw reading's verification and flags) is computed by ``_PAGE_COLUMNS`` on the
-# page's rows only, after the order and the limit. Local days are Asia/Ho_Chi_Minh days,
-# as everywhere in aqm (storage/migrations/0001_core.sql).
+# (``branches_for``), so its time order comes from the index; a listing of several takes
+# each branch's first rows in key order from its index and merges them (sqlbuild's
+# ``select_query``). What costs per row (times as text, a raw reading's verification and
+# flags) is computed by ``_PAGE_COLUMNS`` on the page's rows only, after the order and
+# the limit. Local days are Asia/Ho_Chi_Minh days, as everywhere in aqm
+# (storage/migrations/0001_core.sql).
 _RAW_READINGS = sql.SQL("""
     SELECT r.station_id, r.parameter AS quantity, 'raw'::text AS aggregation,
            r.ts AS t_start, NULL::timestamptz AS t_end, r.value AS result,
