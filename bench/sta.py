@@ -187,7 +187,13 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--serve", nargs=2, metavar=("READER_URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv))
     if args.serve:
-        asyncio.run(_serve(args.serve[0], int(args.serve[1])))
+        serving = _serve(args.serve[0], int(args.serve[1]))
+        try:  # the event loop aqm web's uvicorn picks (loop="auto"), where it is installed
+            import uvloop
+        except ImportError:
+            asyncio.run(serving)
+        else:
+            uvloop.run(serving)
         return 0
 
     root = Path(tempfile.mkdtemp(prefix="aqm-bench-sta-"))
