@@ -51,6 +51,17 @@ def reader_url(settings: Settings) -> str:
     return make_conninfo(settings.database_url, user=READER, password="")
 
 
+def reader_connection_options(timeout_ms: int) -> dict[str, Any]:
+    """How every connection of the pool reads: outside transactions, read-only, the
+    request time limit as statement timeout, times in UTC."""
+    return {
+        "autocommit": True,
+        "options": f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
+        " -c TimeZone=UTC",
+        "application_name": "aqm web",
+    }
+
+
 def _json(document: object) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -193,12 +204,7 @@ def create_app(
             min_size=1,
             max_size=settings.web_pool_size,
             open=False,
-            kwargs={
-                "autocommit": True,
-                "options": f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
-                " -c TimeZone=UTC",
-                "application_name": "aqm web",
-            },
+            kwargs=reader_connection_options(timeout_ms),
         )
     api = PublicApi(settings, pool)
     read = ["GET", "HEAD"]

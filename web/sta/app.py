@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
+import orjson
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from aqm_core.errors import AqmError
-from web.sta.entities import ENTITY_SETS, EntitySet, IdError
+from web.sta.entities import ENTITY_SETS, EntitySet, IdError, Row
 from web.sta.options import Expansion, OptionError, QueryOptions, parse_query
 from web.sta.sqlbuild import Condition, count_query, make_token, select_query
 
@@ -38,6 +39,16 @@ MAX_ENTITIES: Final = 10_000
 
 class NotFoundError(AqmError, LookupError):
     """The path names no entity; the message says which part."""
+
+
+class JSONResponse(Response):
+    """JSON encoded by orjson: the same compact UTF-8 text as Starlette's JSONResponse,
+    written in a fraction of the time a page of 1,000 entities takes the json module."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 # ---- resource paths ----------------------------------------------------------------------
@@ -79,7 +90,9 @@ def id_literal(entity_id: str) -> str:
 
 
 async def _fetch(conn: Connection, query: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
+    # rows in binary: times and numbers load without parsing text (every column the entity
+    # sets read has a standard type, so each loads as the same Python value as from text)
+    async with conn.cursor(row_factory=dict_row, binary=True) as cur:
         await cur.execute(query, params)
         return list(await cur.fetchall())
 
@@ -218,27 +231,50 @@ class Documents:
         self._one_cache: dict[tuple[object, ...], dict[str, Any] | None] = {}
         self.entities = 0
 
-    async def entity(
-        self, entity: EntitySet, row: dict[str, Any], options: QueryOptions
-    ) -> dict[str, Any]:
-        self.entities += 1
+    def _count(self, n: int) -> None:
+        self.entities += n
         if self.entities > MAX_ENTITIES:
             raise OptionError(
                 f"$expand: the response would hold more than {MAX_ENTITIES:,} entities; "
                 "ask for fewer with $top inside $expand, or follow the navigation links"
             )
-        entity_id = entity.id_of(row)
-        link = f"{self.base}/{entity.name}({id_literal(entity_id)})"
-        body: dict[str, Any] = {"@iot.id": entity_id, "@iot.selfLink": link}
-        body.update(entity.to_json(row))
-        for name in entity.navigation:
-            body[f"{name}@iot.navigationLink"] = f"{link}/{name}"
-        if options.select:
-            wanted = {"@iot.id" if n == "id" else n for n in options.select}
-            body = {
-                k: v for k, v in body.items()
-                if k in wanted or k.removesuffix("@iot.navigationLink") in wanted
-            }  # fmt: skip
+
+    def builder(self, entity: EntitySet, options: QueryOptions) -> Callable[[Row], dict[str, Any]]:
+        """The document of one ``entity`` row without expansions: its id, links and
+        properties, cut to ``$select``. Made once per collection, called for every row."""
+        prefix = f"{self.base}/{entity.name}("
+        id_of, to_json = entity.id_of, entity.to_json
+        links = _NAVIGATION_LINKS[entity.name]
+
+        def build(row: Row) -> dict[str, Any]:
+            entity_id = id_of(row)
+            link = f"{prefix}{id_literal(entity_id)})"
+            body = {"@iot.id": entity_id, "@iot.selfLink": link, **to_json(row)}
+            for key, suffix in links:
+                body[key] = link + suffix
+            return body
+
+        if not options.select:
+            return build
+        wanted = {"@iot.id" if n == "id" else n for n in options.select}
+        keep = wanted | {k for k, _ in links if k.removesuffix("@iot.navigationLink") in wanted}
+
+        def build_selected(row: Row) -> dict[str, Any]:
+            return {k: v for k, v in build(row).items() if k in keep}
+
+        return build_selected
+
+    async def entity(
+        self, entity: EntitySet, row: dict[str, Any], options: QueryOptions
+    ) -> dict[str, Any]:
+        self._count(1)
+        body = self.builder(entity, options)(row)
+        await self._expand(entity, row, body, options)
+        return body
+
+    async def _expand(
+        self, entity: EntitySet, row: Row, body: dict[str, Any], options: QueryOptions
+    ) -> None:
         for item in _merge_expansions(options.expand):
             navigation = entity.navigation[item.navigation]
             target = ENTITY_SETS[navigation.target]
@@ -253,7 +289,6 @@ class Documents:
                 body[item.navigation] = (
                     None if found is None else await self.entity(target, found, item.options)
                 )
-        return body
 
     async def _one(self, entity: EntitySet, condition: Condition) -> dict[str, Any] | None:
         cache_key = (entity.name, condition.columns, condition.values)
@@ -289,9 +324,20 @@ class Documents:
             body["@iot.nextLink"] = f"{self.base}/{path}?" + urlencode(
                 kept, doseq=True, safe="$,'()/:;=@", quote_via=quote
             )
-        body["value"] = [await self.entity(entity, row, options) for row in rows]
+        self._count(len(rows))
+        build = self.builder(entity, options)
+        values = [build(row) for row in rows]
+        if options.expand:
+            for row, value in zip(rows, values, strict=True):
+                await self._expand(entity, row, value, options)
+        body["value"] = values
         return body
 
+
+_NAVIGATION_LINKS: Final = {
+    name: tuple((f"{nav}@iot.navigationLink", f"/{nav}") for nav in entity.navigation)
+    for name, entity in ENTITY_SETS.items()
+}
 
 # ---- the application ---------------------------------------------------------------------
 

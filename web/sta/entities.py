@@ -119,16 +119,20 @@ class EntitySet:
     navigation: Mapping[str, Navigation]
     json_names: tuple[str, ...]
     filters: Mapping[str, Property] = field(default_factory=dict)
-    # the narrower query when conditions hold some columns constant
-    narrowed: Callable[[Mapping[str, object]], sql.Composable] | None = None
+    # a source made of branches (UNION ALL): those that can hold rows when conditions
+    # hold some columns constant
+    branches: Callable[[Mapping[str, object]], tuple[sql.Composable, ...]] | None = None
     # computed for the rows of a page only (the source's row is ``e``)
     page_columns: sql.Composable | None = None
 
     def property(self, name: str) -> Property | None:
         return self.properties.get(name) or self.filters.get(name)
 
+    def branches_for(self, fixed: Mapping[str, object]) -> tuple[sql.Composable, ...]:
+        return (self.source,) if self.branches is None else self.branches(fixed)
+
     def source_for(self, fixed: Mapping[str, object]) -> sql.Composable:
-        return self.source if self.narrowed is None else self.narrowed(fixed)
+        return sql.SQL("\n    UNION ALL\n").join(self.branches_for(fixed))
 
 
 def _text_id(text: str) -> tuple[object, ...]:
@@ -333,10 +337,12 @@ def _datastream_json(row: Row) -> dict[str, Any]:
 
 # One branch per kind of Observation, each reading one table through its primary key
 # and returning plain columns only. A request naming one datastream reads only its branch
-# (``source_for``), so its time order comes from the index. What costs per row (times as
-# text, a raw reading's verification and flags) is computed by ``_PAGE_COLUMNS`` on the
-# page's rows only, after the order and the limit. Local days are Asia/Ho_Chi_Minh days,
-# as everywhere in aqm (storage/migrations/0001_core.sql).
+# (``branches_for``), so its time order comes from the index; a listing of several takes
+# each branch's first rows in key order from its index and merges them (sqlbuild's
+# ``select_query``). What costs per row (times as text, a raw reading's verification and
+# flags) is computed by ``_PAGE_COLUMNS`` on the page's rows only, after the order and
+# the limit. Local days are Asia/Ho_Chi_Minh days, as everywhere in aqm
+# (storage/migrations/0001_core.sql).
 _RAW_READINGS = sql.SQL("""
     SELECT r.station_id, r.parameter AS quantity, 'raw'::text AS aggregation,
            r.ts AS t_start, NULL::timestamptz AS t_end, r.value AS result,
@@ -394,11 +400,11 @@ _DAILY_AQI = sql.SQL("""
 
 def _iso(column: str) -> str:
     """SQL for format_time: the ISO 8601 text of a timestamptz in UTC, formatted by the
-    database (in Python it took most of a page's time)."""
+    database (in Python it took most of a page's time); one ``to_char`` with the
+    microseconds, which are left out where they are zero."""
     return (
-        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN mod(extract(microseconds FROM {column})::bigint, 1000000) = 0 THEN ''"
-        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
+        f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " '.000000Z', 'Z')"
     )
 
 
@@ -406,8 +412,7 @@ def _iso(column: str) -> str:
 # the level (verified inside an officer's verified period) and the automatic flags.
 _PAGE_COLUMNS = sql.SQL(f"""
     {_iso("e.t_start")} AS start_text,
-    {_iso("e.t_start")} || CASE WHEN e.t_end IS NULL THEN ''
-                             ELSE '/' || {_iso("e.t_end")} END AS phenomenon_text,
+    {_iso("e.t_end")} AS end_text,
     {_iso("e.result_time")} AS result_time_text,
     CASE WHEN e.aggregation <> 'raw' THEN e.data_level
          WHEN EXISTS (SELECT FROM qc_actions v
@@ -422,21 +427,28 @@ _PAGE_COLUMNS = sql.SQL(f"""
 """)
 
 
-_OBSERVATIONS = sql.SQL("\n    UNION ALL\n").join(
-    [_RAW_READINGS, _HOURLY_MEANS, _HOURLY_AQI, _DAILY_AQI]
-)
-
 _NOTHING = sql.SQL("SELECT * FROM ({}) AS nothing WHERE false").format(_HOURLY_MEANS)
 
+# (quantity is VN_AQI, aggregation) -> the branch holding those Observations
+_BRANCHES: Final = {
+    (False, "raw"): _RAW_READINGS,
+    (False, "hourly"): _HOURLY_MEANS,
+    (True, "hourly"): _HOURLY_AQI,
+    (True, "daily"): _DAILY_AQI,
+}
 
-def _observation_branch(fixed: Mapping[str, object]) -> sql.Composable:
-    """The one branch a (quantity, aggregation) held constant can come from."""
+
+def _observation_branches(fixed: Mapping[str, object]) -> tuple[sql.Composable, ...]:
+    """The branches a quantity and/or aggregation held constant leave: a request naming
+    one Datastream reads one table."""
     quantity, aggregation = fixed.get("quantity"), fixed.get("aggregation")
-    if quantity is None or aggregation is None:
-        return _OBSERVATIONS
-    if quantity == AQI_QUANTITY:
-        return {"hourly": _HOURLY_AQI, "daily": _DAILY_AQI}.get(str(aggregation), _NOTHING)
-    return {"raw": _RAW_READINGS, "hourly": _HOURLY_MEANS}.get(str(aggregation), _NOTHING)
+    found = tuple(
+        branch
+        for (is_aqi, branch_aggregation), branch in _BRANCHES.items()
+        if (quantity is None or (quantity == AQI_QUANTITY) == is_aqi)
+        and (aggregation is None or aggregation == branch_aggregation)
+    )
+    return found or (_NOTHING,)
 
 
 def _observation_id(row: Row) -> str:
@@ -445,8 +457,9 @@ def _observation_id(row: Row) -> str:
 
 def _observation_json(row: Row) -> dict[str, Any]:
     quality: dict[str, Any] = {"dataLevel": row["level"]}
+    end = row["end_text"]
     body: dict[str, Any] = {
-        "phenomenonTime": row["phenomenon_text"],
+        "phenomenonTime": row["start_text"] if end is None else f"{row['start_text']}/{end}",
         "resultTime": row["result_time_text"],
         "result": row["result"],
         "resultQuality": quality,
@@ -585,8 +598,8 @@ ENTITY_SETS: Final[Mapping[str, EntitySet]] = {
     ),
     "Observations": EntitySet(
         name="Observations",
-        source=_OBSERVATIONS,
-        narrowed=_observation_branch,
+        source=sql.SQL("\n    UNION ALL\n").join(_BRANCHES.values()),
+        branches=_observation_branches,
         page_columns=_PAGE_COLUMNS,
         key=OBSERVATION_KEY,
         id_of=_observation_id,

@@ -244,13 +244,30 @@ def select_query(
         for s in sort
     )
     order_by = sql.SQL(" ORDER BY ") + order if sort else sql.SQL("")
+    branches = entity.branches_for(constants(conditions))
+    rows_needed = options.top + 1
+    if len(branches) == 1:
+        source = branches[0]
+    else:
+        # The first rows of the union are among the first rows of each branch: each branch
+        # reads only those, in order from its own index where it has one, instead of the
+        # whole union being sorted.
+        where_params = list(params)
+        params.clear()
+        parts = []
+        for branch in branches:
+            parts.append(
+                sql.SQL("(SELECT e.* FROM ({branch}) AS e{where}{order} LIMIT {limit})").format(
+                    branch=branch, where=_where(where), order=order_by, limit=sql.Placeholder()
+                )
+            )
+            params.extend([*where_params, rows_needed + skip])
+        source = sql.SQL("\n    UNION ALL\n").join(parts)
+        where = []
     text = sql.SQL("SELECT e.* FROM ({source}) AS e{where}{order} LIMIT {limit}").format(
-        source=entity.source_for(constants(conditions)),
-        where=_where(where),
-        order=order_by,
-        limit=sql.Placeholder(),
+        source=source, where=_where(where), order=order_by, limit=sql.Placeholder()
     )
-    params.append(options.top + 1)
+    params.append(rows_needed)
     if skip:
         text += sql.SQL(" OFFSET {}").format(sql.Placeholder())
         params.append(skip)
