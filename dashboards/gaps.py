@@ -85,21 +85,18 @@ CURRENT_HOUR = "time_bucket(interval '1 hour', now())"
 """The UTC hour still running: its slots are read from raw readings, older ones from
 ``reading_slots`` (the worker has recounted them)."""
 
-# Each selected station-parameter's stored slots as bit strings: bit j of ``bits`` is
-# slot kf + j. Hours that have ended come from reading_slots (migration 0023), through
-# its primary key; the hour still running from its readings, read through theirs.
-_SLOT_BITS = f"""
-slot_bits AS (
-  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1,
-         ceil(date_part('epoch', rs.hour) / p.iv)::bigint AS kf, rs.slots AS bits
-  FROM pairs p
-  JOIN reading_slots rs
-    ON rs.station_id = p.station_id AND rs.parameter = p.parameter
-   AND rs.hour >= time_bucket(interval '1 hour', to_timestamp(p.k0 * p.iv::float8))
-   AND rs.hour <= to_timestamp(p.k1 * p.iv::float8)
-   AND rs.hour < {CURRENT_HOUR}
-   AND rs.report_interval_s = p.iv
-  UNION ALL
+
+# The hours of reading_slots a pair ``p`` needs: those that have ended, in the range.
+_ENDED_HOURS = f"""rs.station_id = p.station_id AND rs.parameter = p.parameter
+        AND rs.hour >= time_bucket(interval '1 hour', to_timestamp(p.k0 * p.iv::float8))
+        AND rs.hour <= to_timestamp(p.k1 * p.iv::float8)
+        AND rs.hour < {CURRENT_HOUR}
+        AND rs.report_interval_s = p.iv"""
+
+# The stored slots of the hour still running, per selected station and parameter, from
+# its readings (read through their primary key) as a bit string: bit j is slot kf + j.
+_CURRENT_BITS = f"""
+current_bits AS (
   SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1, h.kf, c.bits
   FROM pairs p
   CROSS JOIN LATERAL (
@@ -120,6 +117,19 @@ slot_bits AS (
 )"""
 
 
+# Each selected station-parameter's stored slots as bit strings: bit j of ``bits`` is
+# slot kf + j; the hours that have ended from reading_slots, then the hour still running.
+_SLOT_BITS = f"""{_CURRENT_BITS},
+slot_bits AS (
+  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1,
+         ceil(date_part('epoch', rs.hour) / p.iv)::bigint AS kf, rs.slots AS bits
+  FROM pairs p
+  JOIN reading_slots rs ON {_ENDED_HOURS}
+  UNION ALL
+  SELECT * FROM current_bits
+)"""
+
+
 def _stored_between(first: str, last: str) -> str:
     """Stored slots of a ``slot_bits`` row ``x`` between slots ``first`` and ``last``
     (SQL expressions already inside ``x``'s hour or not; NULL when none overlap)."""
@@ -134,7 +144,8 @@ def _stored_between(first: str, last: str) -> str:
 _DAY_START = local_day_start("d.day::date")
 _NEXT_DAY_START = local_day_start("d.day::date + 1")
 
-# Each station-day and each station counts the stored slots of each parameter.
+# Each station-day and each station counts the stored slots of each parameter (the part
+# of each hour's bits inside the day or range).
 MISSING_PER_DAY_SQL = f"""
 WITH {_BOUNDS},{_PAIRS},{_SLOT_BITS},
 days AS (
@@ -149,9 +160,7 @@ present AS (
   SELECT d.station_id, d.day, sum({_stored_between("d.d0", "d.d1")}) AS n
   FROM slot_bits x
   JOIN days d
-    ON d.station_id = x.station_id
-   AND d.day BETWEEN {local_date("to_timestamp(x.kf * x.iv::float8)")}
-                 AND {local_date("to_timestamp((x.kf + length(x.bits) - 1) * x.iv::float8)")}
+    ON d.station_id = x.station_id AND d.d0 <= x.kf + length(x.bits) - 1 AND d.d1 >= x.kf
   GROUP BY 1, 2
 )
 SELECT {local_day_start("d.day")} AS time, b.name AS metric,
@@ -180,24 +189,46 @@ LEFT JOIN present p ON p.station_id = b.station_id
 ORDER BY 5 DESC, 1
 """
 
-# Per station and parameter: runs of stored slots (a whole stored hour is one run, the
-# slots of a partly stored hour are runs of one), with one mark before the first and
-# one after the last expected slot; a run of missing slots lies between two consecutive
-# marks.
+# Per station and parameter: runs of stored slots, with one mark before the first and one
+# after the last expected slot; a run of missing slots lies between two consecutive
+# marks. Consecutive fully stored hours are one run (found per station and parameter in
+# the primary key's order, so nothing is sorted), the stored slots of a partly stored
+# hour and of the hour still running are runs of one.
 GAP_PERIODS_SQL = f"""
-WITH {_BOUNDS},{_PAIRS},{_SLOT_BITS},
-marks AS (
-  SELECT x.station_id, x.parameter, greatest(m.lo, x.k0) AS lo, least(m.hi, x.k1) AS hi
-  FROM slot_bits x
+WITH {_BOUNDS},{_PAIRS},{_CURRENT_BITS},
+stored AS (
+  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1, i.first_hour, i.last_hour, i.bits
+  FROM pairs p
   CROSS JOIN LATERAL (
-    SELECT x.kf AS lo, x.kf + length(x.bits) - 1 AS hi
-    WHERE bit_count(x.bits) = length(x.bits)
+    SELECT min(z.hour) AS first_hour, max(z.hour) AS last_hour,
+           CASE WHEN bool_and(z.full) THEN NULL ELSE bit_or(z.slots) END AS bits
+    FROM (
+      SELECT rs.hour, rs.slots, bit_count(rs.slots) = length(rs.slots) AS full,
+             rs.hour - interval '1 hour' * count(*) FILTER (
+               WHERE bit_count(rs.slots) = length(rs.slots)) OVER (ORDER BY rs.hour) AS island
+      FROM reading_slots rs
+      WHERE {_ENDED_HOURS}
+    ) z
+    GROUP BY z.full, CASE WHEN z.full THEN z.island ELSE z.hour END
+  ) i
+),
+marks AS (
+  SELECT s.station_id, s.parameter,
+         greatest(ceil(date_part('epoch', s.first_hour) / s.iv)::bigint, s.k0) AS lo,
+         least(ceil((date_part('epoch', s.last_hour) + 3600) / s.iv)::bigint - 1, s.k1) AS hi
+  FROM stored s
+  WHERE s.bits IS NULL
+  UNION ALL
+  SELECT x.station_id, x.parameter, x.kf + j, x.kf + j
+  FROM (
+    SELECT s.station_id, s.parameter, s.k0, s.k1, s.bits,
+           ceil(date_part('epoch', s.first_hour) / s.iv)::bigint AS kf
+    FROM stored s
+    WHERE s.bits IS NOT NULL
     UNION ALL
-    SELECT x.kf + j, x.kf + j
-    FROM generate_series(0, length(x.bits) - 1) AS j
-    WHERE bit_count(x.bits) < length(x.bits) AND get_bit(x.bits, j) = 1
-  ) m
-  WHERE m.hi >= x.k0 AND m.lo <= x.k1
+    SELECT c.station_id, c.parameter, c.k0, c.k1, c.bits, c.kf FROM current_bits c
+  ) x, generate_series(0, length(x.bits) - 1) AS j
+  WHERE get_bit(x.bits, j) = 1 AND x.kf + j BETWEEN x.k0 AND x.k1
   UNION ALL SELECT p.station_id, p.parameter, p.k0 - 1, p.k0 - 1 FROM pairs p
   UNION ALL SELECT p.station_id, p.parameter, p.k1 + 1, p.k1 + 1 FROM pairs p
 ),

@@ -21,12 +21,10 @@ HOUR = dt.timedelta(hours=1)
 
 RECOUNT = "SELECT recount_reading_slots(%(stations)s::text[], %(hours)s::timestamptz[])"
 
-RECOUNT_RANGE = """
-SELECT recount_reading_slots(array_agg(s), array_agg(h))
-FROM unnest(%(stations)s::text[]) AS s,
-     generate_series(time_bucket(INTERVAL '1 hour', %(first)s::timestamptz),
-                     %(last)s::timestamptz, INTERVAL '1 hour') AS h
-"""
+RECOUNT_RANGE = (
+    "SELECT recount_reading_slots_between(%(stations)s::text[], %(first)s::timestamptz,"
+    " %(last)s::timestamptz)"
+)
 
 
 def slot_hours(changed: Iterable[tuple[str, dt.datetime]]) -> list[tuple[str, dt.datetime]]:

@@ -157,7 +157,7 @@ def process_dirty_batch(
         stations = sorted({station for station, _ in changed})
         dirty_queue.lock_stations(conn, stations)
         # Recounted from what is stored, so redelivered and late readings count once.
-        report.rows_written += reading_slots.recount(conn, changed)
+        reading_slots.recount(conn, changed)
         code = {station: i for i, station in enumerate(stations)}
         station_index = np.array([code[s] for s, _ in changed], np.int64)
         hours = np.array([hour_number(h) for _, h in changed], np.int64)
@@ -230,7 +230,7 @@ def recompute_days(
         station_index, hours = hourly.stored_station_hours(conn, stations, t_min, t_max)
     else:
         # The range's readings can fill slots up to the hour that begins at its end.
-        report.rows_written += reading_slots.recount_range(conn, station_list, t_min, t_max)
+        reading_slots.recount_range(conn, station_list, t_min, t_max)
         context = dt.timedelta(hours=rules.context_hours())
         readings = hourly.read_readings_range(
             conn, station_list, qc.parameter_names(conn), t_min - context, t_max + context

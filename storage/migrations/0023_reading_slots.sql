@@ -32,7 +32,9 @@ COMMENT ON TABLE reading_slots IS
 -- truncated to the UTC hour) from the stored readings, at the station's current
 -- interval. A reading of hour H can fill a slot of hour H + 1 (at most half an interval
 -- later), so whoever recounts the hour of a changed reading recounts the next one too.
--- Runs as the table owner: callers need EXECUTE only.
+-- Each station-hour is read per parameter through the readings' primary key (the row
+-- comparisons bound the index range; the plain ones keep chunk exclusion): the AQI
+-- worker's few hundred claimed hours. Runs as the table owner: callers need EXECUTE only.
 CREATE FUNCTION recount_reading_slots(p_stations text[], p_hours timestamptz[])
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -55,11 +57,16 @@ BEGIN
               FROM unnest(p_stations, p_hours) AS x(station_id, hour)) AS u
         JOIN stations s ON s.station_id = u.station_id
     ) AS t
+    CROSS JOIN parameters AS pa
     CROSS JOIN LATERAL (
         SELECT r.parameter,
                ceil((date_part('epoch', r.ts) - t.iv / 2.0::float8) / t.iv)::bigint AS slot
         FROM readings AS r
-        WHERE r.station_id = t.station_id
+        WHERE r.station_id = t.station_id AND r.parameter = pa.parameter
+          AND (r.station_id, r.parameter, r.ts)
+              >= (t.station_id, pa.parameter, to_timestamp((t.kf - 1) * t.iv::float8))
+          AND (r.station_id, r.parameter, r.ts)
+              <= (t.station_id, pa.parameter, to_timestamp((t.kl + 1) * t.iv::float8))
           AND r.ts >= to_timestamp((t.kf - 1) * t.iv::float8)
           AND r.ts <= to_timestamp((t.kl + 1) * t.iv::float8)
     ) AS k
@@ -72,12 +79,60 @@ $$;
 REVOKE ALL ON FUNCTION recount_reading_slots(text[], timestamptz[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION recount_reading_slots(text[], timestamptz[]) TO aqm_worker;
 
+-- Recount every slot-hour from the hour of p_first to p_last (both included) of the
+-- stations p_stations (NULL: all) in one pass over their readings: `aqm aqi backfill`,
+-- the readings stored before this migration, a change of interval. The same slot rule
+-- as recount_reading_slots; each slot's hour is the UTC hour of its time.
+CREATE FUNCTION recount_reading_slots_between(p_stations text[], p_first timestamptz,
+                                              p_last timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    first_hour timestamptz := time_bucket(INTERVAL '1 hour', p_first);
+    written bigint;
+BEGIN
+    DELETE FROM reading_slots AS rs
+    WHERE (p_stations IS NULL OR rs.station_id = ANY (p_stations))
+      AND rs.hour >= first_hour AND rs.hour <= p_last;
+
+    INSERT INTO reading_slots (station_id, parameter, hour, report_interval_s, slots)
+    SELECT y.station_id, y.parameter, y.hour, y.iv,
+           bit_or(set_bit(lpad('', (y.kl - y.kf + 1)::integer, '0')::bit varying,
+                          (y.slot - y.kf)::integer, 1))
+    FROM (
+        SELECT x.*, ceil(date_part('epoch', x.hour) / x.iv)::bigint AS kf,
+               ceil((date_part('epoch', x.hour) + 3600) / x.iv)::bigint - 1 AS kl
+        FROM (
+            SELECT r.station_id, r.parameter, s.report_interval_s AS iv, k.slot,
+                   time_bucket(INTERVAL '1 hour', to_timestamp(k.slot * s.report_interval_s::float8))
+                   AS hour
+            FROM readings AS r
+            JOIN stations AS s ON s.station_id = r.station_id
+            CROSS JOIN LATERAL (
+                SELECT ceil((date_part('epoch', r.ts) - s.report_interval_s / 2.0::float8)
+                            / s.report_interval_s)::bigint AS slot
+            ) AS k
+            WHERE (p_stations IS NULL OR r.station_id = ANY (p_stations))
+              AND r.ts >= first_hour - INTERVAL '1 hour' AND r.ts < p_last + INTERVAL '2 hours'
+        ) AS x
+        WHERE x.hour >= first_hour AND x.hour <= p_last
+    ) AS y
+    GROUP BY y.station_id, y.parameter, y.hour, y.iv;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+REVOKE ALL ON FUNCTION recount_reading_slots_between(text[], timestamptz, timestamptz)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recount_reading_slots_between(text[], timestamptz, timestamptz)
+    TO aqm_worker;
+
 -- A station's slots depend on its interval: when the catalogue changes it, every hour
 -- counted so far is recounted at the new one (rare; one pass over the station's readings).
 CREATE FUNCTION reading_slots_interval_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    PERFORM recount_reading_slots(array_agg(rs.station_id), array_agg(rs.hour))
+    PERFORM recount_reading_slots_between(ARRAY[NEW.station_id], min(rs.hour), max(rs.hour))
     FROM reading_slots AS rs
     WHERE rs.station_id = NEW.station_id;
     RETURN NULL;
@@ -91,9 +146,4 @@ CREATE TRIGGER reading_slots_interval_changed
 GRANT SELECT ON reading_slots TO aqm_worker, aqm_reader;
 
 -- The readings stored so far: every hour that holds one, and the next.
-SELECT recount_reading_slots(array_agg(h.station_id), array_agg(h.hour))
-FROM (
-    SELECT DISTINCT r.station_id, time_bucket(INTERVAL '1 hour', r.ts) + n * INTERVAL '1 hour'
-           AS hour
-    FROM readings AS r CROSS JOIN generate_series(0, 1) AS n
-) AS h;
+SELECT recount_reading_slots_between(NULL, min(ts), max(ts) + INTERVAL '1 hour') FROM readings;

@@ -54,11 +54,11 @@ def add_series(url: str, station_id: str, parameter: str, start: dt.datetime,
 
 
 def recount_slots(url: str) -> None:
-    """Count the stored slots of every hour with readings, as the AQI worker does for the
-    hours ingest queues (the panels read the hours that have ended from reading_slots)."""
-    execute(url, "SELECT recount_reading_slots(array_agg(station_id), array_agg(hour)) FROM"
-                 " (SELECT DISTINCT station_id, time_bucket(interval '1 hour', ts) + n * interval"
-                 " '1 hour' AS hour FROM readings, generate_series(0, 1) n) h")  # fmt: skip
+    """Count the stored slots of every hour with readings, as the migration does for the
+    readings stored before it (the panels read the hours that have ended from
+    reading_slots; tests/worker/test_reading_slots.py has the worker count them)."""
+    execute(url, "SELECT recount_reading_slots_between(NULL, min(ts), max(ts) + interval"
+                 " '1 hour') FROM readings")  # fmt: skip
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ query that reads ``readings`` runs as aqm_reader for a 30-day range under
 ``EXPLAIN (ANALYZE, FORMAT JSON)``; the rows its plan read from the readings chunks (rows
 returned plus rows removed by filters, times loops) must not exceed the readings of the
 last hour of the range plus one row per station-parameter lookup of the newest reading
-(:func:`dashboards.sql_fragments.last_seen_cte`).
+(:func:`dashboards.sql_fragments.last_seen_cte`). The "Mẫu thiếu" queries are held to
+the selected station's readings of the current hour, on readings up to now.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ GAPS_QUERIES = [q for q in ALL_READINGS_QUERIES if q.location.startswith(GAPS_DA
 HISTORY = dt.timedelta(days=40)
 STEP = dt.timedelta(minutes=10)
 LONG_RANGE = TimeRange(END - dt.timedelta(days=30), END)
+GAPS_RANGE = dt.timedelta(days=7)  # the "Mẫu thiếu" dashboard's default range
 
 
 @pytest.fixture
@@ -186,7 +188,7 @@ def test_queries_reading_raw_readings_are_known() -> None:
 
 @pytest.fixture
 def recent_readings_db(clean_db: str) -> str:
-    """40 days of readings up to now (5 stations × 2 parameters every 5 minutes), their
+    """8 days of readings up to now (5 stations × 2 parameters every 5 minutes), their
     slots counted as the AQI worker counts them; BN01 lists both parameters."""
     with psycopg.connect(clean_db, autocommit=True) as conn:
         insert_stations(conn)
@@ -202,12 +204,11 @@ def recent_readings_db(clean_db: str) -> str:
             " FROM unnest(ARRAY['BN01','BN02','BN03','BN04','BN05']) s,"
             " unnest(ARRAY['pm25','pm10']) p,"
             " generate_series(date_trunc('minute', now()) - %s, now(), interval '5 minutes') t",
-            (HISTORY,),
+            (GAPS_RANGE + dt.timedelta(days=1),),
         )
         conn.execute(
-            "SELECT recount_reading_slots(array_agg(station_id), array_agg(hour)) FROM"
-            " (SELECT DISTINCT station_id, time_bucket(interval '1 hour', ts)"
-            "  + n * interval '1 hour' AS hour FROM readings, generate_series(0, 1) n) h"
+            "SELECT recount_reading_slots_between(NULL, min(ts), max(ts) + interval '1 hour')"
+            " FROM readings"
         )
         conn.execute("VACUUM ANALYZE readings")  # the visibility map, as autovacuum keeps it
         conn.execute("ANALYZE reading_slots")
@@ -216,14 +217,14 @@ def recent_readings_db(clean_db: str) -> str:
 
 def _up_to_now() -> TimeRange:
     end = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return TimeRange(end - dt.timedelta(days=30), end)
+    return TimeRange(end - GAPS_RANGE, end)
 
 
 @pytest.mark.parametrize("query", GAPS_QUERIES, ids=[q.location for q in GAPS_QUERIES])
 def test_gap_queries_read_raw_readings_only_of_the_current_hour(
     explain_recent: Any, recent_readings_db: str, query: Query
 ) -> None:
-    """30 days shown, up to now: the hours that have ended come from reading_slots; the
+    """The dashboard's 7 days, up to now: the hours that have ended come from reading_slots; the
     readings read are the selected station's since the current hour began (less half an
     interval, whose readings fill its first slot), never another station's."""
     time_range = _up_to_now()
@@ -250,7 +251,7 @@ def test_gap_queries_read_no_raw_readings_for_a_range_that_has_ended(
 ) -> None:
     """Yesterday and before: every hour shown has ended, none is read from readings."""
     end = _up_to_now().end - dt.timedelta(days=1)
-    text = expand(query.text, TimeRange(end - dt.timedelta(days=30), end),
+    text = expand(query.text, TimeRange(end - GAPS_RANGE, end),
                   station_variables(("BN01",)), interval=dt.timedelta(hours=1))  # fmt: skip
     assert explain_recent(text) == 0, query.location
 

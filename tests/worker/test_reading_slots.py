@@ -26,6 +26,7 @@ from aqm_core.settings import Settings
 from dashboards.gaps import GAP_PERIODS_SQL, MISSING_PER_DAY_SQL, MISSING_PER_STATION_SQL
 from tests.provisioning.macros import TimeRange, VariableValue, expand
 from tests.worker.conftest import AddReadings, Reading
+from worker.backfill import run_backfill
 from worker.service import drain_once
 
 pytestmark = pytest.mark.services
@@ -262,3 +263,21 @@ def test_a_new_interval_recounts_the_hours_counted(
         ).fetchall()
     # readings every 5 minutes fill every 10-minute slot: 6 of 6 in each of the 3 hours
     assert rows == [(600, 6, 6)] * 3
+
+
+def test_backfill_counts_what_the_worker_counts(
+    db: str, stations: None, range_start: dt.datetime, add_readings: AddReadings,
+    settings: Settings, worker_url: str,
+) -> None:  # fmt: skip
+    """``aqm aqi backfill`` recounts the slots of its days (history stored before 0023)."""
+    readings = _series("S5", "pm25", range_start, range_start + dt.timedelta(days=2))
+    add_readings(_without(readings, range_start + dt.timedelta(hours=3),
+                          range_start + dt.timedelta(hours=5, minutes=20)))  # fmt: skip
+    drain_once(settings=settings)
+    reference = _slot_table(db)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("TRUNCATE reading_slots")
+    first = range_start.date()
+    summary = run_backfill(worker_url, settings, first, first + dt.timedelta(days=1))
+    assert summary.finished
+    assert _slot_table(db) == reference and len(reference) == 48 - 2
