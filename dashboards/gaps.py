@@ -132,11 +132,13 @@ slot_bits AS (
 
 def _stored_between(first: str, last: str) -> str:
     """Stored slots of a ``slot_bits`` row ``x`` between slots ``first`` and ``last``
-    (SQL expressions already inside ``x``'s hour or not; NULL when none overlap)."""
+    (NULL when none overlap); an hour wholly inside is counted without cutting it."""
     lo = f"greatest({first}, x.kf)"
     hi = f"least({last}, x.kf + length(x.bits) - 1)"
+    last_slot = "x.kf + length(x.bits) - 1"
     return (
-        f"CASE WHEN {hi} >= {lo} THEN bit_count(substring(x.bits FROM ({lo} - x.kf + 1)::integer"
+        f"CASE WHEN x.kf >= {first} AND {last_slot} <= {last} THEN bit_count(x.bits)"
+        f" WHEN {hi} >= {lo} THEN bit_count(substring(x.bits FROM ({lo} - x.kf + 1)::integer"
         f" FOR ({hi} - {lo} + 1)::integer)) END"
     )
 
