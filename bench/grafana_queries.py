@@ -14,6 +14,11 @@ lookback), then run as ``aqm_reader`` ``--runs`` times after two warm-up runs. T
 is the same run's former silence query (a 30-day aggregate of raw readings) and the former
 unbounded arrival-lag table, each over the same data. The slowest ten, the number over
 the goal, the machine and its load average are appended to docs/benchmarks.md.
+
+The readings' sample slots (``reading_slots``) are counted after the fill as migration
+0023 counts the readings stored before it. ``--only TEXT`` measures only the queries whose location contains
+TEXT (e.g. ``mau-thieu``); its baseline is then the former "Mẫu thiếu" per-station total,
+which read the range's raw readings (:data:`FORMER_GAP_TOTAL_SQL`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import psycopg
 from aqm.localservices import PostgresInstance, free_port
 from bench.machine import describe
 from bench.record import append_to_section
+from dashboards import gaps
 from dashboards.provisioning import dashboards
 from storage.migrate import migrate
 from tests.provisioning.inventory import Query, all_queries
@@ -64,6 +70,27 @@ WHERE r.station_id IN ($station) AND $__timeFilter(r.ts)
 GROUP BY r.station_id
 """
 
+# The "Mẫu thiếu" per-station total as it was before reading_slots: the distinct slots of
+# the range's raw readings, one primary-key range per station and parameter.
+FORMER_GAP_TOTAL_SQL = f"""
+WITH {gaps._BOUNDS},{gaps._PAIRS},
+present AS (
+  SELECT p.station_id, sum(n.n) AS n
+  FROM pairs p
+  CROSS JOIN LATERAL (
+    SELECT count(DISTINCT {gaps._SLOT}) AS n FROM {gaps._readings_of_slots("p.k0", "p.k1")}
+  ) n
+  GROUP BY 1
+)
+SELECT b.station_id, cardinality(b.parameters) * (b.k1 - b.k0 + 1) - coalesce(p.n, 0)
+FROM bounds b
+LEFT JOIN present p ON p.station_id = b.station_id
+ORDER BY 2 DESC, 1
+"""
+COUNT_SLOTS_SQL = """
+SELECT recount_reading_slots_between(NULL, min(ts), max(ts) + interval '1 hour') FROM readings
+"""
+
 
 def fill(url: str, stations: int, readings_days: int) -> dict[str, int]:
     ids = [f"BN{i:03d}" for i in range(1, stations + 1)]
@@ -92,6 +119,7 @@ def fill(url: str, stations: int, readings_days: int) -> dict[str, int]:
                 "      LATERAL (SELECT 10 + 40 * random() AS v) x",
                 (sid, list(PARAMETERS), END - dt.timedelta(days=readings_days), until),
             )
+        conn.execute(COUNT_SLOTS_SQL)
         conn.execute(
             "INSERT INTO hourly (station_id, parameter, hour, mean, n_valid, n_flagged,"
             " n_expected, completeness, valid, min_completeness)"
@@ -119,7 +147,7 @@ def fill(url: str, stations: int, readings_days: int) -> dict[str, int]:
         )
         conn.execute("VACUUM ANALYZE")
         counts = {}
-        for table in ("readings", "hourly", "aqi_hourly", "aqi_daily"):
+        for table in ("readings", "reading_slots", "hourly", "aqi_hourly", "aqi_daily"):
             row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
             counts[table] = int(row[0]) if row else 0
     return counts
@@ -159,6 +187,7 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--readings-days", type=int, default=35)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--only", help="measure only queries whose location contains this")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -181,7 +210,7 @@ def main() -> None:
         results: list[tuple[str, str, float, float]] = []
         with psycopg.connect(pg.url(user="aqm_reader"), autocommit=True) as conn:
             for query in all_queries(boards):
-                if not query.is_sql:
+                if not query.is_sql or (args.only and args.only not in query.location):
                     continue
                 time_range = _range(query, boards)
                 variables = single if query.location.startswith("tram.json") else multi
@@ -193,26 +222,42 @@ def main() -> None:
                 print(f"{p95(times):8.1f} ms p95  {query.location} ({label})", flush=True)
             month = TimeRange(END - dt.timedelta(days=30), END)
             baseline = []
-            for name, old, new in (
+            comparisons = (
                 (
-                    "silence (30-day aggregate → last hour + key probes)",
-                    OLD_SILENCE_SQL,
-                    next(
-                        q.text
-                        for q in all_queries(boards)
-                        if q.location.startswith("tong-quan.json › Trạm im lặng")
+                    (
+                        "Mẫu thiếu total per station (raw readings of the range → reading_slots),"
+                        " 7-day range",
+                        FORMER_GAP_TOTAL_SQL,
+                        gaps.MISSING_PER_STATION_SQL,
                     ),
-                ),
-                (
-                    "arrival lag by station (range → last hour), 30-day range",
-                    OLD_LAG_SQL,
-                    next(
-                        q.text for q in all_queries(boards) if "Độ trễ đến theo trạm" in q.location
+                )
+                if args.only
+                else (
+                    (
+                        "silence (30-day aggregate → last hour + key probes)",
+                        OLD_SILENCE_SQL,
+                        next(
+                            q.text
+                            for q in all_queries(boards)
+                            if q.location.startswith("tong-quan.json › Trạm im lặng")
+                        ),
                     ),
-                ),
-            ):
-                old_t = p95(_time(conn, expand(old, month, multi), max(5, args.runs // 4)))
-                new_t = p95(_time(conn, expand(new, month, multi), args.runs))
+                    (
+                        "arrival lag by station (range → last hour), 30-day range",
+                        OLD_LAG_SQL,
+                        next(
+                            q.text
+                            for q in all_queries(boards)
+                            if "Độ trễ đến theo trạm" in q.location
+                        ),
+                    ),
+                )
+            )
+            week = TimeRange(END - dt.timedelta(days=7), END)
+            for name, old, new in comparisons:
+                measured = week if args.only else month
+                old_t = p95(_time(conn, expand(old, measured, multi), max(5, args.runs // 4)))
+                new_t = p95(_time(conn, expand(new, measured, multi), args.runs))
                 baseline.append((name, old_t, new_t))
         worst = sorted(results, key=lambda r: -r[3])
         over = [r for r in results if r[3] > GOAL_MS]
@@ -225,7 +270,9 @@ def main() -> None:
         )
         lines = [
             f"Run of `python -m bench grafana`: {describe()}; load average {load_before:.1f}"
-            f" at the start and {load:.1f} at the end on {cores} cores{shared}. {args.stations}"
+            f" at the start and {load:.1f} at the end on {cores} cores{shared}."
+            + (f" Only the queries of `{args.only}`." if args.only else "")
+            + f" {args.stations}"
             " stations; rows: " + ", ".join(f"`{t}` {n:,}" for t, n in counts.items()) + ".",
             "",
             "| query (dashboard › panel › ref) | range | median | p95 |",

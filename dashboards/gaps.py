@@ -5,9 +5,10 @@ expected on the multiples of ``stations.report_interval_s`` since the epoch, fro
 ``installed_on`` to ``retired_on`` (local midnights), for every parameter the station
 lists; a reading counts for the slot nearest its time (within half an interval, ties to
 the earlier slot: ``ceil((t − interval/2) / interval)``), whatever its status. Samples
-of the last :data:`NOT_YET_DUE` are not yet counted as missing. The readings are read
-through their primary key, one station and parameter at a time, and only the slots that
-have one are counted, so the cost follows the data, not the number of slots.
+of the last :data:`NOT_YET_DUE` are not yet counted as missing. The stored slots of the
+hours that have ended are read from ``reading_slots`` (migration 0023, recounted from the
+readings by the AQI worker); only the hour still running is read from ``readings``,
+through their primary key, one station and parameter at a time.
 
 The table lists each parameter's gap periods and joins parameters whose periods
 coincide (a whole-station outage is one row); ``aqm gaps`` splits periods where the set
@@ -80,13 +81,75 @@ pairs AS (
   SELECT b.station_id, b.iv, b.k0, b.k1, unnest(b.parameters) AS parameter FROM bounds b
 )"""
 
+CURRENT_HOUR = "time_bucket(interval '1 hour', now())"
+"""The UTC hour still running: its slots are read from raw readings, older ones from
+``reading_slots`` (the worker has recounted them)."""
+
+
+# The hours of reading_slots a pair ``p`` needs: those that have ended, in the range.
+_ENDED_HOURS = f"""rs.station_id = p.station_id AND rs.parameter = p.parameter
+        AND rs.hour >= time_bucket(interval '1 hour', to_timestamp(p.k0 * p.iv::float8))
+        AND rs.hour <= to_timestamp(p.k1 * p.iv::float8)
+        AND rs.hour < {CURRENT_HOUR}
+        AND rs.report_interval_s = p.iv"""
+
+# The stored slots of the hour still running, per selected station and parameter, from
+# its readings (read through their primary key) as a bit string: bit j is slot kf + j.
+_CURRENT_BITS = f"""
+current_bits AS (
+  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1, h.kf, c.bits
+  FROM pairs p
+  CROSS JOIN LATERAL (
+    SELECT ceil(date_part('epoch', {CURRENT_HOUR}) / p.iv)::bigint AS kf,
+           ceil((date_part('epoch', {CURRENT_HOUR}) + 3600) / p.iv)::bigint - 1 AS kl
+  ) h
+  CROSS JOIN LATERAL (
+    SELECT bit_or(set_bit(lpad('', (h.kl - h.kf + 1)::integer, '0')::bit varying,
+                          (x.slot - h.kf)::integer, 1)) AS bits
+    FROM (
+      SELECT {_SLOT} AS slot
+      FROM {_readings_of_slots("greatest(p.k0, h.kf)", "p.k1")}
+        AND r.ts >= {CURRENT_HOUR} - {_READ_MARGIN}
+    ) x
+    WHERE x.slot BETWEEN h.kf AND h.kl
+  ) c
+  WHERE p.k1 >= h.kf AND c.bits IS NOT NULL
+)"""
+
+
+# Each selected station-parameter's stored slots as bit strings: bit j of ``bits`` is
+# slot kf + j; the hours that have ended from reading_slots, then the hour still running.
+_SLOT_BITS = f"""{_CURRENT_BITS},
+slot_bits AS (
+  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1,
+         ceil(date_part('epoch', rs.hour) / p.iv)::bigint AS kf, rs.slots AS bits
+  FROM pairs p
+  JOIN reading_slots rs ON {_ENDED_HOURS}
+  UNION ALL
+  SELECT * FROM current_bits
+)"""
+
+
+def _stored_between(first: str, last: str) -> str:
+    """Stored slots of a ``slot_bits`` row ``x`` between slots ``first`` and ``last``
+    (NULL when none overlap); an hour wholly inside is counted without cutting it."""
+    lo = f"greatest({first}, x.kf)"
+    hi = f"least({last}, x.kf + length(x.bits) - 1)"
+    last_slot = "x.kf + length(x.bits) - 1"
+    return (
+        f"CASE WHEN x.kf >= {first} AND {last_slot} <= {last} THEN bit_count(x.bits)"
+        f" WHEN {hi} >= {lo} THEN bit_count(substring(x.bits FROM ({lo} - x.kf + 1)::integer"
+        f" FOR ({hi} - {lo} + 1)::integer)) END"
+    )
+
+
 _DAY_START = local_day_start("d.day::date")
 _NEXT_DAY_START = local_day_start("d.day::date + 1")
 
-# Each station-day and each station counts the distinct stored slots of each parameter,
-# one primary-key range per station and parameter, read index-only.
+# Each station-day and each station counts the stored slots of each parameter (the part
+# of each hour's bits inside the day or range).
 MISSING_PER_DAY_SQL = f"""
-WITH {_BOUNDS},{_PAIRS},
+WITH {_BOUNDS},{_PAIRS},{_SLOT_BITS},
 days AS (
   SELECT b.station_id, d.day::date AS day, cardinality(b.parameters) AS n_params,
          greatest(b.k0, ceil(extract(epoch FROM {_DAY_START}) / b.iv)::bigint) AS d0,
@@ -96,13 +159,10 @@ days AS (
                        interval '1 day') AS d(day)
 ),
 present AS (
-  SELECT p.station_id, n.day, sum(n.n) AS n
-  FROM pairs p
-  CROSS JOIN LATERAL (
-    SELECT {local_date(f"to_timestamp({_SLOT} * p.iv)")} AS day, count(DISTINCT {_SLOT}) AS n
-    FROM {_readings_of_slots("p.k0", "p.k1")}
-    GROUP BY 1
-  ) n
+  SELECT d.station_id, d.day, sum({_stored_between("d.d0", "d.d1")}) AS n
+  FROM slot_bits x
+  JOIN days d
+    ON d.station_id = x.station_id AND d.d0 <= x.kf + length(x.bits) - 1 AND d.d1 >= x.kf
   GROUP BY 1, 2
 )
 SELECT {local_day_start("d.day")} AS time, b.name AS metric,
@@ -115,13 +175,10 @@ ORDER BY 1, 2
 """
 
 MISSING_PER_STATION_SQL = f"""
-WITH {_BOUNDS},{_PAIRS},
+WITH {_BOUNDS},{_PAIRS},{_SLOT_BITS},
 present AS (
-  SELECT p.station_id, sum(n.n) AS n
-  FROM pairs p
-  CROSS JOIN LATERAL (
-    SELECT count(DISTINCT {_SLOT}) AS n FROM {_readings_of_slots("p.k0", "p.k1")}
-  ) n
+  SELECT x.station_id, sum({_stored_between("x.k0", "x.k1")}) AS n
+  FROM slot_bits x
   GROUP BY 1
 )
 SELECT b.station_id AS "Mã trạm", b.name AS "Trạm", b.iv AS "Chu kỳ (giây)",
@@ -134,23 +191,56 @@ LEFT JOIN present p ON p.station_id = b.station_id
 ORDER BY 5 DESC, 1
 """
 
-# Per station and parameter: the stored slots with one mark before the first and one
-# after the last expected; a run of missing slots lies between two consecutive marks
-# (a slot stored twice makes an empty run, dropped).
+# Per station and parameter: runs of stored slots, with one mark before the first and one
+# after the last expected slot; a run of missing slots lies between two consecutive
+# marks. Consecutive fully stored hours are one run (found per station and parameter in
+# the primary key's order, so nothing is sorted), the stored slots of a partly stored
+# hour and of the hour still running are runs of one.
 GAP_PERIODS_SQL = f"""
-WITH {_BOUNDS},{_PAIRS},
-runs AS (
-  SELECT p.station_id, p.parameter, m.slot + 1 AS first_k, m.next_slot - 1 AS last_k
+WITH {_BOUNDS},{_PAIRS},{_CURRENT_BITS},
+stored AS (
+  SELECT p.station_id, p.parameter, p.iv, p.k0, p.k1, i.first_hour, i.last_hour, i.bits
   FROM pairs p
   CROSS JOIN LATERAL (
-    SELECT s.slot, lead(s.slot) OVER (ORDER BY s.slot) AS next_slot
+    SELECT min(z.hour) AS first_hour, max(z.hour) AS last_hour,
+           CASE WHEN bool_and(z.full) THEN NULL ELSE bit_or(z.slots) END AS bits
     FROM (
-      SELECT {_SLOT} AS slot FROM {_readings_of_slots("p.k0", "p.k1")}
-      UNION ALL SELECT p.k0 - 1
-      UNION ALL SELECT p.k1 + 1
-    ) s
+      SELECT rs.hour, rs.slots, bit_count(rs.slots) = length(rs.slots) AS full,
+             rs.hour - interval '1 hour' * count(*) FILTER (
+               WHERE bit_count(rs.slots) = length(rs.slots)) OVER (ORDER BY rs.hour) AS island
+      FROM reading_slots rs
+      WHERE {_ENDED_HOURS}
+    ) z
+    GROUP BY z.full, CASE WHEN z.full THEN z.island ELSE z.hour END
+  ) i
+),
+marks AS (
+  SELECT s.station_id, s.parameter,
+         greatest(ceil(date_part('epoch', s.first_hour) / s.iv)::bigint, s.k0) AS lo,
+         least(ceil((date_part('epoch', s.last_hour) + 3600) / s.iv)::bigint - 1, s.k1) AS hi
+  FROM stored s
+  WHERE s.bits IS NULL
+  UNION ALL
+  SELECT x.station_id, x.parameter, x.kf + j, x.kf + j
+  FROM (
+    SELECT s.station_id, s.parameter, s.k0, s.k1, s.bits,
+           ceil(date_part('epoch', s.first_hour) / s.iv)::bigint AS kf
+    FROM stored s
+    WHERE s.bits IS NOT NULL
+    UNION ALL
+    SELECT c.station_id, c.parameter, c.k0, c.k1, c.bits, c.kf FROM current_bits c
+  ) x, generate_series(0, length(x.bits) - 1) AS j
+  WHERE get_bit(x.bits, j) = 1 AND x.kf + j BETWEEN x.k0 AND x.k1
+  UNION ALL SELECT p.station_id, p.parameter, p.k0 - 1, p.k0 - 1 FROM pairs p
+  UNION ALL SELECT p.station_id, p.parameter, p.k1 + 1, p.k1 + 1 FROM pairs p
+),
+runs AS (
+  SELECT m.station_id, m.parameter, m.hi + 1 AS first_k, m.next_lo - 1 AS last_k
+  FROM (
+    SELECT marks.*, lead(lo) OVER (PARTITION BY station_id, parameter ORDER BY lo) AS next_lo
+    FROM marks
   ) m
-  WHERE m.next_slot - 1 >= m.slot + 1
+  WHERE m.next_lo - 1 >= m.hi + 1
 )
 SELECT b.station_id AS "Mã trạm", b.name AS "Trạm",
        to_timestamp(g.first_k * b.iv) AS "Từ", to_timestamp(g.last_k * b.iv) AS "Đến",

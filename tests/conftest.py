@@ -24,6 +24,7 @@ from tests.reference_data import SHARED_DATA, skip_without_reference_data
 # Tables holding data (not schema or reference data), emptied between tests.
 DATA_TABLES = (
     "readings",
+    "reading_slots",
     "rejected_messages",
     "aqi_dirty_hours",
     "hourly",

@@ -8,7 +8,8 @@ Two ways in, one way through:
 
 Both lock the stations concerned, read the readings of the changed hours (and of the
 hours around them whose automatic QA/QC flags they can change), flag them
-(:mod:`qaqc.rules`), recompute ``hourly`` and ``qc_flags`` from them
+(:mod:`qaqc.rules`), recompute ``hourly`` and ``qc_flags`` from them and recount their
+stored sample slots (:mod:`storage.reading_slots`)
 (:mod:`worker.screening`), plan the affected hours and days (:mod:`worker.plan`), read the valid
 hourly means those need, compute the indices (:mod:`worker.indices`) and upsert
 ``aqi_hourly`` and ``aqi_daily`` — all before the single commit, so a crash or a
@@ -40,7 +41,7 @@ from qaqc.rules import (
     load_rules,
     range_bounds,
 )
-from storage import aqi_tables, dirty_queue, hourly, qc
+from storage import aqi_tables, dirty_queue, hourly, qc, reading_slots
 from worker.indices import compute_indices, labels
 from worker.matrices import pollutant_matrices
 from worker.plan import DAY_REACH_BACK, NOWCAST_REACH, WorkPlan, plan_work
@@ -155,6 +156,8 @@ def process_dirty_batch(
         changed = sorted(set(claimed))  # duplicates across ingest batches coalesce here
         stations = sorted({station for station, _ in changed})
         dirty_queue.lock_stations(conn, stations)
+        # Recounted from what is stored, so redelivered and late readings count once.
+        reading_slots.recount(conn, changed)
         code = {station: i for i, station in enumerate(stations)}
         station_index = np.array([code[s] for s, _ in changed], np.int64)
         hours = np.array([hour_number(h) for _, h in changed], np.int64)
@@ -226,6 +229,8 @@ def recompute_days(
     if indices_only:
         station_index, hours = hourly.stored_station_hours(conn, stations, t_min, t_max)
     else:
+        # The range's readings can fill slots up to the hour that begins at its end.
+        reading_slots.recount_range(conn, station_list, t_min, t_max)
         context = dt.timedelta(hours=rules.context_hours())
         readings = hourly.read_readings_range(
             conn, station_list, qc.parameter_names(conn), t_min - context, t_max + context
