@@ -68,7 +68,8 @@ def free_port_below(limit: int = 40000, avoid: Iterable[int] = ()) -> int:
     raise RuntimeError("no free port for a RabbitMQ node")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (exists, and is no zombie waiting to be reaped)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
@@ -214,7 +215,7 @@ class RabbitNode:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) and os.fsencode(self.home) in cmdline else None
+        return pid if process_alive(pid) and os.fsencode(self.home) in cmdline else None
 
     def running(self) -> bool:
         return self.running_pid() is not None
@@ -242,7 +243,7 @@ class RabbitNode:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(30)
-        while pid is not None and _alive(pid):
+        while pid is not None and process_alive(pid):
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -274,17 +275,19 @@ class RabbitMQInstance:
     amqp_port: int
     queue: str = "aqm.readings"
     topic_prefix: str = "aqm/v1/stations"
-    bindir: Path = RABBITMQ_BIN
+    bindir: Path = field(default_factory=lambda: RABBITMQ_BIN)
     node: RabbitNode = field(init=False)
 
     def __post_init__(self) -> None:
+        rabbitmq_server(self.bindir)  # a missing package is named before anything starts
         self.node = RabbitNode(
             self.root,
             node_name(self.root),
             self.root / "home",
             amqp_port=self.amqp_port,
             mqtt_port=self.port,
-            dist_port=0,  # chosen when the node starts
+            # Erlang distribution: the node's port, and its CLI tools' (+10000…+10010)
+            dist_port=free_port_below(avoid=(self.port, self.amqp_port)),
             config=[f"load_definitions = {self.definitions_file}"],
             bindir=self.bindir,
         )
@@ -353,7 +356,6 @@ class RabbitMQInstance:
         return self.node.running()
 
     def start(self, timeout: float = 120.0) -> None:
-        rabbitmq_server(self.bindir)
         if self.running():
             return
         for port, what in ((self.port, "MQTT"), (self.amqp_port, "AMQP")):
@@ -363,7 +365,6 @@ class RabbitMQInstance:
                 )
         ensure_cookie(self.node.home)
         self.write_definitions()
-        self.node.dist_port = free_port_below(avoid=(self.port, self.amqp_port))
         self.node.start()
         try:
             self.node.wait_ready(timeout)
