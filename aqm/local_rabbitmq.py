@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aqm.localservices import INSTALL_HINT, MissingBinaryError, port_open
+from aqm_core.errors import AqmError
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 # Erlang's CLI tools take ports above a node's distribution port (+10000 … +10010).
@@ -36,6 +37,10 @@ CLI_PORT_OFFSET = 10000
 SHARED_MACHINE_ERL_ARGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
 INGEST_USER = "aqm-ingest"
 SIMULATOR_USER = "aqm-simulator"
+
+
+class PortInUseError(AqmError, RuntimeError):
+    """A port the local node must listen on is taken by another program."""
 
 
 def rabbitmq_server(bindir: Path = RABBITMQ_BIN) -> Path:
@@ -358,10 +363,12 @@ class RabbitMQInstance:
     def start(self, timeout: float = 120.0) -> None:
         if self.running():
             return
-        for port, what in ((self.port, "MQTT"), (self.amqp_port, "AMQP")):
+        for port, setting in ((self.port, "AQM_MQTT_PORT"), (self.amqp_port, "AQM_AMQP_PORT")):
             if port_open(port):
-                raise RuntimeError(
-                    f"port {port} for RabbitMQ's {what} listener is taken by another program"
+                raise PortInUseError(
+                    f"port {port} ({setting}) of the local RabbitMQ is in use by another "
+                    "program (a Mosquitto of `aqm services start`? "
+                    "`AQM_BROKER=mosquitto aqm services stop` stops it)"
                 )
         ensure_cookie(self.node.home)
         self.write_definitions()

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -274,3 +275,16 @@ def test_the_local_publisher_may_write_every_stations_readings_and_nothing_else(
     assert write.search(amqp_routing_key("aqm/v1/stations/BN-01/readings"))
     (perm,) = [p for p in document["permissions"] if p["user"] == "aqm-simulator"]
     assert (perm["configure"], perm["write"], perm["read"]) == ("^$", "^amq\\.topic$", "^$")
+
+
+@ON_RABBITMQ
+def test_a_taken_port_is_named_and_no_node_starts(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        instance = local_rabbitmq.RabbitMQInstance(tmp_path / "rabbitmq", taken, free_port())
+        with pytest.raises(local_rabbitmq.PortInUseError, match=f"port {taken} \\(AQM_MQTT_PORT\\)"):
+            instance.start()
+    assert not instance.running() and instance.node.process is None
+    assert _processes_under(tmp_path) == []
