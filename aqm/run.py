@@ -1,6 +1,7 @@
 """``aqm run``: the whole pipeline on local services, with a live status in the terminal.
 
-Starts the private TimescaleDB and Mosquitto, migrates the schema, loads the station
+Starts the private TimescaleDB and broker (Mosquitto, or RabbitMQ with
+``AQM_BROKER=rabbitmq``), migrates the schema, loads the station
 catalogue, then runs the ingest service, the AQI worker and the station simulator as
 child processes (their logs go to ``<data_dir>/run/logs``). Ctrl-C stops the children
 (each finishes its work in flight), then the services.
@@ -26,6 +27,7 @@ from rich.text import Text
 
 from aqi.categories import VN_CATEGORIES
 from aqi.pollutants import DISPLAY_NAMES
+from aqm.local_rabbitmq import RabbitMQInstance
 from aqm.localservices import MosquittoInstance, PostgresInstance
 from aqm_core.settings import Settings
 
@@ -132,7 +134,7 @@ def status_view(
 def run_pipeline(
     settings: Settings,
     pg: PostgresInstance,
-    mq: MosquittoInstance,
+    mq: MosquittoInstance | RabbitMQInstance,
     children: list[Child],
     duration: float | None,
     live: bool,
@@ -148,6 +150,12 @@ def run_pipeline(
         AQM_MQTT_PORT=str(settings.mqtt_port),
         AQM_STATIONS_FILE=str(settings.stations_file),
     )
+    if isinstance(mq, RabbitMQInstance):
+        env.update(mq.client_env())
+        console.log(
+            f"broker: RabbitMQ node {mq.node.nodename}, MQTT 127.0.0.1:{mq.port}, "
+            f"AMQP 127.0.0.1:{mq.amqp_port}, queue {mq.queue} (log {mq.logfile})"
+        )
     for child in children:
         child.start(env)
         console.log(f"started {child.name}: aqm {' '.join(child.argv)} (log {child.log})")

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from aqm_core.defaults import (
+    DEFAULT_AMQP_PORT,
     DEFAULT_BROKER_AUTH_PORT,
     DEFAULT_FTP_PORT,
     DEFAULT_METRICS_PORT,
@@ -236,6 +237,10 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(
         default=DEFAULT_MQTT_PORT, ge=1, le=MAX_PORT,
         description="Port of the local Mosquitto (make run)",
+    )  # fmt: skip
+    amqp_port: int = Field(
+        default=DEFAULT_AMQP_PORT, ge=1, le=MAX_PORT,
+        description="AMQP port of the local RabbitMQ (make run with AQM_BROKER=rabbitmq)",
     )  # fmt: skip
     batch_size: int = Field(default=5000, gt=0, description="Readings per database batch")
     batch_max_age_ms: int = Field(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -51,6 +52,7 @@ class Broker:
     port: int
     tls: bool = False
     ca_file: Path | None = None
+    protocol: Literal["5", "3.1.1"] = "5"  # RabbitMQ before 3.13 speaks 3.1.1 only
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class _Connection:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"aqm-sim-{self.name}-{os.getpid()}",
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311,
         )
         self.client.max_inflight_messages_set(100)
         self.client.max_queued_messages_set(0)

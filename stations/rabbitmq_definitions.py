@@ -201,6 +201,31 @@ def definitions(
     }
 
 
+def publisher(
+    document: dict[str, Any], user: str, password_hash: str, topics: TopicLayout
+) -> dict[str, Any]:
+    """Add to ``document`` a user that may publish every station's readings, and nothing else.
+
+    For a broker of one's own (the station simulator of ``make run``), where one login
+    plays all stations; a deployment gives each station its own (:func:`definitions`).
+    """
+    head = re.escape(amqp_routing_key(topics.prefix))
+    document["users"].append(_user(user, password_hash))
+    document["permissions"].append(
+        _permission(user, "^$", f"^{re.escape(TOPIC_EXCHANGE)}$", "^$")
+    )
+    document["topic_permissions"].append(
+        {
+            "user": user,
+            "vhost": VHOST,
+            "exchange": TOPIC_EXCHANGE,
+            "write": rf"^{head}\.[^.]+\.readings$",
+            "read": "^$",
+        }
+    )
+    return document
+
+
 def _user(name: str, password_hash: str) -> dict[str, Any]:
     return {"name": name, "password_hash": password_hash, "hashing_algorithm": HASHING, "tags": []}
 

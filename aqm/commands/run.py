@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from aqm.cli import CliError
+from aqm.commands.services import BROKER_CHOICE
 
 if TYPE_CHECKING:
     from aqm_core.settings import Settings
@@ -19,12 +20,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="run everything locally: services, ingest, AQI worker, simulated stations",
         description=(
-            "Start the private TimescaleDB and Mosquitto (AQM_DATA_DIR, AQM_PG_PORT, "
+            "Start the private TimescaleDB and broker (AQM_DATA_DIR, AQM_PG_PORT, "
             "AQM_MQTT_PORT), migrate the schema, load the station catalogue "
             "(AQM_STATIONS_FILE), then run the "
             "ingest service, the AQI worker, the public page (aqm web, its address printed) and "
             "the station simulator, with a live status table "
-            "(readings stored, latest VN_AQI per station). Ctrl-C stops everything cleanly."
+            "(readings stored, latest VN_AQI per station). Ctrl-C stops everything cleanly. "
+            f"{BROKER_CHOICE} With RabbitMQ, stations publish MQTT to the node and ingest "
+            "consumes its quorum queue over AMQP (AQM_AMQP_URL set for it)."
         ),
     )
     p.add_argument(

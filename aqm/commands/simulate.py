@@ -318,7 +318,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     endpoint = settings.mqtt
     default_login, logins = _logins(args, endpoint, station_ids)
-    broker = Broker(endpoint.host, endpoint.port, endpoint.tls, settings.mqtt_ca_file)
+    broker = Broker(endpoint.host, endpoint.port, endpoint.tls, settings.mqtt_ca_file,
+                    settings.mqtt_protocol)
     report = PublishReport()
     console = Console(stderr=True)
     what = f"{len(station_ids)} station{'s' if len(station_ids) != 1 else ''}"
