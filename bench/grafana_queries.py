@@ -35,7 +35,7 @@ from pathlib import Path
 import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
-from bench.machine import describe
+from bench.machine import describe, shared_note
 from bench.record import append_to_section
 from dashboards import gaps
 from dashboards.provisioning import dashboards
@@ -263,11 +263,7 @@ def main() -> None:
         over = [r for r in results if r[3] > GOAL_MS]
         load = os.getloadavg()[0]
         cores = os.cpu_count() or 1
-        shared = (
-            " (shared with other work: the times below include waiting for a CPU)"
-            if max(load_before, load) > cores / 2
-            else ""
-        )
+        shared = shared_note(load_before)
         lines = [
             f"Run of `python -m bench grafana`: {describe()}; load average {load_before:.1f}"
             f" at the start and {load:.1f} at the end on {cores} cores{shared}."

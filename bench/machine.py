@@ -26,3 +26,14 @@ def describe() -> str:
         f"{cpu}, {os.cpu_count()} cores{mem}, {os_name}, Python {platform.python_version()}, "
         f"{datetime.now(UTC):%Y-%m-%d}"
     )
+
+
+def shared_note(load_before: float) -> str:
+    """`` (shared with other work …)`` when the machine was busy as the run began, else ``""``.
+
+    Only the load before counts: the load after a run includes the benchmark's own work.
+    """
+    cores = os.cpu_count() or 1
+    if load_before > cores / 2:
+        return " (shared with other work: the times include waiting for a CPU)"
+    return ""

@@ -39,7 +39,7 @@ from bench.ingest_throughput import (
     wait_for_count,
 )
 from bench.lab import bench_services
-from bench.machine import describe
+from bench.machine import describe, shared_note
 from bench.record import append_to_section
 from stations.rabbitmq_definitions import rabbitmq_hash
 from tests.rabbitmq_nodes import (
@@ -315,15 +315,13 @@ def main() -> None:
         ]
     for line in cpu_lines:
         print(" ", line)
-    shared = max(load_before, load_after) > 1.0
     append_to_section(
         "## RabbitMQ cluster against Mosquitto",
         [
             f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — `python -m bench rabbitmq`",
             "",
             f"On {describe()}; load average {load_before:.2f} before the run and "
-            f"{load_after:.2f} after"
-            + (", the machine shared with other work" if shared else "")
+            f"{load_after:.2f} after{shared_note(load_before)}"
             + "; three RabbitMQ nodes, Mosquitto, TimescaleDB, publisher and ingest all on "
             "this one machine.",
             "",

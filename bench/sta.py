@@ -51,7 +51,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from aqm.localservices import PostgresInstance, free_port, port_open
-from bench.machine import describe
+from bench.machine import describe, shared_note
 from bench.record import append_to_section
 from storage.migrate import migrate
 from web.app import reader_connection_options
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] = ()) -> int:
         f"values, pages of {PAGE}",
         "",
         f"- machine: {describe()}; load average before the run {load_before:.2f}, "
-        f"after it {load_after:.2f} (other work shares the machine)",
+        f"after it {load_after:.2f}{shared_note(load_before)}",
         f"- data: {args.stations} stations × 4 parameters × {HOURS} hourly means, and their "
         f"hourly VN_AQI; {pages} pages per datastream, {args.passes} passes after a warm-up",
         f"- `Datastreams('BN001.pm25.hourly')/Observations?$top={PAGE}` and its "

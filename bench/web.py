@@ -43,7 +43,7 @@ from pathlib import Path
 import psycopg
 
 from aqm.localservices import PostgresInstance, free_port
-from bench.machine import describe
+from bench.machine import describe, shared_note
 from bench.record import append_to_section
 from storage.migrate import migrate
 
@@ -248,8 +248,8 @@ def main(argv: Sequence[str] = ()) -> int:
         f"{args.rate} requests/s for {args.duration} s each (wrk, {CONNECTIONS} connections), "
         f"AQM_WEB_WORKERS={args.workers}",
         "",
-        f"- machine: {describe()}; load average before the run {load_before:.2f} "
-        "(shared with other work)",
+        f"- machine: {describe()}; load average before the run {load_before:.2f}"
+        + shared_note(load_before),
     ]
     for load in loads:
         ratio = "" if load is baseline else f"; p99 {load.p99_ms / baseline.p99_ms:.1f}× baseline"
