@@ -104,8 +104,12 @@ MERGE_REJECTED = """
 WITH inserted AS (
     INSERT INTO rejected_messages (received_at, topic, station_id, reason_code, reason,
                                    reading_index, payload_digest)
-    SELECT DISTINCT ON (payload_digest, reading_index, reason_code) *
-    FROM staging_rejected
+    SELECT received_at, topic, station_id, reason_code, reason, reading_index, payload_digest
+    FROM (SELECT DISTINCT ON (payload_digest, reading_index, reason_code) *
+          FROM staging_rejected
+          ORDER BY payload_digest, reading_index, reason_code, received_at) AS first_seen
+    -- ids in arrival order, as an operator reads the table (DISTINCT ON sorts by digest)
+    ORDER BY received_at, reading_index NULLS FIRST
     ON CONFLICT (payload_digest, reading_index, reason_code) DO NOTHING
     RETURNING 1
 )

@@ -380,6 +380,34 @@ async def test_rejected_payloads_are_kept_whole_up_to_the_size_limit(
         assert code == "payload_too_large" and bytes(stored) == payload[:STORED_PAYLOAD_LIMIT]
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 40])
+async def test_rejects_of_one_batch_keep_the_order_messages_arrived_in(
+    ingest_url: str, ingest_db: str, n: int
+) -> None:
+    """rejected_messages ids follow arrival (an operator reads the table by id), however
+    the payloads' digests sort: each message here is one unparseable payload."""
+    start = datetime.now(UTC)
+    batch = [
+        ReceivedMessage.of(
+            TOPIC.format("BN-01"),
+            f"not json {i}".encode(),
+            start + timedelta(microseconds=i),
+            "BN-01",
+            [],
+            [Rejection(Reason.MALFORMED_JSON, "not JSON")],
+        )
+        for i in range(n)
+    ]
+    # the digests' order, which DISTINCT ON would otherwise impose, differs from arrival
+    assert n < 3 or sorted(batch, key=lambda m: m.digest) != batch
+    await store(ingest_url, batch)
+    with psycopg.connect(ingest_db) as conn:
+        rows = conn.execute(
+            "SELECT payload FROM rejected_messages_with_payload ORDER BY id"
+        ).fetchall()
+    assert [bytes(r[0]) for r in rows] == [m.payload for m in batch]
+
+
 @pytest.mark.parametrize(
     ("n", "bad"),
     [(1, [0]), (2, [1]), (3, [0, 2]), (500, [0, 250, 499]), (500, list(range(0, 500, 7)))],
