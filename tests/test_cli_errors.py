@@ -213,3 +213,19 @@ def test_as_a_process_nothing_shows_a_traceback_or_the_password(tmp_path: Path) 
         assert SECRET not in done.stderr + done.stdout
         assert done.stderr.splitlines()[-1].startswith(f"aqm {args[0]}: error: ")
 
+
+
+def test_broker_auth_names_where_its_missing_definitions_file_came_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "rabbitmq-definitions.json"
+    monkeypatch.setenv("AQM_BROKER_AUTH_DEFINITIONS_FILE", str(missing))
+    hint = "`aqm stations credentials … --out DIR` writes DIR/rabbitmq-definitions.json"
+    assert error_of(["broker-auth"], capsys) == (
+        f"aqm broker-auth: error: AQM_BROKER_AUTH_DEFINITIONS_FILE {missing}: no such file; "
+        + hint
+    )
+    given = tmp_path / "elsewhere.json"
+    assert error_of(["broker-auth", "--definitions", str(given)], capsys) == (
+        f"aqm broker-auth: error: --definitions {given}: no such file; " + hint
+    )

@@ -44,8 +44,9 @@ def _run(args: argparse.Namespace) -> int:
     })  # fmt: skip
     definitions = settings.broker_auth_definitions_file
     if not definitions.is_file():
+        source = "--definitions" if args.definitions else "AQM_BROKER_AUTH_DEFINITIONS_FILE"
         raise CliError(
-            f"AQM_BROKER_AUTH_DEFINITIONS_FILE {definitions}: no such file; "
+            f"{source} {definitions}: no such file; "
             "`aqm stations credentials … --out DIR` writes DIR/rabbitmq-definitions.json"
         )
     print(
