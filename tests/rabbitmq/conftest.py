@@ -31,7 +31,9 @@ from tests.ingest.conftest import (
 )
 from tests.rabbitmq_nodes import (
     INGEST_USER,
+    INSTALL_HINT,
     QUEUE,
+    RABBITMQ_BIN,
     RabbitNode,
     make_nodes,
     password,
@@ -45,11 +47,7 @@ from tests.reliability.station_traffic import Message
 STATIONS = ("BN-01", "BN-02", "BN-03")
 
 if not rabbitmq_available():
-    pytest.skip(
-        reason="Debian's rabbitmq-server is not installed "
-        "(scripts/install-services.sh installs it)",
-        allow_module_level=True,
-    )
+    pytest.skip(reason=f"{INSTALL_HINT}: not found in {RABBITMQ_BIN}", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +284,17 @@ class Station:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def publish_from(stations: list[Station], sent: list[Message]) -> int:
+    """Connect every station, send ``sent`` through them, close them: how many were acked."""
+    try:
+        for s in stations:
+            assert s.connect(), s.refused
+        return flood(stations, sent)
+    finally:
+        for s in stations:
+            s.close()
 
 
 def flood(stations: list[Station], sent: list[Message], rate_per_s: float | None = None) -> int:

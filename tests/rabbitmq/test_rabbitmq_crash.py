@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.ingest.conftest import wait_until
-from tests.rabbitmq.conftest import Station, flood, ingest_settings, ingest_url
+from tests.rabbitmq.conftest import Station, ingest_settings, ingest_url, publish_from
 from tests.rabbitmq_nodes import start_nodes
 from tests.reliability.station_traffic import expected, messages, stored
 
@@ -36,11 +36,7 @@ async def test_a_node_killed_and_restarted_loses_nothing_it_acknowledged(
         await asyncio.to_thread(node.wait_ready)
         sent = messages(STATIONS, 300)
         stations = [Station(s, [node.mqtt_port]) for s in STATIONS]
-        for s in stations:
-            assert s.connect(), s.refused
-        acked = await asyncio.to_thread(flood, stations, sent)
-        for s in stations:
-            s.close()
+        acked = await asyncio.to_thread(publish_from, stations, sent)
         assert acked == len(sent)  # nobody consumed: all of it is the queue's backlog
         node.kill9()
         node.start()

@@ -22,6 +22,7 @@ from tests.rabbitmq.conftest import (
     flood,
     ingest_settings,
     ingest_url,
+    publish_from,
 )
 from tests.rabbitmq_nodes import QUEUE, RabbitNode, add_user, password, rabbitmq_version
 from tests.reliability.station_traffic import expected, messages, stored
@@ -45,13 +46,7 @@ async def test_readings_published_over_mqtt_reach_the_database_through_a_quorum_
     await start_ingest(ingest_settings(rabbit_db, ingest_url(rabbit)))
     sent = messages(["BN-01", "BN-02"], 20)
     stations = [Station(s, [rabbit.mqtt_port]) for s in ("BN-01", "BN-02")]
-    try:
-        for s in stations:
-            assert s.connect(), s.refused
-        acked = await asyncio.to_thread(flood, stations, sent)
-    finally:
-        for s in stations:
-            s.close()
+    acked = await asyncio.to_thread(publish_from, stations, sent)
     assert acked == len(sent)
     await wait_until(lambda: stored(rabbit_db) == expected(sent), 60, "every reading stored")
     assert queue_state(rabbit)["type"] == "quorum"

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -16,10 +13,9 @@ from typing import Any
 import pytest
 
 from aqm.localservices import free_port, port_open
+from tests.run.pipeline import run_until_vn_aqi
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(240)]
-
-TOTALS = re.compile(r"readings stored ([\d,]+) .*hourly VN_AQI values ([\d,]+)")
 
 
 def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
@@ -40,53 +36,15 @@ def test_pipeline_shows_readings_and_vn_aqi_then_stops_cleanly_on_ctrl_c(tmp_pat
         COLUMNS="160",
     )
     page = f"http://127.0.0.1:{web_port}/"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aqm",
-            "run",
-            "--no-live",
-            "--speedup",
-            "1200",
-            "--history-hours",
-            "6",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    finished, current = run_until_vn_aqi(
+        env, lambda: _public_document(f"{page}api/v1/current"), within_s=150, stop_timeout_s=60
     )
-    assert proc.stdout is not None
-    output: list[str] = []
-    readings = aqi_values = 0
-    started = time.monotonic()
-    try:
-        for line in proc.stdout:
-            output.append(line)
-            if match := TOTALS.search(line):
-                readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
-                if readings and aqi_values:
-                    current = _public_document(f"{page}api/v1/current")
-                    break
-            assert time.monotonic() - started < 150, "no VN_AQI within 150 s:\n" + "".join(
-                output[-40:]
-            )
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        rest, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    output.append(rest)
-    text = "".join(output)
-    assert readings > 0 and aqi_values > 0, text[-3000:]
+    text = finished.text
+    assert finished.readings > 0 and finished.aqi_values > 0, text[-3000:]
     assert f"web: open {page}" in text
+    assert current is not None, text[-3000:]
     assert current["type"] == "FeatureCollection" and current["features"], current
-    assert proc.returncode == 0, text[-3000:]
-    for child in ("ingest", "worker", "web", "simulator"):
-        assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), (
-            f"{child} did not stop cleanly"
-        )
+    finished.assert_stopped_cleanly()
     assert not port_open(pg_port) and not port_open(mqtt_port), "services left running"
     # one simulated station delivered Circular 10 files by FTP, stored by aqm ftp
     for child in ("ftp", "datalogger \\(FTP\\)"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,8 +24,8 @@ from aqm.cli import main
 from aqm.localservices import free_port, port_open
 from ingest.topics import TopicLayout, amqp_routing_key
 from stations.rabbitmq_definitions import definitions, publisher
+from tests.run.pipeline import run_until_vn_aqi
 
-TOTALS = re.compile(r"readings stored ([\d,]+) .*hourly VN_AQI values ([\d,]+)")
 ON_RABBITMQ = pytest.mark.skipif(
     not (local_rabbitmq.RABBITMQ_BIN / "rabbitmq-server").exists(),
     reason="Debian's rabbitmq-server is not installed (scripts/install-services.sh installs it)",
@@ -96,39 +95,18 @@ def test_run_on_rabbitmq_stores_readings_shows_vn_aqi_and_stops_cleanly(
     mqtt_port, amqp_port = int(env["AQM_MQTT_PORT"]), int(env["AQM_AMQP_PORT"])
     pg_port = int(env["AQM_PG_PORT"])
     data = Path(env["AQM_DATA_DIR"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aqm", "run", "--no-live", "--speedup", "1200",
-         "--history-hours", "6"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    output: list[str] = []
-    readings = aqi_values = stations_stored = 0
-    started = time.monotonic()
-    try:
-        for line in proc.stdout:
-            output.append(line)
-            if match := TOTALS.search(line):
-                readings, aqi_values = (int(g.replace(",", "")) for g in match.groups())
-                if readings and aqi_values:
-                    with psycopg.connect(env["AQM_DATABASE_URL"]) as conn:
-                        row = conn.execute(
-                            "SELECT count(DISTINCT station_id) FROM readings"
-                        ).fetchone()
-                    stations_stored = int(row[0]) if row else 0
-                    break
-            assert time.monotonic() - started < 200, "no VN_AQI within 200 s:\n" + "".join(
-                output[-40:]
-            )
-        node_pid = int((data / "run" / "rabbitmq" / "node.pid").read_text())
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        rest, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    output.append(rest)
-    text = "".join(output)
-    assert readings > 0 and aqi_values > 0, text[-3000:]
+
+    def stations_and_node() -> tuple[int, int]:
+        """Stations with readings stored, and the node's pid, while everything runs."""
+        with psycopg.connect(env["AQM_DATABASE_URL"]) as conn:
+            row = conn.execute("SELECT count(DISTINCT station_id) FROM readings").fetchone()
+        pid = int((data / "run" / "rabbitmq" / "node.pid").read_text())
+        return (int(row[0]) if row else 0), pid
+
+    finished, seen = run_until_vn_aqi(env, stations_and_node, within_s=200, stop_timeout_s=120)
+    text = finished.text
+    assert finished.readings > 0 and finished.aqi_values > 0 and seen is not None, text[-3000:]
+    stations_stored, node_pid = seen
     # The catalogue has four active stations, one of which delivers by FTP: readings of
     # more than one station went simulator → RabbitMQ (MQTT) → queue → ingest (AMQP).
     assert stations_stored >= 2, text[-3000:]
@@ -141,9 +119,7 @@ def test_run_on_rabbitmq_stores_readings_shows_vn_aqi_and_stops_cleanly(
     ), ingest_log[-2000:]
     simulator_log = (logs / "simulator.log").read_text()
     assert f"connected to 127.0.0.1:{mqtt_port} as aqm-simulator" in simulator_log
-    assert proc.returncode == 0, text[-3000:]
-    for child in ("ingest", "worker", "web", "simulator"):
-        assert re.search(rf"{child} stopped \(exit (0|-15)\)", text), f"{child} did not stop"
+    finished.assert_stopped_cleanly()
     assert not any(port_open(p) for p in (pg_port, mqtt_port, amqp_port)), "services left running"
     assert not local_rabbitmq.process_alive(node_pid), "the RabbitMQ node still runs"
     assert _processes_under(data) == []
